@@ -1,0 +1,1 @@
+"""Users, customer accounts, plans, and the login and sign-up pages."""

@@ -1,0 +1,111 @@
+"""Users log in by email; an Account is the paying customer, with an owner, members and a plan."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+TRIAL_DAYS = 7
+TRIAL_PLAN = "business"
+# The plan whose features an account keeps when its trial ends without a paid plan.
+FALLBACK_PLAN = "starter"
+
+
+class Plan(models.Model):
+    """A price tier. Plans are seeded by a migration and edited in the admin."""
+
+    slug = models.SlugField(primary_key=True, max_length=32)
+    name = models.CharField(max_length=64)
+    monthly_price_cents = models.PositiveIntegerField()
+    api_access = models.BooleanField(
+        default=False, help_text="Whether keys of accounts on this plan may call /v1."
+    )
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def monthly_price(self) -> str:
+        return f"${self.monthly_price_cents // 100}.{self.monthly_price_cents % 100:02d}"
+
+
+class Account(models.Model):
+    """The customer: owns keys, numbers and faxes. Members are the users pointing at it."""
+
+    name = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="owned_accounts"
+    )
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="accounts")
+    trial_ends_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set while on the sign-up trial; cleared by a plan change."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def on_trial(self) -> bool:
+        return self.trial_ends_at is not None and self.trial_ends_at > timezone.now()
+
+    @property
+    def trial_expired(self) -> bool:
+        return self.trial_ends_at is not None and self.trial_ends_at <= timezone.now()
+
+    @property
+    def has_api_access(self) -> bool:
+        """Whether the account's current plan includes the API. Needs `plan` loaded, no query."""
+        return self.plan.api_access and not self.trial_expired
+
+    @property
+    def plan_label(self) -> str:
+        if self.on_trial:
+            return f"{self.plan.name} (trial)"
+        if self.trial_expired:
+            return "Trial ended"
+        return self.plan.name
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in with an email address. Staff users may have no account."""
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="members"
+    )
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    def __str__(self) -> str:
+        return self.email

@@ -1,0 +1,1 @@
+"""API keys, /v1 authentication, scopes and rate limits, the developer pages, customer webhooks."""

@@ -1,0 +1,38 @@
+"""DRF throttle: the per-key send and read budgets (API_SEND_RATE, API_READ_RATE)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from rest_framework.request import Request
+
+if TYPE_CHECKING:
+    # Imported only for hints: DRF loads these classes while rest_framework.views initialises.
+    from rest_framework.views import APIView
+from rest_framework.throttling import BaseThrottle
+
+from developers.ratelimit import Rate, hit
+from sendfaxmail.lib.errors import RateLimited
+
+# The attribute on Django's request that RateLimitHeadersMiddleware reads.
+USAGE_ATTRIBUTE = "api_rate_usage"
+
+
+class ApiKeyRateThrottle(BaseThrottle):
+    """POST requests spend the send budget, every other method the read budget."""
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        bucket = "send" if request.method == "POST" else "read"
+        rate = Rate.parse(settings.API_SEND_RATE if bucket == "send" else settings.API_READ_RATE)
+        usage = hit(bucket=bucket, key_id=request.auth.pk, rate=rate)
+        if usage is None:
+            return True
+        setattr(request._request, USAGE_ATTRIBUTE, usage)
+        if not usage.allowed:
+            raise RateLimited(
+                f"This key has used its {usage.limit} {bucket} requests for this window. "
+                f"Retry after {usage.reset} s.",
+                retry_after=usage.reset,
+            )
+        return True

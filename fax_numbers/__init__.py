@@ -1,0 +1,1 @@
+"""Fax numbers provisioned on accounts, and GET /v1/numbers."""

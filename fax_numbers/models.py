@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.db import models
+
+from sendfaxmail.lib.ids import number_id
+
+
+class FaxNumber(models.Model):
+    """A fax number (E.164) that belongs to one account and that its faxes are sent from."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=number_id, editable=False)
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.CASCADE, related_name="fax_numbers"
+    )
+    number = models.CharField(max_length=16, unique=True)
+    label = models.CharField(max_length=100, blank=True)
+    carrier_id = models.CharField(
+        max_length=100, blank=True, help_text="The number's id at the carrier (Telnyx)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.number

@@ -1,0 +1,1 @@
+"""Helpers that know no app: ids, the /v1 error envelope, outbound HTTP, signing."""

@@ -1,0 +1,42 @@
+"""Opaque public identifiers such as `fax_3kTq…`: a type prefix and 24 random characters."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+ALPHABET = string.ascii_letters + string.digits
+
+
+def random_string(length: int) -> str:
+    """Return `length` characters of [A-Za-z0-9] drawn from `secrets` (5.95 bits each)."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+
+def make_id(prefix: str) -> str:
+    """Return a new unguessable id such as `fax_…` (143 bits of randomness)."""
+    return f"{prefix}_{random_string(24)}"
+
+
+def fax_id() -> str:
+    return make_id("fax")
+
+
+def number_id() -> str:
+    return make_id("num")
+
+
+def key_id() -> str:
+    return make_id("key")
+
+
+def webhook_endpoint_id() -> str:
+    return make_id("we")
+
+
+def event_id() -> str:
+    return make_id("evt")
+
+
+def delivery_id() -> str:
+    return make_id("whd")

@@ -1,0 +1,31 @@
+"""The whole URL map. This is the one module in sendfaxmail/ that names the apps."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
+
+from accounts.urls import dashboard_urlpatterns
+from fax_numbers import api as numbers_api
+from sendfaxmail.lib.errors import not_found_view
+from sendfaxmail.views import healthz
+
+admin.site.site_header = "SendFaxMail support"
+admin.site.site_title = "SendFaxMail support"
+
+v1_urlpatterns = [
+    *numbers_api.urlpatterns,
+    # Anything else under /v1 is a 404 in the error envelope.
+    re_path(r"^.*$", not_found_view),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="dashboard:home"), name="root"),
+    path("healthz", healthz, name="healthz"),
+    path("accounts/", include("accounts.urls")),
+    path("dashboard/", include((dashboard_urlpatterns, "dashboard"))),
+    path("dashboard/", include("developers.urls")),
+    path("v1/", include((v1_urlpatterns, "v1"))),
+    path("admin/", admin.site.urls),
+]

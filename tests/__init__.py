@@ -1,0 +1,1 @@
+"""The test suite: pytest-django against real PostgreSQL and Redis."""

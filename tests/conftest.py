@@ -1,0 +1,85 @@
+"""The cast every test file shares: accounts on each kind of plan, their users, and clients."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from accounts.models import Account
+from developers.models import ApiKey, Scope
+from developers.services import api_key_create
+from tests import factories
+
+ALL_SCOPES = [Scope.FAXES_SEND, Scope.FAXES_READ, Scope.NUMBERS_READ]
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis() -> None:
+    """Each test starts with an empty Redis test database (rate-limit counters live there)."""
+    from sendfaxmail.lib.redis import get_redis
+
+    get_redis().flushdb()
+
+
+@pytest.fixture
+def account(db: None) -> Account:
+    """An account on the Business plan (API included) with one fax number."""
+    return factories.AccountFactory(plan_slug="business", with_number=True)
+
+
+@pytest.fixture
+def starter_account(db: None) -> Account:
+    return factories.AccountFactory(plan_slug="starter", with_number=True)
+
+
+@pytest.fixture
+def other_account(db: None) -> Account:
+    return factories.AccountFactory(plan_slug="business", with_number=True)
+
+
+@pytest.fixture
+def owner_client(account: Account) -> Client:
+    """A browser session logged in as the owner of `account`."""
+    client = Client()
+    client.force_login(account.owner)
+    return client
+
+
+def make_key(
+    account: Account, scopes: list[str] | None = None, **kwargs: object
+) -> tuple[ApiKey, str]:
+    """A key for `account` with `scopes` (all by default); returns the key and its secret."""
+    return api_key_create(
+        account=account,
+        name="Test key",
+        scopes=ALL_SCOPES if scopes is None else scopes,
+        created_by=account.owner,
+        **kwargs,
+    )
+
+
+class ApiClient(Client):
+    """A test client that sends `Authorization: Bearer <secret>` and JSON bodies."""
+
+    def __init__(self, secret: str | None = None, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.secret = secret
+
+    def request(self, **request: object) -> object:
+        if self.secret is not None:
+            request.setdefault("HTTP_AUTHORIZATION", f"Bearer {self.secret}")
+        return super().request(**request)
+
+    def post_json(self, path: str, data: object, **extra: object) -> object:
+        return self.post(path, data=data, content_type="application/json", **extra)
+
+
+@pytest.fixture
+def api_key(account: Account) -> tuple[ApiKey, str]:
+    """A live key with every scope on the Business `account`."""
+    return make_key(account)
+
+
+@pytest.fixture
+def api_client(api_key: tuple[ApiKey, str]) -> ApiClient:
+    return ApiClient(api_key[1])

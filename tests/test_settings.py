@@ -1,0 +1,93 @@
+"""Settings are checked in fresh interpreters, as a deployment would start them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.settings import TEST_ENV
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    # Drop what tests/settings.py put in this process's environment for the suite.
+    clean = {k: v for k, v in os.environ.items() if k not in TEST_ENV or k.endswith("_URL")}
+    clean["DJANGO_SETTINGS_MODULE"] = "sendfaxmail.settings"
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_it_refuses_to_start_without_secret_key_when_debug_is_off() -> None:
+    result = start({"DEBUG": "false", "API_KEY_PEPPER": "p" * 40}, "check")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_it_refuses_to_start_without_api_key_pepper_when_debug_is_off() -> None:
+    result = start({"DEBUG": "false", "SECRET_KEY": "s" * 60}, "check")
+
+    assert result.returncode != 0
+    assert "API_KEY_PEPPER is not set" in result.stderr
+
+
+def test_it_starts_without_secrets_in_debug() -> None:
+    result = start({"DEBUG": "true"}, "check")
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_deploy_check_passes_with_the_documented_production_settings() -> None:
+    production = {
+        "DEBUG": "false",
+        "SECRET_KEY": "k" * 30 + "Zq8#x" * 10,
+        "API_KEY_PEPPER": "p" * 40,
+        "ALLOWED_HOSTS": "fax.example.com",
+    }
+
+    result = start(production, "check", "--deploy", "--fail-level", "WARNING")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_https_settings_are_on_when_debug_is_off_and_each_can_be_turned_off() -> None:
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE,"
+        " s.SECURE_HSTS_SECONDS)"
+    )
+    base = {"DEBUG": "false", "SECRET_KEY": "s" * 60, "API_KEY_PEPPER": "p" * 40}
+
+    on = start(base, "shell", "--no-imports", "-c", code)
+    off = start(
+        {**base, "SECURE_SSL_REDIRECT": "false", "SECURE_HSTS_SECONDS": "0"},
+        "shell",
+        "--no-imports",
+        "-c",
+        code,
+    )
+
+    assert on.stdout.split() == ["True", "True", "True", "31536000"]
+    assert off.stdout.split() == ["False", "True", "True", "0"]
+
+
+def test_argon2_is_the_first_password_hasher() -> None:
+    result = start(
+        {"DEBUG": "true"},
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.PASSWORD_HASHERS[0])",
+    )
+
+    assert result.stdout.strip() == "django.contrib.auth.hashers.Argon2PasswordHasher"
