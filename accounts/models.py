@@ -11,6 +11,14 @@ TRIAL_PLAN = "business"
 # The plan whose features an account keeps when its trial ends without a paid plan.
 FALLBACK_PLAN = "starter"
 
+# slug, name, monthly price in cents, API access, sort order.
+DEFAULT_PLANS = [
+    ("starter", "Starter", 1999, False, 1),
+    ("professional", "Professional", 3999, False, 2),
+    ("business", "Business", 7999, True, 3),
+    ("enterprise", "Enterprise", 16999, True, 4),
+]
+
 
 class Plan(models.Model):
     """A price tier. Plans are seeded by a migration and edited in the admin."""

@@ -6,8 +6,8 @@ import os
 import sys
 
 import psycopg
-from psycopg import sql
 import redis
+from psycopg import sql
 
 
 def main() -> int:

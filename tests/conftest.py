@@ -83,3 +83,44 @@ def api_key(account: Account) -> tuple[ApiKey, str]:
 @pytest.fixture
 def api_client(api_key: tuple[ApiKey, str]) -> ApiClient:
     return ApiClient(api_key[1])
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def page(monkeypatch: pytest.MonkeyPatch):
+    """A Playwright page in Debian's headless Chromium.
+
+    Skips where Chromium is not installed, except under REQUIRE_BROWSER_TESTS=1 (CI), where a
+    missing browser fails the test instead.
+    """
+    import os
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("REQUIRE_BROWSER_TESTS") == "1":
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+        pytest.skip(f"browser test: {CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # between browser steps are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        context = browser.new_context()
+        yield context.new_page()
+        context.close()
+        browser.close()

@@ -5,9 +5,16 @@ from __future__ import annotations
 import factory
 
 from accounts.models import Account, Plan, User
+from accounts.services import plans_ensure_defaults
 from fax_numbers.models import FaxNumber
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+def plan(slug: str) -> Plan:
+    """The plan, re-seeded first: transactional tests flush the rows the migration made."""
+    plans_ensure_defaults()
+    return Plan.objects.get(slug=slug)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -36,7 +43,7 @@ class AccountFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Clinic {n}")
     owner = factory.SubFactory(UserFactory)
-    plan = factory.LazyAttribute(lambda o: Plan.objects.get(slug=o.plan_slug))
+    plan = factory.LazyAttribute(lambda o: plan(o.plan_slug))
 
     @factory.post_generation
     def members(obj: Account, create: bool, extracted: object, **kwargs: object) -> None:

@@ -32,3 +32,5 @@ MEDIA_ROOT = VAR_DIR / "test-documents"
 # WhiteNoise warns about a missing STATIC_ROOT on every request otherwise.
 (VAR_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Live-server threads must not keep connections open past a test (the test database is dropped).
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -56,3 +56,32 @@ def test_account_change_page_loads(staff_client: Client, account: Account) -> No
 
 def test_admin_refuses_customers(owner_client: Client) -> None:
     assert owner_client.get("/admin/accounts/account/").status_code == 302
+
+
+def test_the_key_admin_lists_keys_without_any_secret(
+    staff_client: Client, account: Account
+) -> None:
+    from tests.conftest import make_key
+
+    key, secret = make_key(account)
+
+    listing = staff_client.get("/admin/developers/apikey/").content.decode()
+    detail = staff_client.get(f"/admin/developers/apikey/{key.pk}/change/").content.decode()
+
+    assert key.prefix in listing
+    for page in (listing, detail):
+        assert secret not in page
+        assert key.digest not in page
+
+
+def test_the_key_admin_revokes(staff_client: Client, account: Account) -> None:
+    from tests.conftest import make_key
+
+    key, _ = make_key(account)
+
+    staff_client.post(
+        "/admin/developers/apikey/", {"action": "revoke", "_selected_action": [key.pk]}
+    )
+
+    key.refresh_from_db()
+    assert key.revoked_at is not None

@@ -4,26 +4,11 @@ from __future__ import annotations
 
 from django.db import migrations
 
-PLANS = [
-    ("starter", "Starter", 1999, False, 1),
-    ("professional", "Professional", 3999, False, 2),
-    ("business", "Business", 7999, True, 3),
-    ("enterprise", "Enterprise", 16999, True, 4),
-]
+from accounts.services import plans_ensure_defaults
 
 
 def seed(apps, schema_editor) -> None:  # noqa: ANN001
-    Plan = apps.get_model("accounts", "Plan")
-    for slug, name, cents, api_access, order in PLANS:
-        Plan.objects.update_or_create(
-            slug=slug,
-            defaults={
-                "name": name,
-                "monthly_price_cents": cents,
-                "api_access": api_access,
-                "sort_order": order,
-            },
-        )
+    plans_ensure_defaults(plan_model=apps.get_model("accounts", "Plan"))
 
 
 class Migration(migrations.Migration):

@@ -1,0 +1,138 @@
+"""Per-key rate limits, counted in Redis, exact under concurrency."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from accounts.models import Account
+from developers.ratelimit import Rate, hit
+from sendfaxmail.lib.redis import get_redis
+from tests.conftest import ApiClient, make_key
+from tests.factories import AccountFactory
+
+
+def test_fifty_parallel_requests_against_a_limit_of_ten_let_exactly_ten_through(
+    live_server, transactional_db: None, settings
+) -> None:
+    settings.API_READ_RATE = "10/h"
+    account = AccountFactory(plan_slug="business", with_number=True)
+    _, secret = make_key(account)
+    url = f"{live_server.url}/v1/numbers"
+
+    def call(_: int) -> int:
+        with requests.Session() as session:
+            return session.get(
+                url, headers={"Authorization": f"Bearer {secret}"}, timeout=30
+            ).status_code
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        statuses = list(pool.map(call, range(50)))
+
+    assert statuses.count(200) == 10
+    assert statuses.count(429) == 40
+
+
+def test_the_counter_is_exact_under_concurrent_hits() -> None:
+    rate = Rate(limit=10, window=3600)
+
+    with ThreadPoolExecutor(max_workers=25) as pool:
+        usages = list(pool.map(lambda _: hit(bucket="read", key_id="key_x", rate=rate), range(100)))
+
+    assert sum(u.allowed for u in usages) == 10
+
+
+@pytest.mark.django_db
+def test_a_429_carries_retry_after_and_the_envelope(account: Account, settings) -> None:
+    settings.API_READ_RATE = "2/m"
+    client = ApiClient(make_key(account)[1])
+    client.get("/v1/numbers")
+    client.get("/v1/numbers")
+
+    response = client.get("/v1/numbers")
+
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert response["RateLimit-Remaining"] == "0"
+
+
+@pytest.mark.django_db
+def test_every_response_carries_ratelimit_headers(account: Account, settings) -> None:
+    settings.API_READ_RATE = "5/m"
+    client = ApiClient(make_key(account)[1])
+
+    first = client.get("/v1/numbers")
+    second = client.get("/v1/numbers")
+
+    assert first["RateLimit-Limit"] == "5"
+    assert first["RateLimit-Remaining"] == "4"
+    assert second["RateLimit-Remaining"] == "3"
+    assert 1 <= int(first["RateLimit-Reset"]) <= 60
+
+
+@pytest.mark.django_db
+def test_requests_pass_again_after_the_window(account: Account, settings) -> None:
+    settings.API_READ_RATE = "2/s"
+    client = ApiClient(make_key(account)[1])
+    # Start at the beginning of a fresh one-second window.
+    time.sleep(1 - time.time() % 1)
+    assert [client.get("/v1/numbers").status_code for _ in range(3)] == [200, 200, 429]
+
+    time.sleep(1 - time.time() % 1 + 0.05)
+
+    assert client.get("/v1/numbers").status_code == 200
+
+
+@pytest.mark.django_db
+def test_each_key_has_its_own_budget(account: Account, settings) -> None:
+    settings.API_READ_RATE = "1/m"
+    first = ApiClient(make_key(account)[1])
+    second = ApiClient(make_key(account)[1])
+
+    assert first.get("/v1/numbers").status_code == 200
+    assert first.get("/v1/numbers").status_code == 429
+    assert second.get("/v1/numbers").status_code == 200
+
+
+def test_sends_and_reads_have_separate_budgets() -> None:
+    rate = Rate(limit=1, window=60)
+
+    assert hit(bucket="send", key_id="key_y", rate=rate).allowed
+    assert hit(bucket="read", key_id="key_y", rate=rate).allowed
+    assert not hit(bucket="send", key_id="key_y", rate=rate).allowed
+
+
+@pytest.mark.django_db
+def test_limits_fail_open_with_an_error_log_when_redis_is_down(
+    account: Account, settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = ApiClient(make_key(account)[1])
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    get_redis.cache_clear()
+    try:
+        with caplog.at_level(logging.ERROR, logger="developers.ratelimit"):
+            response = client.get("/v1/numbers")
+    finally:
+        get_redis.cache_clear()
+
+    assert response.status_code == 200
+    assert "RateLimit-Limit" not in response
+    assert any("Rate limiter unavailable" in r.message for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [
+        ("60/m", Rate(60, 60)),
+        ("600/min", Rate(600, 60)),
+        ("5/s", Rate(5, 1)),
+        ("100/h", Rate(100, 3600)),
+    ],
+)
+def test_it_parses_rates(text: str, rate: Rate) -> None:
+    assert Rate.parse(text) == rate
