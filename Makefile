@@ -30,7 +30,7 @@ run: $(VENV)/.installed
 	@export DEBUG=$${DEBUG:-true}; \
 	trap 'kill 0' INT TERM EXIT; \
 	$(VENV)/bin/celery -A sendfaxmail worker --beat --loglevel=INFO --concurrency=2 \
-		--schedule=var/celerybeat-schedule -Q celery,fetch,submit,events,webhooks & \
+		--schedule=var/celerybeat-schedule -Q celery,fetch,carrier,events,webhooks & \
 	$(PY) manage.py runserver 127.0.0.1:8000 --noreload; \
 	wait
 

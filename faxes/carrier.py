@@ -129,6 +129,8 @@ class _TelnyxErrorBody:
 class TelnyxClient:
     """One Telnyx account, reached through one `requests.Session` that never retries."""
 
+    name = "telnyx"
+
     def __init__(
         self, *, api_key: str, api_base: str, connection_id: str, timeout: float = 20.0
     ) -> None:

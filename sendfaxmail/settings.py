@@ -173,7 +173,8 @@ X_FRAME_OPTIONS = "DENY"
 
 # 20 MB of document is ~26.7 MB of base64; leave room for the JSON around it.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 28 * 1024 * 1024
-MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+# Telnyx takes media up to 20 MB (decimal); so do we.
+MAX_DOCUMENT_BYTES = 20 * 1000 * 1000
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["developers.authentication.ApiKeyAuthentication"],
@@ -255,7 +256,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# Queues keep slow work from starving fast work: document fetches wait on customers' servers,
+# carrier submissions on Telnyx, and neither may delay carrier events or customer webhooks.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "faxes.tasks.fax_fetch": {"queue": "fetch"},
+    "faxes.tasks.fax_submit": {"queue": "carrier"},
+    "faxes.tasks.simulator_event": {"queue": "events"},
+    "developers.tasks.*": {"queue": "webhooks"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "faxes-sweep": {"task": "faxes.tasks.faxes_sweep", "schedule": 60.0},
+    "idempotency-keys-purge": {"task": "faxes.tasks.idempotency_keys_purge", "schedule": 3600.0},
+}
 
 LOGGING = {
     "version": 1,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
+from django.views.generic import RedirectView, TemplateView
+from drf_spectacular.views import SpectacularAPIView
 
 from accounts.urls import dashboard_urlpatterns
 from fax_numbers import api as numbers_api
+from faxes import api as faxes_api
+from faxes.webhooks import telnyx_webhook
 from sendfaxmail.lib.errors import not_found_view
 from sendfaxmail.views import healthz
 
@@ -16,6 +19,14 @@ admin.site.site_title = "SendFaxMail support"
 
 v1_urlpatterns = [
     *numbers_api.urlpatterns,
+    *faxes_api.urlpatterns,
+    path(
+        "openapi.json",
+        SpectacularAPIView.as_view(
+            authentication_classes=[], permission_classes=[], throttle_classes=[]
+        ),
+        name="openapi",
+    ),
     # Anything else under /v1 is a 404 in the error envelope.
     re_path(r"^.*$", not_found_view),
 ]
@@ -27,5 +38,7 @@ urlpatterns = [
     path("dashboard/", include((dashboard_urlpatterns, "dashboard"))),
     path("dashboard/", include("developers.urls")),
     path("v1/", include((v1_urlpatterns, "v1"))),
+    path("webhooks/telnyx", telnyx_webhook, name="telnyx_webhook"),
+    path("docs/api", TemplateView.as_view(template_name="docs/api.html"), name="docs_api"),
     path("admin/", admin.site.urls),
 ]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from django.test import Client
 
 from accounts.models import Account
 from developers.models import ApiKey, Scope
 from developers.services import api_key_create
+from faxes.models import Fax
 from tests import factories
 
 ALL_SCOPES = [Scope.FAXES_SEND, Scope.FAXES_READ, Scope.NUMBERS_READ]
@@ -124,3 +127,49 @@ def page(monkeypatch: pytest.MonkeyPatch):
         yield context.new_page()
         context.close()
         browser.close()
+
+
+@pytest.fixture
+def telnyx(settings):
+    """Telnyx configured as the carrier, its API answered by `responses`."""
+    import responses
+
+    from tests.telnyx import FakeTelnyx
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake = FakeTelnyx(mock)
+        for name, value in fake.settings().items():
+            setattr(settings, name, value)
+        yield fake
+
+
+@pytest.fixture
+def pipeline(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list, dict]]:
+    """Tasks sent by name (the pipeline's start, the simulator's steps), recorded instead of
+    reaching the broker, so that tests run them in the order they choose."""
+    sent: list[tuple[str, list, dict]] = []
+
+    def record(
+        name: str, args: list | None = None, kwargs: dict | None = None, **options: object
+    ) -> None:
+        sent.append((name, list(args or []), dict(kwargs or {})))
+
+    monkeypatch.setattr(
+        "celery.app.base.Celery.send_task", lambda self, name, *a, **k: record(name, *a, **k)
+    )
+    return sent
+
+
+@pytest.fixture
+def accepted_fax(api_client: ApiClient, pipeline: list) -> Callable[..., Fax]:
+    """Send a fax through the API (a 3-page inline PDF by default) and return its row."""
+    from faxes.models import Fax
+    from tests import documents
+
+    def send(to: str = "+15551234567", **body: object) -> Fax:
+        body = {"to": to, "document": documents.inline_pdf(pages=3), **body}
+        response = api_client.post_json("/v1/faxes", body)
+        assert response.status_code == 201, response.content
+        return Fax.objects.get(pk=response.json()["id"])
+
+    return send

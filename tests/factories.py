@@ -7,6 +7,7 @@ import factory
 from accounts.models import Account, Plan, User
 from accounts.services import plans_ensure_defaults
 from fax_numbers.models import FaxNumber
+from faxes.models import DocumentSource, Fax
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -64,3 +65,18 @@ class FaxNumberFactory(factory.django.DjangoModelFactory):
     account = factory.SubFactory(AccountFactory)
     number = factory.Sequence(lambda n: f"+1555010{n % 10000:04d}")
     label = "Main line"
+
+
+class FaxFactory(factory.django.DjangoModelFactory):
+    """A fax row as the API stores it (without a document file, which these tests never read)."""
+
+    class Meta:
+        model = Fax
+
+    account = factory.SubFactory(AccountFactory)
+    to_number = "+15551234567"
+    from_number = factory.LazyAttribute(lambda o: o.account.fax_numbers.first().number)
+    document_source = DocumentSource.INLINE
+    document_content_type = "application/pdf"
+    document_size_bytes = 1024
+    page_count = 1

@@ -84,7 +84,7 @@ def test_a_lower_plan_gets_plan_upgrade_required(starter_account: Account) -> No
     assert_error(ApiClient(secret).get(URL), 403, "plan_upgrade_required")
 
 
-@pytest.mark.parametrize("url", ["/v1/numbers"])
+@pytest.mark.parametrize("url", ["/v1/numbers", "/v1/faxes", "/v1/faxes/fax_doesnotexist"])
 def test_the_plan_gate_covers_every_route(starter_account: Account, url: str) -> None:
     _, secret = make_key(starter_account)
 

@@ -13,12 +13,7 @@ from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
-from sendfaxmail.lib.errors import InvalidJson, RequestTooLarge
-
-TOO_LARGE = (
-    "The request body is too large. Documents may be at most 20 MB; "
-    "send a document_url for large files."
-)
+from sendfaxmail.lib.errors import TOO_LARGE, InvalidJson, RequestTooLarge
 
 
 class LimitedJSONParser(JSONParser):

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -25,6 +26,8 @@ class ApiError(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     code = "bad_request"
     default_message = "The request could not be processed."
+    # Seconds the client should wait before retrying; sent as `Retry-After` when set.
+    retry_after: int | None = None
 
     def __init__(self, message: str | None = None, *, param: str | None = None) -> None:
         self.message = message or self.default_message
@@ -39,6 +42,12 @@ class InvalidRequest(ApiError):
 class InvalidJson(ApiError):
     code = "invalid_json"
     default_message = "The request body is not valid JSON."
+
+
+TOO_LARGE = (
+    "The request body is too large. Documents may be at most 20 MB; "
+    "send a document_url for large files."
+)
 
 
 class RequestTooLarge(ApiError):
@@ -135,12 +144,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         exc = NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE.
+        exc = RequestTooLarge(TOO_LARGE)
 
     headers: dict[str, str] = {}
     if isinstance(exc, ApiError):
         body = envelope(exc.code, exc.message, exc.param)
         status_code = exc.status_code
-        if isinstance(exc, RateLimited):
+        if exc.retry_after is not None:
             headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, exceptions.ValidationError):
         param, message = _first_validation_error(exc.detail)

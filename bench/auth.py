@@ -1,0 +1,210 @@
+"""What does the /v1 auth + plan + scope + rate-limit layer cost? Goal: < 1 ms of median latency.
+
+Compares an authenticated `GET /v1/numbers` (Bearer key) with the unauthenticated `GET /healthz`
+on one gunicorn server, in interleaved rounds so that drift (CPU frequency, caches, other load)
+falls on both endpoints alike. Run from the repo root:
+
+    .venv/bin/python bench/auth.py [--requests 3000] [--concurrency 4] [--workers 2] [--port 8765]
+
+Needs PostgreSQL and Redis on 127.0.0.1 (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import textwrap
+
+import requests
+from _server import (
+    DEFAULT_DATABASE_URL,
+    BenchError,
+    bench_env,
+    check_redis,
+    collect_static,
+    combine,
+    cpu_count,
+    create_api_account,
+    fail,
+    gunicorn_server,
+    measure,
+    prepare_database,
+    sql_queries,
+)
+
+GOAL_MS = 1.0
+ROUNDS = 3
+HEALTHZ = "GET /healthz"
+NUMBERS = "GET /v1/numbers"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000, help="per endpoint, over all rounds")
+    parser.add_argument("--concurrency", type=int, default=4, help="client threads")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
+        help="created if missing (default: %(default)s)",
+    )
+    args = parser.parse_args()
+    if args.requests < ROUNDS or args.concurrency < 1 or args.workers < 1:
+        parser.error(f"--requests must be at least {ROUNDS}; concurrency and workers at least 1.")
+    return args
+
+
+def check_server(base_url: str, auth: dict[str, str]) -> None:
+    """Make sure the measured requests do what we think: authenticated, counted, never limited."""
+    anonymous = requests.get(f"{base_url}/v1/numbers", timeout=10)
+    if anonymous.status_code != 401:
+        raise BenchError(
+            f"GET /v1/numbers without a key answered {anonymous.status_code}, not 401."
+        )
+    response = requests.get(f"{base_url}/v1/numbers", headers=auth, timeout=10)
+    if response.status_code != 200:
+        raise BenchError(f"GET /v1/numbers answered {response.status_code}: {response.text[:300]}")
+    if "RateLimit-Limit" not in response.headers:
+        raise BenchError("GET /v1/numbers has no RateLimit-Limit header: is the limiter counting?")
+
+
+def run_rounds(base_url: str, auth: dict[str, str], args: argparse.Namespace) -> dict[str, list]:
+    """ROUNDS rounds per endpoint, in the order H N | N H | H N so linear drift cancels."""
+    targets = {HEALTHZ: (f"{base_url}/healthz", {}), NUMBERS: (f"{base_url}/v1/numbers", auth)}
+    per_round = [
+        args.requests // ROUNDS + (1 if index < args.requests % ROUNDS else 0)
+        for index in range(ROUNDS)
+    ]
+    results: dict[str, list] = {HEALTHZ: [], NUMBERS: []}
+    for index in range(ROUNDS):
+        order = [HEALTHZ, NUMBERS] if index % 2 == 0 else [NUMBERS, HEALTHZ]
+        for name in order:
+            url, headers = targets[name]
+            results[name].append(
+                measure(
+                    url,
+                    headers=headers,
+                    requests_total=per_round[index],
+                    concurrency=args.concurrency,
+                )
+            )
+    return results
+
+
+def format_statuses(statuses: dict[str, int]) -> str:
+    return " ".join(f"{code}×{count}" for code, count in statuses.items())
+
+
+def report(
+    results: dict[str, list],
+    queries: dict[str, int | None],
+    load: tuple[float, float],
+    args: argparse.Namespace,
+) -> None:
+    totals = {name: combine(rounds) for name, rounds in results.items()}
+    print()
+    columns = ("req/s", "p50 ms", "p90 ms", "p99 ms", "max ms")
+    print(f"{'endpoint':<17} " + " ".join(f"{column:>7}" for column in columns) + "  status")
+    for name, total in totals.items():
+        print(
+            f"{name:<17} {total['rps']:>7.0f} {total['p50_ms']:>7.2f} {total['p90_ms']:>7.2f} "
+            f"{total['p99_ms']:>7.2f} {total['max_ms']:>7.1f}  {format_statuses(total['statuses'])}"
+        )
+    print()
+    for name, rounds in results.items():
+        medians = "  ".join(f"{result['p50_ms']:.2f}" for result in rounds)
+        print(f"p50 per round, {name:<17} {medians} ms")
+
+    health, numbers = totals[HEALTHZ], totals[NUMBERS]
+    difference = numbers["p50_ms"] - health["p50_ms"]
+    round_differences = [
+        n["p50_ms"] - h["p50_ms"] for h, n in zip(results[HEALTHZ], results[NUMBERS], strict=True)
+    ]
+    print()
+    print(f"req/s ratio, v1/numbers ÷ healthz:        {numbers['rps'] / health['rps']:.2f}")
+    print(f"median difference, v1/numbers − healthz: {difference:+.2f} ms")
+    print(
+        "  per round:                              "
+        + "  ".join(f"{value:+.2f}" for value in round_differences)
+        + f" ms (spread {statistics.pstdev(round_differences):.2f} ms)"
+    )
+    if queries[NUMBERS] is not None:
+        print(
+            f"SQL queries per request:                 v1/numbers {queries[NUMBERS]}, "
+            f"healthz {queries[HEALTHZ]}"
+        )
+
+    clean = all(set(total["statuses"]) == {"200"} for total in totals.values())
+    print()
+    if not clean:
+        print("Goal < 1 ms median overhead: NOT JUDGED: some requests did not answer 200.")
+    elif difference < GOAL_MS:
+        print(f"Goal < {GOAL_MS:g} ms median overhead: MET ({difference:+.2f} ms).")
+    else:
+        print(f"Goal < {GOAL_MS:g} ms median overhead: NOT MET ({difference:+.2f} ms).")
+    print()
+    print("Notes:")
+    notes = [
+        "/v1/numbers also runs one query for the account's numbers and serialises them (one "
+        "number here), so the difference is an upper bound of the auth layer's cost.",
+        "/healthz is not free either: it runs SELECT 1 and a Redis PING, so the difference is "
+        "what /v1 adds to a request that already reaches PostgreSQL and Redis.",
+        f"Client and server share {cpu_count()} CPUs; gunicorn's sync workers close every "
+        "connection, so each request includes a TCP connect on loopback.",
+        f"The 1-minute load average was {load[0]:.2f} before the run and {load[1]:.2f} after "
+        "it: other work on the machine slows both endpoints and widens the spread of rounds.",
+    ]
+    if args.concurrency > args.workers:
+        notes.append(
+            f"{args.concurrency} client threads share {args.workers} sync workers, so latencies "
+            f"include queueing for a worker (roughly ×{args.concurrency / args.workers:g}). Run "
+            f"with --concurrency {args.workers} for figures closer to one request's service time."
+        )
+    for note in notes:
+        print(textwrap.fill(note, width=96, initial_indent="- ", subsequent_indent="  "))
+
+
+def count_queries(env: dict[str, str], auth: dict[str, str]) -> dict[str, int | None]:
+    """Steady-state SQL per request, or None when the probe fails (it is only informative)."""
+    try:
+        return {
+            NUMBERS: len(sql_queries(env, "/v1/numbers", headers=auth)["queries"]),
+            HEALTHZ: len(sql_queries(env, "/healthz")["queries"]),
+        }
+    except BenchError as error:
+        print(f"(SQL query count skipped: {error})")
+        return {NUMBERS: None, HEALTHZ: None}
+
+
+def main() -> None:
+    args = parse_args()
+    env = bench_env(args.database_url)
+    try:
+        check_redis(env["REDIS_URL"])
+        prepare_database(args.database_url, env)
+        collect_static(env)
+        secret = create_api_account(env)
+        auth = {"Authorization": f"Bearer {secret}"}
+        queries = count_queries(env, auth)
+        print("SendFaxMail benchmark: cost of the /v1 auth + plan + scope + rate-limit layer")
+        print(
+            f"server: gunicorn sendfaxmail.wsgi, {args.workers} sync workers on "
+            f"127.0.0.1:{args.port}, DEBUG=false, PostgreSQL + Redis on 127.0.0.1"
+        )
+        print(
+            f"load:   {args.requests} requests per endpoint in {ROUNDS} interleaved rounds, "
+            f"{args.concurrency} client threads; warm-up before each round not measured"
+        )
+        load_before = os.getloadavg()[0]
+        with gunicorn_server(env, args.port, workers=args.workers) as base_url:
+            check_server(base_url, auth)
+            results = run_rounds(base_url, auth, args)
+    except BenchError as error:
+        fail(error)
+    report(results, queries, (load_before, os.getloadavg()[0]), args)
+
+
+if __name__ == "__main__":
+    main()

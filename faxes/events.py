@@ -1,0 +1,136 @@
+"""Carrier events in one shape, whoever reported them: Telnyx's webhook or the simulator.
+
+Telnyx posts `{"data": {"event_type", "id", "occurred_at", "payload": {"fax_id", "status",
+"client_state", "page_count", "failure_reason", …}}}`. `parse_event` reads that shape (and raises
+EventError for anything else); the status and failure mappings live here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+
+from faxes.models import FaxStatus
+
+# Telnyx event type -> the status it moves a fax to (None: history only).
+EVENT_STATUS: dict[str, FaxStatus | None] = {
+    "fax.queued": None,
+    "fax.media.processed": None,
+    "fax.sending.started": FaxStatus.SENDING,
+    "fax.delivered": FaxStatus.DELIVERED,
+    "fax.failed": FaxStatus.FAILED,
+}
+
+# Telnyx's free-text failure reasons -> our short documented codes. Anything else is
+# `carrier_error`; the message always carries Telnyx's own words.
+FAILURE_CODES: dict[str, str] = {
+    "user_busy": "busy",
+    "busy": "busy",
+    "receiver_busy": "busy",
+    "receiver_no_answer": "no_answer",
+    "no_answer": "no_answer",
+    "receiver_no_response": "no_answer",
+    "call_timeout": "no_answer",
+    "receiver_unallocated_number": "invalid_number",
+    "destination_invalid": "invalid_number",
+    "destination_unreachable": "invalid_number",
+    "invalid_number_format": "invalid_number",
+    "receiver_invalid_number_format": "invalid_number",
+    "destination_not_in_service": "invalid_number",
+    "not_a_fax_machine": "not_a_fax_machine",
+    "receiver_not_a_fax_machine": "not_a_fax_machine",
+    "receiver_call_rejected": "rejected",
+    "call_rejected": "rejected",
+    "receiver_decline": "rejected",
+    "fax_signaling_error": "transmission_error",
+    "receiver_communication_error": "transmission_error",
+    "receiver_call_dropped": "transmission_error",
+    "sender_call_dropped": "transmission_error",
+    "fax_transmission_error": "transmission_error",
+    "receiver_incompatible_destination": "transmission_error",
+    "file_format_invalid": "document_invalid",
+    "file_download_failed": "document_invalid",
+    "media_processing_failed": "document_invalid",
+    "page_count_exceeded": "document_invalid",
+    "account_disabled": "carrier_rejected",
+    "connection_channel_limit_exceeded": "carrier_error",
+}
+
+FAILURE_MESSAGES: dict[str, str] = {
+    "busy": "The receiving line was busy.",
+    "no_answer": "The receiving number did not answer.",
+    "invalid_number": "The number is not in service or cannot be reached.",
+    "not_a_fax_machine": "A person or voicemail answered, not a fax machine.",
+    "rejected": "The receiving side rejected the call.",
+    "transmission_error": "The fax machines lost their connection during the transmission.",
+    "document_invalid": "The carrier could not process the document.",
+    "carrier_rejected": "The carrier refused the fax.",
+    "carrier_error": "The carrier could not deliver the fax.",
+}
+
+
+class EventError(ValueError):
+    """The body is not a carrier fax event we can read."""
+
+
+@dataclass(frozen=True)
+class CarrierEvent:
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    carrier_fax_id: str | None
+    client_state: str | None
+    status: FaxStatus | None
+    page_count: int | None
+    failure_reason: str | None  # the carrier's own words
+    payload: dict[str, Any]
+
+
+def failure_for(carrier_reason: str | None) -> tuple[str, str]:
+    """Our failure code and a message for a carrier's failure reason."""
+    code = FAILURE_CODES.get((carrier_reason or "").strip().lower(), "carrier_error")
+    message = FAILURE_MESSAGES[code]
+    if carrier_reason:
+        message = f"{message} (carrier reason: {carrier_reason})"
+    return code, message
+
+
+def parse_event(body: Any) -> CarrierEvent:
+    """Read a Telnyx-shaped event. EventError for anything that is not one."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("payload"), dict):
+        raise EventError("no data.payload object")
+    event_id, event_type = data.get("id"), data.get("event_type")
+    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
+        raise EventError("no event id or type")
+    occurred_at = _time(data.get("occurred_at"))
+    if occurred_at is None:
+        raise EventError("no occurred_at time with a zone")
+    payload = data["payload"]
+    page_count = payload.get("page_count")
+    return CarrierEvent(
+        event_id=event_id[:64],
+        event_type=event_type[:64],
+        occurred_at=occurred_at,
+        carrier_fax_id=_text(payload.get("fax_id")),
+        client_state=_text(payload.get("client_state")),
+        status=EVENT_STATUS.get(event_type),
+        page_count=page_count if isinstance(page_count, int) and page_count >= 0 else None,
+        failure_reason=_text(payload.get("failure_reason")),
+        payload=payload,
+    )
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        moment = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
+
+
+def _text(value: Any) -> str | None:
+    return value[:256] if isinstance(value, str) and value else None

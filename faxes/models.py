@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from sendfaxmail.lib.ids import fax_id
+
+
+class FaxStatus(models.TextChoices):
+    """Where a fax is. The order of the first four is the only direction a fax moves in."""
+
+    QUEUED = "queued", "Queued"
+    # Internal: a worker has claimed the fax and is handing it to the carrier. Shown as queued.
+    SUBMITTING = "submitting", "Submitting"
+    SENDING = "sending", "Sending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+TERMINAL_STATUSES = (FaxStatus.DELIVERED, FaxStatus.FAILED, FaxStatus.CANCELED)
+PUBLIC_STATUS = {FaxStatus.SUBMITTING: FaxStatus.QUEUED}
+
+
+class DocumentSource(models.TextChoices):
+    INLINE = "inline", "Inline base64"
+    URL = "url", "Fetched from a URL"
+
+
+class Fax(models.Model):
+    """One fax to one number. The document itself lives in private storage, never at a URL."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=fax_id, editable=False)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="faxes")
+    api_key = models.ForeignKey(
+        "developers.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="faxes"
+    )
+    livemode = models.BooleanField(default=True)
+    status = models.CharField(max_length=16, choices=FaxStatus.choices, default=FaxStatus.QUEUED)
+    to_number = models.CharField(max_length=16)
+    from_number = models.CharField(max_length=16)
+    client_reference = models.CharField(max_length=128, null=True, blank=True)
+
+    document_source = models.CharField(max_length=8, choices=DocumentSource.choices)
+    document_url = models.URLField(max_length=2048, blank=True)
+    document_content_type = models.CharField(max_length=64, blank=True)
+    document_size_bytes = models.PositiveIntegerField(null=True, blank=True)
+    document_sha256 = models.CharField(max_length=64, blank=True)
+    document = models.FileField(upload_to="faxes/", blank=True)
+    page_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    pages_delivered = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    failure_reason = models.CharField(max_length=40, blank=True)
+    failure_message = models.TextField(blank=True)
+
+    carrier = models.CharField(max_length=16, blank=True)
+    carrier_fax_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # The worker submitting the fax holds a lease: its token, until a time after which the
+    # sweeper may hand the fax to another worker.
+    submit_token = models.CharField(max_length=32, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    submit_attempts = models.PositiveSmallIntegerField(default=0)
+    # Set just before each POST to the carrier; with no carrier id stored, a later attempt must
+    # first ask the carrier whether that POST created a fax.
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "faxes"
+        indexes = [
+            # Serves the account's newest-first listing in each world.
+            models.Index(
+                fields=["account", "livemode", "-created_at", "-id"], name="fax_account_newest"
+            ),
+            models.Index(
+                fields=["status", "updated_at"],
+                name="fax_unfinished",
+                condition=Q(status__in=["queued", "submitting", "sending"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def public_status(self) -> str:
+        return PUBLIC_STATUS.get(self.status, self.status)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class FaxEvent(models.Model):
+    """One thing that happened to a fax: accepted, fetched, submitted, a carrier event, failed."""
+
+    fax = models.ForeignKey(Fax, on_delete=models.CASCADE, related_name="events")
+    source = models.CharField(max_length=16)  # api, pipeline, carrier, simulator
+    type = models.CharField(max_length=64)
+    carrier_event_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    occurred_at = models.DateTimeField()
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [models.Index(fields=["fax", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.type} @ {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+
+class IdempotencyKey(models.Model):
+    """A claimed Idempotency-Key and the answer it gets on replay. Kept at least 24 hours."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    livemode = models.BooleanField(default=True)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    fax = models.ForeignKey(Fax, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "livemode", "key"], name="idempotency_key_once_per_world"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,172 @@
+"""The fax resource and the POST /v1/faxes request, as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError, decode_base64, prepare_document
+from faxes.models import DocumentSource, Fax, FaxStatus
+from sendfaxmail.lib.fetch import UnsafeUrl, check_url_syntax
+from sendfaxmail.lib.phone import InvalidPhoneNumber, normalize_e164
+
+PUBLIC_STATUSES = [
+    FaxStatus.QUEUED,
+    FaxStatus.SENDING,
+    FaxStatus.DELIVERED,
+    FaxStatus.FAILED,
+    FaxStatus.CANCELED,
+]
+
+
+class FaxDocumentSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(choices=DocumentSource.values)
+    content_type = serializers.CharField(allow_null=True, help_text="What the customer sent.")
+    size_bytes = serializers.IntegerField(allow_null=True)
+    url = serializers.URLField(required=False, help_text="Only for source `url`.")
+
+
+class FaxSerializer(serializers.ModelSerializer):
+    """The fax resource: the same shape in every response and webhook event."""
+
+    object = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField()
+    to = serializers.CharField(source="to_number")
+    document = serializers.SerializerMethodField()
+    failure_reason = serializers.SerializerMethodField()
+    failure_message = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Fax
+        fields = [
+            "id",
+            "object",
+            "livemode",
+            "status",
+            "to",
+            "page_count",
+            "pages_delivered",
+            "document",
+            "client_reference",
+            "failure_reason",
+            "failure_message",
+            "created_at",
+            "updated_at",
+            "completed_at",
+        ]
+        extra_kwargs = {"client_reference": {"allow_null": True}}
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # `from` is a Python keyword, so it cannot be declared as a class attribute; it is
+        # placed after `to`.
+        fields: dict[str, serializers.Field] = {}
+        for name, field in super().get_fields().items():
+            fields[name] = field
+            if name == "to":
+                fields["from"] = serializers.CharField(source="from_number")
+        return fields
+
+    def get_object(self, fax: Fax) -> str:
+        return "fax"
+
+    def get_status(self, fax: Fax) -> str:
+        return fax.public_status
+
+    def get_document(self, fax: Fax) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "source": fax.document_source,
+            "content_type": fax.document_content_type or None,
+            "size_bytes": fax.document_size_bytes,
+        }
+        if fax.document_source == DocumentSource.URL:
+            document["url"] = fax.document_url
+        return document
+
+    def get_failure_reason(self, fax: Fax) -> str | None:
+        return fax.failure_reason or None
+
+    def get_failure_message(self, fax: Fax) -> str | None:
+        return fax.failure_message or None
+
+
+class InlineDocumentSerializer(serializers.Serializer):
+    content = serializers.CharField(trim_whitespace=False, help_text="The file, base64-encoded.")
+    content_type = serializers.CharField(help_text=f"One of: {', '.join(ACCEPTED_CONTENT_TYPES)}.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            data = decode_base64(attrs["content"])
+            attrs["prepared"] = prepare_document(data, declared_type=attrs["content_type"])
+        except DocumentError as error:
+            raise serializers.ValidationError(
+                {(error.param or "content").removeprefix("document."): error.message}
+            ) from None
+        return attrs
+
+
+class FaxCreateSerializer(serializers.Serializer):
+    """POST /v1/faxes. Unknown fields are refused so that a typo is not silently ignored."""
+
+    to = serializers.CharField(help_text="E.164, e.g. +15551234567.")
+    from_ = serializers.CharField(required=False, help_text="One of the account's numbers.")
+    document = InlineDocumentSerializer(required=False)
+    document_url = serializers.CharField(required=False, help_text="A public https:// URL.")
+    client_reference = serializers.CharField(
+        required=False, allow_null=True, max_length=128, allow_blank=False
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["The request body must be a JSON object."]}
+            )
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    unknown[
+                        0
+                    ]: f"Unknown field '{unknown[0]}'. Known fields: {', '.join(self.fields)}."
+                }
+            )
+        if ("document" in data) == ("document_url" in data):
+            raise serializers.ValidationError(
+                {"document": "Send exactly one of 'document' (base64) or 'document_url'."}
+            )
+        return super().to_internal_value(data)
+
+    def validate_to(self, value: str) -> str:
+        try:
+            return normalize_e164(value)
+        except InvalidPhoneNumber as error:
+            raise serializers.ValidationError(str(error)) from None
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        account = self.context["account"]
+        numbers = account.fax_numbers.order_by("created_at", "id").values_list("number", flat=True)
+        requested = attrs.pop("from", None)
+        if requested is None:
+            attrs["from_number"] = numbers.first()
+            if attrs["from_number"] is None:
+                raise serializers.ValidationError(
+                    {"from": "This account has no fax number to send from. Ask support to add one."}
+                )
+        elif requested in numbers:
+            attrs["from_number"] = requested
+        else:
+            raise serializers.ValidationError(
+                {"from": f"'{requested}' is not one of this account's numbers (GET /v1/numbers)."}
+            )
+        return attrs
+
+    def validate_document_url(self, value: str) -> str:
+        try:
+            return check_url_syntax(value)
+        except UnsafeUrl as error:
+            raise serializers.ValidationError(error.message) from None

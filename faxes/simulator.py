@@ -1,0 +1,145 @@
+"""The simulated carrier: the embedded default, and what every test-mode fax goes through.
+
+It answers like Telnyx and then reports Telnyx-shaped events over a few seconds (queued, media
+processed, sending started, delivered or failed), which go through the same event processing as
+Telnyx's webhook. The destination number chooses the outcome:
+
+    +15550000002  busy                   +15550000005  transmission error after 1 page
+    +15550000003  no answer              +15550000007  delivered, but only after 60 seconds
+    +15550000004  invalid number         any other     delivered
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import current_app
+
+from faxes.carrier import CarrierFax, CarrierUnavailable
+
+
+@dataclass(frozen=True)
+class Outcome:
+    event_type: str
+    failure_reason: str | None = None
+    pages: int | None = None  # pages delivered; None: all of them
+    after_seconds: float = 4.0
+
+
+OUTCOMES: dict[str, Outcome] = {
+    "+15550000002": Outcome("fax.failed", "user_busy", pages=0),
+    "+15550000003": Outcome("fax.failed", "receiver_no_answer", pages=0),
+    "+15550000004": Outcome("fax.failed", "receiver_unallocated_number", pages=0),
+    "+15550000005": Outcome("fax.failed", "fax_signaling_error", pages=1),
+    "+15550000007": Outcome("fax.delivered", after_seconds=60.0),
+}
+DELIVERED = Outcome("fax.delivered")
+
+
+@dataclass(frozen=True)
+class Step:
+    after_seconds: float
+    event_type: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def outcome_for(to: str) -> Outcome:
+    return OUTCOMES.get(to, DELIVERED)
+
+
+def script(to: str, *, page_count: int | None) -> list[Step]:
+    """The events a simulated fax to `to` produces, with their delay after the send."""
+    outcome = outcome_for(to)
+    pages = page_count if outcome.pages is None else outcome.pages
+    final: dict[str, Any] = {"page_count": pages}
+    if outcome.failure_reason:
+        final["failure_reason"] = outcome.failure_reason
+    else:
+        final["call_duration_secs"] = 20 + 15 * (pages or 1)
+    steps = [Step(0.5, "fax.queued"), Step(1.0, "fax.media.processed")]
+    if outcome.event_type == "fax.delivered" or outcome.pages:
+        steps.append(Step(2.0, "fax.sending.started", {"status": "sending"}))
+    steps.append(Step(outcome.after_seconds, outcome.event_type, final))
+    return steps
+
+
+def event_body(
+    *, carrier_fax_id: str, step: Step, index: int, to: str, from_: str, client_state: str
+) -> dict[str, Any]:
+    """A Telnyx-shaped webhook body. The event id is derived from the fax and step, so a replayed
+    step is a duplicate, as a Telnyx retry would be."""
+    status = step.extra.get("status", step.event_type.removeprefix("fax.").replace(".", "_"))
+    return {
+        "data": {
+            "event_type": step.event_type,
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{carrier_fax_id}/{index}")),
+            "occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "record_type": "event",
+            "payload": {
+                "fax_id": carrier_fax_id,
+                "status": status,
+                "to": to,
+                "from": from_,
+                "client_state": client_state,
+                **{k: v for k, v in step.extra.items() if k != "status"},
+            },
+        },
+        "meta": {"attempt": 1, "delivered_to": "simulator"},
+    }
+
+
+class SimulatorCarrier:
+    """Has the methods of TelnyxClient that the pipeline uses; dials no one."""
+
+    name = "simulator"
+
+    def upload_media(self, *, name: str, content: bytes, ttl_secs: int = 3600) -> str:
+        return name
+
+    def send_fax(
+        self,
+        *,
+        to: str,
+        from_: str,
+        media_name: str,
+        client_state: str,
+        webhook_url: str,
+    ) -> CarrierFax:
+        carrier_fax_id = f"sim-{uuid.uuid4()}"
+        for index, step in enumerate(script(to, page_count=None)):
+            # By task name: the simulator must not import the task module (it imports services).
+            current_app.send_task(
+                "faxes.tasks.simulator_event",
+                kwargs={
+                    "carrier_fax_id": carrier_fax_id,
+                    "index": index,
+                    "to": to,
+                    "from_": from_,
+                    "client_state": client_state,
+                },
+                countdown=step.after_seconds,
+            )
+        return CarrierFax(
+            id=carrier_fax_id,
+            status="queued",
+            to=to,
+            from_=from_,
+            client_state=client_state,
+            created_at=datetime.now(UTC).isoformat(),
+            page_count=None,
+            failure_reason=None,
+        )
+
+    def get_fax(self, fax_id: str) -> CarrierFax:
+        # The sweeper asks about faxes whose events went missing; a simulated fax has none to
+        # lose, so there is nothing to report.
+        raise CarrierUnavailable("The simulator keeps no record of its faxes.")
+
+    def find_faxes(self, *, to: str, created_after: datetime) -> list[CarrierFax]:
+        return []
+
+    def cancel_fax(self, fax_id: str) -> None:
+        return None

@@ -1,0 +1,90 @@
+"""Celery tasks for the fax pipeline: thin wrappers that load ids and call services.
+
+Every task may run twice (late acks, a worker lost mid-task, the sweeper re-enqueueing); the
+services' conditional updates make that harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import shared_task
+
+from faxes import services
+from faxes.carrier import decode_client_state
+from faxes.events import parse_event
+from faxes.models import Fax
+from faxes.simulator import event_body, script
+
+logger = logging.getLogger(__name__)
+
+SUBMIT_MAX_RETRIES = 8
+
+
+def backoff(retries: int, *, at_least: float | None = None) -> float:
+    """5 s, 10 s, 20 s … capped at 5 minutes, with ±50% jitter; never less than `at_least`."""
+    delay = min(300.0, 5.0 * 2**retries) * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
+    return max(delay, at_least or 0.0)
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, time_limit=90, soft_time_limit=75)
+def fax_fetch(self, fax_id: str) -> None:  # noqa: ANN001
+    """Fetch a URL document (queue `fetch`), then hand the fax to submission."""
+    if services.fax_fetch_document(fax_id=fax_id):
+        fax_submit.delay(fax_id)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    time_limit=120,
+    soft_time_limit=100,
+    max_retries=SUBMIT_MAX_RETRIES,
+)
+def fax_submit(self, fax_id: str, token: str = "") -> None:  # noqa: ANN001
+    """Submit the fax to the carrier (queue `carrier`), retrying transient failures."""
+    try:
+        services.fax_submit(fax_id=fax_id, token=token)
+    except services.RetryLater as later:
+        if self.request.retries >= self.max_retries:
+            services.fax_give_up(fax_id=fax_id, reason=str(later))
+            return
+        countdown = backoff(self.request.retries, at_least=later.countdown)
+        logger.warning("Fax %s: %s; retrying in %.0f s", fax_id, later, countdown)
+        raise self.retry(
+            args=[fax_id], kwargs={"token": later.token}, countdown=countdown
+        ) from None
+
+
+@shared_task(acks_late=True, ignore_result=True, time_limit=30)
+def simulator_event(
+    *, carrier_fax_id: str, index: int, to: str, from_: str, client_state: str
+) -> None:
+    """One step of a simulated fax, processed like a Telnyx webhook (queue `events`)."""
+    fax = Fax.objects.filter(pk=decode_client_state(client_state)).only("page_count").first()
+    steps = script(to, page_count=fax.page_count if fax else None)
+    body = event_body(
+        carrier_fax_id=carrier_fax_id,
+        step=steps[index],
+        index=index,
+        to=to,
+        from_=from_,
+        client_state=client_state,
+    )
+    services.fax_apply_carrier_event(event=parse_event(body), source="simulator")
+
+
+@shared_task(ignore_result=True, time_limit=300)
+def faxes_sweep() -> None:
+    """Periodic: restart faxes whose task was lost; ask the carrier about silent ones."""
+    for fax_id, task in services.faxes_to_restart():
+        (fax_fetch if task == "fetch" else fax_submit).delay(fax_id)
+    services.faxes_poll_silent()
+
+
+@shared_task(ignore_result=True)
+def idempotency_keys_purge() -> None:
+    deleted = services.idempotency_keys_purge()
+    logger.info("Purged %d idempotency keys older than 24 hours.", deleted)

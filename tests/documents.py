@@ -1,0 +1,40 @@
+"""Documents made on the fly for tests: blank PDFs and images, never real paperwork."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pikepdf
+from PIL import Image
+
+
+def pdf_bytes(pages: int = 1) -> bytes:
+    pdf = pikepdf.new()
+    for _ in range(pages):
+        pdf.add_blank_page(page_size=(612, 792))
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def encrypted_pdf_bytes() -> bytes:
+    pdf = pikepdf.open(io.BytesIO(pdf_bytes()))
+    out = io.BytesIO()
+    pdf.save(out, encryption=pikepdf.Encryption(user="user", owner="owner"))
+    return out.getvalue()
+
+
+def png_bytes(size: tuple[int, int] = (200, 100)) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", size, color=255).save(out, format="PNG")
+    return out.getvalue()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def inline_pdf(pages: int = 1) -> dict[str, str]:
+    """The `document` object of a send request carrying a blank PDF."""
+    return {"content": b64(pdf_bytes(pages)), "content_type": "application/pdf"}

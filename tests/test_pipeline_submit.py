@@ -1,0 +1,246 @@
+"""Submitting to Telnyx: exactly once, whatever fails."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import requests
+
+from faxes import services
+from faxes.models import Fax, FaxStatus
+from tests.telnyx import API
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_uploads_the_document_and_sends_with_our_id(telnyx, accepted_fax) -> None:
+    fax = accepted_fax()
+    telnyx.accepts_media()
+    carrier_fax_id = telnyx.accepts_fax()
+
+    services.fax_submit(fax_id=fax.id)
+
+    fax.refresh_from_db()
+    assert fax.status == FaxStatus.SENDING
+    assert fax.carrier_fax_id == carrier_fax_id
+    assert fax.carrier == "telnyx"
+    [post] = telnyx.posts_to("/faxes")
+    sent = json.loads(post.request.body)
+    assert sent == {
+        "connection_id": "conn-test-1",
+        "from": fax.from_number,
+        "to": fax.to_number,
+        "media_name": "m",
+        "client_state": base64.b64encode(fax.id.encode()).decode(),
+        "webhook_url": "http://127.0.0.1:8000/webhooks/telnyx",
+    }
+    assert post.request.headers["Authorization"] == "Bearer KEY_test_not_real"
+    [upload] = telnyx.posts_to("/media")
+    assert fax.document.open("rb").read() in upload.request.body
+
+
+def test_running_the_task_twice_sends_once(telnyx, accepted_fax) -> None:
+    fax = accepted_fax()
+    telnyx.accepts_media()
+    telnyx.accepts_fax()
+
+    services.fax_submit(fax_id=fax.id)
+    services.fax_submit(fax_id=fax.id)
+
+    assert len(telnyx.posts_to("/faxes")) == 1
+
+
+def test_a_second_worker_cannot_claim_a_leased_fax(accepted_fax) -> None:
+    fax = accepted_fax()
+
+    first = services.fax_claim(fax_id=fax.id)
+    second = services.fax_claim(fax_id=fax.id)
+
+    assert first
+    assert second is None
+
+
+def test_a_rejection_fails_the_fax_with_telnyx_detail(telnyx, accepted_fax) -> None:
+    fax = accepted_fax()
+    telnyx.accepts_media()
+    telnyx.mock.add(
+        "POST",
+        f"{API}/faxes",
+        status=422,
+        json={
+            "errors": [
+                {
+                    "code": "10015",
+                    "title": "Invalid value",
+                    "detail": "The 'to' number is not allowed.",
+                }
+            ]
+        },
+    )
+
+    services.fax_submit(fax_id=fax.id)
+
+    fax.refresh_from_db()
+    assert fax.status == FaxStatus.FAILED
+    assert fax.failure_reason == "carrier_rejected"
+    assert "The 'to' number is not allowed." in fax.failure_message
+    assert fax.completed_at is not None
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "countdown"),
+    [(429, {"x-ratelimit-reset": "7"}, 7.0), (503, {"Retry-After": "30"}, 30.0)],
+)
+def test_a_busy_carrier_means_retry_later_honouring_its_hint(
+    telnyx, accepted_fax, status, headers, countdown
+) -> None:
+    fax = accepted_fax()
+    telnyx.accepts_media()
+    telnyx.mock.add("POST", f"{API}/faxes", status=status, headers=headers, json={"errors": []})
+
+    with pytest.raises(services.RetryLater) as later:
+        services.fax_submit(fax_id=fax.id)
+
+    assert later.value.countdown == countdown
+    fax.refresh_from_db()
+    assert fax.status == FaxStatus.SUBMITTING
+
+
+def test_a_refused_connection_means_retry_later(telnyx, accepted_fax) -> None:
+    fax = accepted_fax()
+    telnyx.accepts_media()
+    telnyx.mock.add("POST", f"{API}/faxes", body=requests.exceptions.ConnectTimeout("refused"))
+
+    with pytest.raises(services.RetryLater):
+        services.fax_submit(fax_id=fax.id)
+
+
+def retry_with_lease(fax: Fax, token: str) -> None:
+    services.fax_submit(fax_id=fax.id, token=token)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"status": 500, "json": {"errors": [{"title": "Internal error"}]}},
+        {"status": 504, "json": {}},
+        {"body": requests.exceptions.ReadTimeout("no answer")},
+    ],
+)
+def test_after_an_unknown_outcome_it_adopts_the_fax_telnyx_already_has(
+    telnyx, accepted_fax, failure
+) -> None:
+    fax = accepted_fax()
+    telnyx.accepts_media()
+    telnyx.mock.add("POST", f"{API}/faxes", **failure)
+    with pytest.raises(services.RetryLater) as later:
+        services.fax_submit(fax_id=fax.id)
+    telnyx.mock.add(
+        "GET",
+        f"{API}/faxes",
+        json={
+            "data": [
+                {
+                    "id": "someone-elses",
+                    "status": "queued",
+                    "to": fax.to_number,
+                    "client_state": base64.b64encode(b"fax_other").decode(),
+                },
+                {
+                    "id": "ours-1",
+                    "status": "sending",
+                    "to": fax.to_number,
+                    "client_state": base64.b64encode(fax.id.encode()).decode(),
+                },
+            ],
+            "meta": {"total_pages": 1},
+        },
+    )
+
+    retry_with_lease(fax, later.value.token)
+
+    fax.refresh_from_db()
+    assert fax.carrier_fax_id == "ours-1"
+    assert fax.status == FaxStatus.SENDING
+    assert len(telnyx.posts_to("/faxes")) == 1
+    lookup = next(c for c in telnyx.mock.calls if c.request.method == "GET").request
+    assert f"filter%5Bto%5D%5Beq%5D=%2B{fax.to_number[1:]}" in lookup.url
+
+
+def test_after_an_unknown_outcome_it_sends_again_only_when_telnyx_has_nothing(
+    telnyx, accepted_fax
+) -> None:
+    fax = accepted_fax()
+    telnyx.accepts_media()
+    telnyx.mock.add("POST", f"{API}/faxes", status=502, json={})
+    with pytest.raises(services.RetryLater) as later:
+        services.fax_submit(fax_id=fax.id)
+    telnyx.mock.add("GET", f"{API}/faxes", json={"data": [], "meta": {"total_pages": 1}})
+    telnyx.accepts_media()
+    carrier_fax_id = telnyx.accepts_fax()
+
+    retry_with_lease(fax, later.value.token)
+
+    fax.refresh_from_db()
+    assert fax.carrier_fax_id == carrier_fax_id
+    assert len(telnyx.posts_to("/faxes")) == 2
+
+
+def test_retries_spent_on_an_unreachable_carrier_fail_the_fax(accepted_fax) -> None:
+    fax = accepted_fax()
+    services.fax_claim(fax_id=fax.id)
+
+    services.fax_give_up(fax_id=fax.id, reason="Telnyx answered 503")
+
+    fax.refresh_from_db()
+    assert fax.status == FaxStatus.FAILED
+    assert fax.failure_reason == "carrier_error"
+
+
+def test_retries_spent_after_an_unknown_outcome_leave_the_fax_to_reconciliation(
+    accepted_fax,
+) -> None:
+    fax = accepted_fax()
+    services.fax_claim(fax_id=fax.id)
+    Fax.objects.filter(pk=fax.pk).update(submitted_at=fax.created_at)
+
+    services.fax_give_up(fax_id=fax.id, reason="timeout")
+
+    fax.refresh_from_db()
+    assert fax.status == FaxStatus.SUBMITTING
+
+
+def test_the_sending_task_retries_with_backoff_and_keeps_its_lease(
+    telnyx, accepted_fax, monkeypatch
+) -> None:
+    from faxes import tasks
+
+    fax = accepted_fax()
+    telnyx.accepts_media()
+    telnyx.mock.add("POST", f"{API}/faxes", status=503, json={})
+    retries: list[dict] = []
+
+    def retry(**kwargs):
+        retries.append(kwargs)
+        return RuntimeError("retry")
+
+    monkeypatch.setattr(tasks.fax_submit, "retry", retry)
+
+    with pytest.raises(RuntimeError):
+        tasks.fax_submit.run(fax.id)
+
+    [call] = retries
+    assert call["args"] == [fax.id]
+    assert call["kwargs"]["token"]
+    assert 2.5 <= call["countdown"] <= 300
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    from faxes.tasks import backoff
+
+    assert 2.5 <= backoff(0) <= 7.5
+    assert 40 <= backoff(4) <= 120
+    assert backoff(20) <= 450
+    assert backoff(0, at_least=60) >= 60
