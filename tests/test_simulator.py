@@ -1,0 +1,90 @@
+"""The simulated carrier: the same pipeline and event processing, outcomes chosen by number."""
+
+from __future__ import annotations
+
+import pytest
+
+from faxes import services, tasks
+from faxes.carrier import decode_client_state
+from faxes.models import Fax, FaxStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def play(pipeline: list) -> list[str]:
+    """Run the simulator's scheduled steps in order, as the worker would; return their types."""
+    steps = [kwargs for name, _, kwargs in pipeline if name == "faxes.tasks.simulator_event"]
+    for kwargs in steps:
+        tasks.simulator_event.run(**kwargs)
+    return [Fax.objects.get(pk=decode_client_state(s["client_state"])).status for s in steps]
+
+
+@pytest.mark.parametrize(
+    ("to", "status", "reason", "pages"),
+    [
+        ("+15551234567", "delivered", None, 3),
+        ("+15550000002", "failed", "busy", 0),
+        ("+15550000003", "failed", "no_answer", 0),
+        ("+15550000004", "failed", "invalid_number", 0),
+        ("+15550000005", "failed", "transmission_error", 1),
+        ("+15550000007", "delivered", None, 3),
+    ],
+)
+def test_each_magic_number_has_its_outcome(
+    accepted_fax, pipeline, to, status, reason, pages
+) -> None:
+    fax = accepted_fax(to=to)
+
+    services.fax_submit(fax_id=fax.id)
+    play(pipeline)
+
+    fax.refresh_from_db()
+    assert fax.carrier == "simulator"
+    assert fax.status == status
+    assert (fax.failure_reason or None) == reason
+    assert fax.pages_delivered == pages
+
+
+def test_the_slow_number_is_delivered_only_after_60_seconds(
+    accepted_fax, pipeline, monkeypatch
+) -> None:
+    delays: list[float] = []
+    monkeypatch.setattr(
+        "celery.app.base.Celery.send_task",
+        lambda self, name, *a, countdown=None, **k: delays.append(countdown),
+    )
+    fax = accepted_fax(to="+15550000007")
+
+    services.fax_submit(fax_id=fax.id)
+
+    assert max(delays) == 60.0
+
+
+def test_simulated_events_walk_through_every_status(accepted_fax, pipeline) -> None:
+    fax = accepted_fax()
+    services.fax_submit(fax_id=fax.id)
+
+    play(pipeline)
+
+    types = list(fax.events.filter(carrier_event_id__isnull=False).values_list("type", flat=True))
+    assert types == ["fax.queued", "fax.media.processed", "fax.sending.started", "fax.delivered"]
+
+
+def test_a_replayed_simulator_step_is_a_duplicate(accepted_fax, pipeline) -> None:
+    fax = accepted_fax()
+    services.fax_submit(fax_id=fax.id)
+    play(pipeline)
+
+    play(pipeline)
+
+    assert fax.events.filter(carrier_event_id__isnull=False).count() == 4
+
+
+def test_the_simulator_never_reaches_telnyx(accepted_fax, pipeline, telnyx, settings) -> None:
+    settings.FAX_CARRIER = "simulator"
+    fax = accepted_fax()
+
+    services.fax_submit(fax_id=fax.id)
+
+    assert len(telnyx.mock.calls) == 0
+    assert Fax.objects.get(pk=fax.pk).status == FaxStatus.SENDING
