@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from developers.models import Scope
+from developers.models import Scope, WebhookEventType
 
 
 class ApiKeyForm(forms.Form):
@@ -11,4 +11,21 @@ class ApiKeyForm(forms.Form):
         choices=Scope.choices,
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose at least one scope."},
+    )
+
+
+class WebhookEndpointForm(forms.Form):
+    url = forms.URLField(
+        label="Endpoint URL",
+        max_length=2048,
+        assume_scheme="https",
+        help_text="An https:// URL on the public internet that answers 2xx within 10 seconds.",
+    )
+    description = forms.CharField(max_length=200, required=False)
+    event_types = forms.MultipleChoiceField(
+        label="Events",
+        choices=WebhookEventType.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="None chosen means all of them.",
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from sendfaxmail.lib.ids import key_id
+from sendfaxmail.lib.ids import delivery_id, event_id, key_id, webhook_endpoint_id
 
 
 class Scope(models.TextChoices):
@@ -61,3 +61,100 @@ class ApiKey(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class WebhookEventType(models.TextChoices):
+    FAX_SENDING = "fax.sending", "fax.sending — the carrier started dialing"
+    FAX_DELIVERED = "fax.delivered", "fax.delivered — every page went through"
+    FAX_FAILED = "fax.failed", "fax.failed — the fax could not be delivered"
+
+
+class WebhookEndpoint(models.Model):
+    """A customer's HTTPS URL that receives signed events."""
+
+    id = models.CharField(
+        primary_key=True, max_length=32, default=webhook_endpoint_id, editable=False
+    )
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.URLField(max_length=2048)
+    description = models.CharField(max_length=200, blank=True)
+    event_types = models.JSONField(default=list)
+    # The signing secret is needed in clear to sign, and is shown to members on demand.
+    secret = models.CharField(max_length=100)
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
+    # Since when every delivery has failed; None while the endpoint answers.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return event_type in self.event_types
+
+
+class WebhookEvent(models.Model):
+    """The outbox: an event is written in the transaction of the change it reports."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=event_id, editable=False)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    livemode = models.BooleanField(default=True)
+    type = models.CharField(max_length=32)
+    # The id of the object the event is about (a fax id), for the dashboard's history.
+    object_id = models.CharField(max_length=32, blank=True, db_index=True)
+    body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event to one endpoint, with its attempts. `next_attempt_at` is when a worker may
+    claim it next (a retry, or the lease of an attempt in flight)."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=delivery_id, editable=False)
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_response_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_response_body = models.TextField(blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="delivery_due",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(fields=["endpoint", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.id

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from django.db.models import QuerySet
+
 from developers import keys
-from developers.models import ApiKey
+from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
 
 # Only what authentication, the plan gate, the scope check and the throttle read.
 AUTH_FIELDS = (
@@ -34,3 +36,18 @@ def api_key_for_secret(raw: str) -> ApiKey | None:
         )
     except ApiKey.DoesNotExist:
         return None
+
+
+def webhook_deliveries_for_object(*, account_id: int, object_id: str) -> QuerySet[WebhookDelivery]:
+    """The webhook deliveries of every event about one object (a fax), oldest first."""
+    return (
+        WebhookDelivery.objects.filter(event__account_id=account_id, event__object_id=object_id)
+        .select_related("event", "endpoint")
+        .order_by("created_at")
+    )
+
+
+def webhook_deliveries_recent(
+    *, endpoint: WebhookEndpoint, limit: int = 50
+) -> list[WebhookDelivery]:
+    return list(endpoint.deliveries.select_related("event").order_by("-created_at")[:limit])

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
 
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, User
 from developers import keys
-from developers.models import ApiKey, Scope
+from developers.models import (
+    ApiKey,
+    DeliveryStatus,
+    Scope,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookEventType,
+)
+from sendfaxmail.lib.fetch import FetchError, UnsafeUrl, post, vet_url
+from sendfaxmail.lib.http import seconds_from_header
+from sendfaxmail.lib.signing import generate_webhook_secret, sign_standard_webhook
 
 
 class ApiKeyError(ValueError):
@@ -68,3 +86,281 @@ def api_key_touch(*, api_key: ApiKey) -> None:
         return
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     api_key.last_used_at = now
+
+
+# --- Customer webhooks ---------------------------------------------------------------------
+
+# Standard Webhooks' schedule: the delay before each retry, counted from the attempt before.
+RETRY_DELAYS = [
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=10),
+]
+# An attempt in flight holds its delivery this long; if its worker dies, another takes over.
+ATTEMPT_LEASE = timedelta(minutes=2)
+DISABLE_AFTER = timedelta(days=5)
+SECRET_OVERLAP = timedelta(hours=24)
+DELIVERY_TIMEOUT = 10.0
+KEPT_RESPONSE_CHARACTERS = 1000
+USER_AGENT = "SendFaxMail-Webhooks/1.0"
+
+
+class WebhookError(ValueError):
+    """The endpoint cannot be saved as asked; the message says why."""
+
+
+def _clean_endpoint(*, url: str, event_types: Iterable[str]) -> tuple[str, list[str]]:
+    try:
+        vet_url(url)
+    except UnsafeUrl as error:
+        raise WebhookError(error.message) from None
+    except FetchError as error:
+        raise WebhookError(f"We could not check this URL: {error.message}") from None
+    chosen = [t for t in WebhookEventType.values if t in set(event_types)]
+    return url, chosen or list(WebhookEventType.values)
+
+
+def webhook_endpoint_create(
+    *, account: Account, url: str, description: str = "", event_types: Iterable[str] = ()
+) -> WebhookEndpoint:
+    """Register an HTTPS endpoint. Its URL passes the SSRF guard now and at every delivery."""
+    url, chosen = _clean_endpoint(url=url, event_types=event_types)
+    return WebhookEndpoint.objects.create(
+        account=account,
+        url=url,
+        description=description,
+        event_types=chosen,
+        secret=generate_webhook_secret(),
+    )
+
+
+def webhook_endpoint_update(
+    *, endpoint: WebhookEndpoint, url: str, description: str, event_types: Iterable[str]
+) -> WebhookEndpoint:
+    endpoint.url, endpoint.event_types = _clean_endpoint(url=url, event_types=event_types)
+    endpoint.description = description
+    endpoint.save(update_fields=["url", "description", "event_types", "updated_at"])
+    return endpoint
+
+
+def webhook_endpoint_set_enabled(
+    *, endpoint: WebhookEndpoint, enabled: bool, reason: str = ""
+) -> None:
+    """Enable, or disable with a reason the dashboard shows. Enabling forgets past failures."""
+    endpoint.enabled = enabled
+    endpoint.disabled_reason = "" if enabled else (reason or "Disabled by a member of the account.")
+    endpoint.failing_since = None if enabled else endpoint.failing_since
+    endpoint.save(update_fields=["enabled", "disabled_reason", "failing_since", "updated_at"])
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    endpoint.delete()
+
+
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
+    """Issue a new secret; the old one keeps signing too for 24 hours. Returns the new one."""
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = timezone.now() + SECRET_OVERLAP
+    endpoint.secret = generate_webhook_secret()
+    endpoint.save(
+        update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
+    )
+    return endpoint.secret
+
+
+def _signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
+    secrets = [endpoint.secret]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires and expires > timezone.now():
+        secrets.append(endpoint.previous_secret)
+    return secrets
+
+
+def webhook_event_emit(
+    *, account: Account, livemode: bool, type: str, object_id: str, data: dict[str, Any]
+) -> WebhookEvent | None:
+    """Write an event and a pending delivery per subscribed endpoint, in the caller's
+    transaction (the outbox): a rollback takes the event with it. Delivery starts on commit."""
+    endpoints = [
+        e for e in WebhookEndpoint.objects.filter(account=account, enabled=True) if e.wants(type)
+    ]
+    if not endpoints:
+        return None
+    event = WebhookEvent(account=account, livemode=livemode, type=type, object_id=object_id)
+    event.body = {
+        "id": event.id,
+        "type": type,
+        "created_at": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "data": data,
+    }
+    event.save(force_insert=True)
+    now = timezone.now()
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=now)
+        for endpoint in endpoints
+    )
+    transaction.on_commit(_dispatch_soon)
+    return event
+
+
+def _dispatch_soon() -> None:
+    # By task name: the task module imports this one.
+    current_app.send_task("developers.tasks.webhook_deliveries_dispatch")
+
+
+@transaction.atomic
+def webhook_deliveries_claim(*, limit: int = 100) -> list[str]:
+    """Claim due deliveries for this worker: `FOR UPDATE SKIP LOCKED`, so two workers never take
+    the same rows, and a lease in `next_attempt_at` until the attempt records its result."""
+    now = timezone.now()
+    due = list(
+        WebhookDelivery.objects.select_for_update(skip_locked=True)
+        .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    WebhookDelivery.objects.filter(pk__in=due).update(next_attempt_at=now + ATTEMPT_LEASE)
+    return due
+
+
+def _headers(event: WebhookEvent, endpoint: WebhookEndpoint, body: bytes) -> dict[str, str]:
+    timestamp = int(time.time())
+    return {
+        "webhook-id": event.id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign_standard_webhook(
+            msg_id=event.id, timestamp=timestamp, body=body, secrets=_signing_secrets(endpoint)
+        ),
+        "Content-Type": "application/json",
+        "User-Agent": f"{USER_AGENT} (+{settings.PUBLIC_BASE_URL}/docs/webhooks)",
+    }
+
+
+def webhook_delivery_attempt(*, delivery_id: str) -> WebhookDelivery:
+    """POST the event to the endpoint once, signed, and record the result.
+
+    Success is any 2xx within 10 s; a redirect is a failure (never followed); 410 disables the
+    endpoint; a `Retry-After` on 429/503 delays the next try at least that long. The URL passes
+    the SSRF guard again on every attempt.
+    """
+    delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
+    endpoint, event = delivery.endpoint, delivery.event
+    if delivery.status != DeliveryStatus.PENDING:
+        return delivery
+    if not endpoint.enabled:
+        return _finish(delivery, status=DeliveryStatus.FAILED, error="The endpoint is disabled.")
+    body = json.dumps(event.body, separators=(",", ":")).encode()
+    try:
+        result = post(
+            endpoint.url,
+            body=body,
+            headers=_headers(event, endpoint, body),
+            timeout=DELIVERY_TIMEOUT,
+        )
+    except FetchError as error:
+        return _failed(delivery, error=error.message)
+    delivery.last_status_code = result.status_code
+    delivery.last_response_ms = result.elapsed_ms
+    delivery.last_response_body = result.body.decode("utf-8", "replace")[:KEPT_RESPONSE_CHARACTERS]
+    if 200 <= result.status_code < 300:
+        _endpoint_answered(endpoint)
+        return _finish(delivery, status=DeliveryStatus.SUCCEEDED)
+    if result.status_code == 410:
+        webhook_endpoint_set_enabled(
+            endpoint=endpoint, enabled=False, reason="The endpoint answered 410 Gone."
+        )
+        return _finish(delivery, status=DeliveryStatus.FAILED, error="410 Gone: endpoint disabled.")
+    wait = None
+    if result.status_code in (429, 503):
+        headers = {name.lower(): value for name, value in result.headers.items()}
+        wait = seconds_from_header(headers.get("retry-after"))
+    error = (
+        f"Redirects are not followed (answered {result.status_code})."
+        if 300 <= result.status_code < 400
+        else f"Answered {result.status_code}."
+    )
+    return _failed(delivery, error=error, at_least=wait)
+
+
+def _finish(
+    delivery: WebhookDelivery, *, status: DeliveryStatus, error: str = ""
+) -> WebhookDelivery:
+    now = timezone.now()
+    delivery.status = status
+    delivery.attempts += 1
+    delivery.first_attempt_at = delivery.first_attempt_at or now
+    delivery.last_attempt_at = now
+    delivery.next_attempt_at = None
+    delivery.last_error = error[:300]
+    delivery.save()
+    return delivery
+
+
+def _failed(
+    delivery: WebhookDelivery, *, error: str, at_least: float | None = None
+) -> WebhookDelivery:
+    """Schedule the next retry, or give up after the last one."""
+    attempt_number = delivery.attempts  # retries already made
+    if attempt_number >= len(RETRY_DELAYS):
+        delivery = _finish(delivery, status=DeliveryStatus.FAILED, error=error)
+    else:
+        delay = RETRY_DELAYS[attempt_number]
+        if at_least:
+            delay = max(delay, timedelta(seconds=min(at_least, 86400)))
+        delivery = _finish(delivery, status=DeliveryStatus.PENDING, error=error)
+        delivery.next_attempt_at = delivery.last_attempt_at + delay
+        delivery.save(update_fields=["next_attempt_at"])
+    _endpoint_failed(delivery.endpoint)
+    return delivery
+
+
+def _endpoint_answered(endpoint: WebhookEndpoint) -> None:
+    if endpoint.failing_since is not None:
+        endpoint.failing_since = None
+        endpoint.save(update_fields=["failing_since", "updated_at"])
+
+
+def _endpoint_failed(endpoint: WebhookEndpoint) -> None:
+    """An endpoint that has failed every delivery for 5 days is disabled."""
+    now = timezone.now()
+    if endpoint.failing_since is None:
+        endpoint.failing_since = now
+        endpoint.save(update_fields=["failing_since", "updated_at"])
+    elif endpoint.enabled and now - endpoint.failing_since >= DISABLE_AFTER:
+        webhook_endpoint_set_enabled(
+            endpoint=endpoint,
+            enabled=False,
+            reason="Every delivery failed for 5 days; fix the endpoint, then enable it again.",
+        )
+
+
+def webhook_delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send the same event (same webhook-id) to the endpoint again, as a new delivery."""
+    resend = WebhookDelivery.objects.create(
+        event=delivery.event, endpoint=delivery.endpoint, next_attempt_at=timezone.now()
+    )
+    transaction.on_commit(_dispatch_soon)
+    return resend
+
+
+def webhook_endpoint_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Deliver a signed `ping` event to this endpoint now, once, and return the result."""
+    event = WebhookEvent(account=endpoint.account, livemode=True, type="ping")
+    event.body = {
+        "id": event.id,
+        "type": "ping",
+        "created_at": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "data": {"object": {"endpoint": endpoint.id, "message": "A test event from SendFaxMail."}},
+    }
+    event.save(force_insert=True)
+    delivery = WebhookDelivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=None)
+    delivery = webhook_delivery_attempt(delivery_id=delivery.pk)
+    if delivery.status == DeliveryStatus.PENDING:
+        # A test event is not retried: its result is shown at once.
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
+        delivery.save(update_fields=["status", "next_attempt_at"])
+    return delivery

@@ -5,9 +5,24 @@ from django.urls import path
 from developers import views
 
 app_name = "developers"
+WEBHOOK = "developers/webhooks/<str:endpoint_id>"
 urlpatterns = [
     path("developers", views.index, name="index"),
     path("developers/keys", views.key_create, name="key_create"),
     path("developers/keys/<str:key_id>/revoke", views.key_revoke, name="key_revoke"),
     path("developers/keys/<str:key_id>/delete", views.key_delete, name="key_delete"),
+    path("developers/webhooks/new", views.webhook_new, name="webhook_new"),
+    path(WEBHOOK, views.webhook_detail, name="webhook_detail"),
+    path(f"{WEBHOOK}/secret", views.webhook_secret, name="webhook_secret"),
+    path(f"{WEBHOOK}/edit", views.webhook_edit, name="webhook_edit"),
+    path(f"{WEBHOOK}/disable", views.webhook_disable, name="webhook_disable"),
+    path(f"{WEBHOOK}/enable", views.webhook_enable, name="webhook_enable"),
+    path(f"{WEBHOOK}/delete", views.webhook_delete, name="webhook_delete"),
+    path(f"{WEBHOOK}/rotate", views.webhook_rotate, name="webhook_rotate"),
+    path(f"{WEBHOOK}/test", views.webhook_test, name="webhook_test"),
+    path(
+        f"{WEBHOOK}/deliveries/<str:delivery_id>/resend",
+        views.webhook_resend,
+        name="webhook_resend",
+    ),
 ]

@@ -1,17 +1,41 @@
-"""/dashboard/developers: API keys for account members."""
+"""/dashboard/developers: API keys and webhook endpoints for account members.
+
+Creating and changing things that use the API needs a plan with API access (the server refuses
+it with 403, not only the page hiding it); revoking, disabling and deleting stay open on every
+plan so that a downgraded account can clean up.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Account
-from developers.forms import ApiKeyForm
-from developers.models import ApiKey
-from developers.services import api_key_create, api_key_delete, api_key_revoke
+from developers.forms import ApiKeyForm, WebhookEndpointForm
+from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
+from developers.selectors import webhook_deliveries_recent
+from developers.services import (
+    WebhookError,
+    api_key_create,
+    api_key_delete,
+    api_key_revoke,
+    webhook_delivery_resend,
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_ping,
+    webhook_endpoint_rotate_secret,
+    webhook_endpoint_set_enabled,
+    webhook_endpoint_update,
+)
+
+View = Callable[..., HttpResponse]
 
 
 def _account(request: HttpRequest) -> Account:
@@ -19,6 +43,21 @@ def _account(request: HttpRequest) -> Account:
     if account is None:
         raise Http404("Your user belongs to no account.")
     return account
+
+
+def api_plan_required(view: View) -> View:
+    """Refuse (403) what only Business and Enterprise may do, whatever the page showed."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        account = _account(request)
+        if not account.has_api_access:
+            return render(
+                request, "developers/upgrade_required.html", {"account": account}, status=403
+            )
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def _page(
@@ -29,6 +68,7 @@ def _page(
         "account": account,
         "form": form or ApiKeyForm(),
         "api_keys": account.api_keys.visible().select_related("created_by").order_by("-created_at"),
+        "endpoints": account.webhook_endpoints.order_by("created_at"),
         **extra,
     }
     return render(request, "developers/index.html", context, status=status)
@@ -43,16 +83,14 @@ def index(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @never_cache
+@api_plan_required
 def key_create(request: HttpRequest) -> HttpResponse:
     """Create a key and show its secret in this response only; it is never shown again."""
-    account = _account(request)
-    if not account.has_api_access:
-        return render(request, "developers/upgrade_required.html", {"account": account}, status=403)
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
         return _page(request, form=form, status=400)
     api_key, secret = api_key_create(
-        account=account,
+        account=_account(request),
         name=form.cleaned_data["name"],
         scopes=form.cleaned_data["scopes"],
         created_by=request.user,
@@ -67,7 +105,6 @@ def _own_key(request: HttpRequest, key_id: str) -> ApiKey:
 @login_required
 @require_POST
 def key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
-    """Open on every plan, so a downgraded account can still clean up."""
     api_key_revoke(api_key=_own_key(request, key_id))
     return redirect("developers:index")
 
@@ -75,6 +112,129 @@ def key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def key_delete(request: HttpRequest, key_id: str) -> HttpResponse:
-    """Open on every plan, so a downgraded account can still clean up."""
     api_key_delete(api_key=_own_key(request, key_id))
     return redirect("developers:index")
+
+
+# --- Webhook endpoints ---------------------------------------------------------------------
+
+
+def _own_endpoint(request: HttpRequest, endpoint_id: str) -> WebhookEndpoint:
+    return get_object_or_404(WebhookEndpoint, pk=endpoint_id, account=_account(request))
+
+
+def _endpoint_page(
+    request: HttpRequest, endpoint: WebhookEndpoint, *, status: int = 200, **extra: object
+) -> HttpResponse:
+    form = extra.pop("form", None) or WebhookEndpointForm(
+        initial={
+            "url": endpoint.url,
+            "description": endpoint.description,
+            "event_types": endpoint.event_types,
+        }
+    )
+    context = {
+        "account": endpoint.account,
+        "endpoint": endpoint,
+        "form": form,
+        "deliveries": webhook_deliveries_recent(endpoint=endpoint),
+        **extra,
+    }
+    response = render(request, "developers/webhook_endpoint.html", context, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@api_plan_required
+def webhook_new(request: HttpRequest) -> HttpResponse:
+    form = WebhookEndpointForm(request.POST or None, initial={"event_types": []})
+    if request.method == "POST" and form.is_valid():
+        try:
+            endpoint = webhook_endpoint_create(account=_account(request), **form.cleaned_data)
+        except WebhookError as error:
+            form.add_error("url", str(error))
+        else:
+            return _endpoint_page(request, endpoint, status=201, show_secret=True, created=True)
+    status = 400 if form.errors else 200
+    return render(request, "developers/webhook_new.html", {"form": form}, status=status)
+
+
+@login_required
+@require_GET
+def webhook_detail(request: HttpRequest, endpoint_id: str) -> HttpResponse:
+    return _endpoint_page(request, _own_endpoint(request, endpoint_id))
+
+
+@login_required
+@require_POST
+def webhook_secret(request: HttpRequest, endpoint_id: str) -> HttpResponse:
+    """Show the signing secret to a member who asks for it (never on a plain page load)."""
+    return _endpoint_page(request, _own_endpoint(request, endpoint_id), show_secret=True)
+
+
+@login_required
+@require_POST
+@api_plan_required
+def webhook_edit(request: HttpRequest, endpoint_id: str) -> HttpResponse:
+    endpoint = _own_endpoint(request, endpoint_id)
+    form = WebhookEndpointForm(request.POST)
+    if form.is_valid():
+        try:
+            webhook_endpoint_update(endpoint=endpoint, **form.cleaned_data)
+        except WebhookError as error:
+            form.add_error("url", str(error))
+        else:
+            return redirect("developers:webhook_detail", endpoint_id=endpoint.pk)
+    return _endpoint_page(request, endpoint, form=form, status=400)
+
+
+@login_required
+@require_POST
+def webhook_disable(request: HttpRequest, endpoint_id: str) -> HttpResponse:
+    webhook_endpoint_set_enabled(endpoint=_own_endpoint(request, endpoint_id), enabled=False)
+    return redirect("developers:webhook_detail", endpoint_id=endpoint_id)
+
+
+@login_required
+@require_POST
+@api_plan_required
+def webhook_enable(request: HttpRequest, endpoint_id: str) -> HttpResponse:
+    webhook_endpoint_set_enabled(endpoint=_own_endpoint(request, endpoint_id), enabled=True)
+    return redirect("developers:webhook_detail", endpoint_id=endpoint_id)
+
+
+@login_required
+@require_POST
+def webhook_delete(request: HttpRequest, endpoint_id: str) -> HttpResponse:
+    webhook_endpoint_delete(endpoint=_own_endpoint(request, endpoint_id))
+    return redirect("developers:index")
+
+
+@login_required
+@require_POST
+@api_plan_required
+def webhook_rotate(request: HttpRequest, endpoint_id: str) -> HttpResponse:
+    endpoint = _own_endpoint(request, endpoint_id)
+    webhook_endpoint_rotate_secret(endpoint=endpoint)
+    return _endpoint_page(request, endpoint, show_secret=True, rotated=True)
+
+
+@login_required
+@require_POST
+@api_plan_required
+def webhook_test(request: HttpRequest, endpoint_id: str) -> HttpResponse:
+    """Deliver a signed `ping` now and show the outcome on the page."""
+    endpoint = _own_endpoint(request, endpoint_id)
+    return _endpoint_page(request, endpoint, ping=webhook_endpoint_ping(endpoint=endpoint))
+
+
+@login_required
+@require_POST
+@api_plan_required
+def webhook_resend(request: HttpRequest, endpoint_id: str, delivery_id: str) -> HttpResponse:
+    endpoint = _own_endpoint(request, endpoint_id)
+    delivery = get_object_or_404(WebhookDelivery, pk=delivery_id, endpoint=endpoint)
+    webhook_delivery_resend(delivery=delivery)
+    return redirect("developers:webhook_detail", endpoint_id=endpoint.pk)

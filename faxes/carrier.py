@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import email.utils
 import logging
-import math
 import mimetypes
 import time
 from collections.abc import Mapping
@@ -38,6 +36,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
+
+from sendfaxmail.lib.http import seconds_from_header
 
 logger = logging.getLogger(__name__)
 
@@ -410,30 +410,10 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait, from `Retry-After` (seconds or HTTP date) or else `x-ratelimit-reset`."""
     now = time.time()
     for name in ("Retry-After", "x-ratelimit-reset"):
-        seconds = _seconds_from_header(headers.get(name), now=now)
+        seconds = seconds_from_header(headers.get(name), now=now)
         if seconds is not None:
             return seconds
     return None
-
-
-def _seconds_from_header(value: str | None, *, now: float) -> float | None:
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        try:
-            moment = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        # HTTP dates are GMT; a "-0000" zone parses as naive but means the same.
-        seconds = moment.replace(tzinfo=moment.tzinfo or UTC).timestamp() - now
-    if not math.isfinite(seconds):
-        return None
-    # Some rate limiters send the reset moment as a Unix time rather than a delay.
-    if seconds > 1_000_000_000:
-        seconds -= now
-    return max(0.0, seconds)
 
 
 def _json_member(

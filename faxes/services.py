@@ -16,10 +16,10 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from sendfaxmail.lib.fetch import FetchError, fetch
 
 from accounts.models import Account
 from developers.models import ApiKey
+from developers.services import webhook_event_emit
 from faxes.carrier import (
     CarrierFax,
     CarrierOutcomeUnknown,
@@ -32,7 +32,9 @@ from faxes.carrier import (
 from faxes.documents import DocumentError, PreparedDocument, prepare_document
 from faxes.events import CarrierEvent, failure_for
 from faxes.models import TERMINAL_STATUSES, DocumentSource, Fax, FaxEvent, FaxStatus, IdempotencyKey
+from faxes.serializers import FaxSerializer
 from faxes.simulator import SimulatorCarrier
+from sendfaxmail.lib.fetch import FetchError, fetch
 from sendfaxmail.lib.ids import make_id
 
 logger = logging.getLogger(__name__)
@@ -247,6 +249,7 @@ def _record(fax: Fax, *, source: str, type: str, payload: dict[str, Any] | None 
     )
 
 
+@transaction.atomic
 def fax_advance(*, fax: Fax, status: FaxStatus, source: str, **fields: Any) -> bool:
     """Move `fax` forward to `status`, never back, with `fields`. False if it was already there
     or further (a late or duplicate report); the caller's row is then left as it was."""
@@ -265,9 +268,29 @@ def fax_advance(*, fax: Fax, status: FaxStatus, source: str, **fields: Any) -> b
     return True
 
 
+# Statuses customers hear about, and the event type each one sends.
+CUSTOMER_EVENTS = {
+    FaxStatus.SENDING: "fax.sending",
+    FaxStatus.DELIVERED: "fax.delivered",
+    FaxStatus.FAILED: "fax.failed",
+}
+
+
 def on_status_change(fax: Fax) -> None:
-    """Hook for everything that follows a status change, inside its transaction."""
+    """What follows a status change, inside its transaction: the customer's webhook event (an
+    outbox row, so a rollback takes it back), carrying the fax as GET /v1/faxes/{id} shows it."""
     logger.info("Fax %s is now %s", fax.id, fax.status)
+    event_type = CUSTOMER_EVENTS.get(fax.status)
+    if event_type is None:
+        return
+    current = Fax.objects.get(pk=fax.pk)
+    webhook_event_emit(
+        account=current.account,
+        livemode=current.livemode,
+        type=event_type,
+        object_id=current.id,
+        data={"object": FaxSerializer(current).data},
+    )
 
 
 @transaction.atomic

@@ -268,6 +268,10 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE = {
     "faxes-sweep": {"task": "faxes.tasks.faxes_sweep", "schedule": 60.0},
     "idempotency-keys-purge": {"task": "faxes.tasks.idempotency_keys_purge", "schedule": 3600.0},
+    "webhook-deliveries": {
+        "task": "developers.tasks.webhook_deliveries_dispatch",
+        "schedule": 5.0,
+    },
 }
 
 LOGGING = {

@@ -37,8 +37,14 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("dashboard/", include((dashboard_urlpatterns, "dashboard"))),
     path("dashboard/", include("developers.urls")),
+    path("dashboard/", include("faxes.urls")),
     path("v1/", include((v1_urlpatterns, "v1"))),
     path("webhooks/telnyx", telnyx_webhook, name="telnyx_webhook"),
     path("docs/api", TemplateView.as_view(template_name="docs/api.html"), name="docs_api"),
+    path(
+        "docs/webhooks",
+        TemplateView.as_view(template_name="docs/webhooks.html"),
+        name="docs_webhooks",
+    ),
     path("admin/", admin.site.urls),
 ]

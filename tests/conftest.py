@@ -173,3 +173,22 @@ def accepted_fax(api_client: ApiClient, pipeline: list) -> Callable[..., Fax]:
         return Fax.objects.get(pk=response.json()["id"])
 
     return send
+
+
+@pytest.fixture(scope="session")
+def _receiver_server(tmp_path_factory: pytest.TempPathFactory):
+    from tests.receiver import start_receiver
+
+    yield from start_receiver(tmp_path_factory.mktemp("receiver-pki"))
+
+
+@pytest.fixture
+def receiver(_receiver_server, monkeypatch: pytest.MonkeyPatch, settings):
+    """A customer's HTTPS webhook receiver at https://hooks.test:<port>/, reachable through
+    the SSRF guard because its network is allowed, as an on-premises server would be."""
+    from tests.receiver import allow
+
+    _receiver_server.received.clear()
+    _receiver_server.server.answers.clear()
+    allow(_receiver_server, monkeypatch, settings)
+    return _receiver_server

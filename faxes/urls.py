@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from faxes import views
+
+app_name = "faxes"
+urlpatterns = [
+    path("faxes", views.fax_list, name="dashboard_list"),
+    path("faxes/<str:fax_id>", views.fax_detail, name="dashboard_detail"),
+]

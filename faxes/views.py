@@ -1,0 +1,50 @@
+"""/dashboard/faxes: the account's faxes and each one's history. Read-only, on every plan."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from accounts.models import Account
+from developers.selectors import webhook_deliveries_for_object
+from faxes.models import Fax
+
+PAGE_SIZE = 50
+
+
+def _account(request: HttpRequest) -> Account:
+    if request.user.account is None:
+        raise Http404("Your user belongs to no account.")
+    return request.user.account
+
+
+def _livemode(request: HttpRequest) -> bool:
+    """Which world the page shows: live faxes, or test faxes with `?mode=test`."""
+    return request.GET.get("mode") != "test"
+
+
+@login_required
+@require_GET
+def fax_list(request: HttpRequest) -> HttpResponse:
+    livemode = _livemode(request)
+    faxes = Fax.objects.filter(account=_account(request), livemode=livemode).order_by(
+        "-created_at", "-id"
+    )
+    page = Paginator(faxes, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "faxes/list.html", {"page": page, "livemode": livemode})
+
+
+@login_required
+@require_GET
+def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
+    account = _account(request)
+    fax = get_object_or_404(Fax, pk=fax_id, account=account)
+    context = {
+        "fax": fax,
+        "events": fax.events.order_by("occurred_at", "id"),
+        "deliveries": webhook_deliveries_for_object(account_id=account.pk, object_id=fax.pk),
+    }
+    return render(request, "faxes/detail.html", context)

@@ -1,0 +1,66 @@
+"""/dashboard/faxes: the account's faxes and their history, on every plan."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from accounts.models import Account
+from faxes import services
+from faxes.models import FaxStatus
+from tests.factories import FaxFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_lists_the_accounts_faxes_newest_first(
+    owner_client: Client, account: Account, other_account: Account
+) -> None:
+    older = FaxFactory(account=account, to_number="+15550001111")
+    newer = FaxFactory(account=account, to_number="+15550002222", status=FaxStatus.DELIVERED)
+    theirs = FaxFactory(account=other_account)
+
+    page = owner_client.get("/dashboard/faxes").content.decode()
+
+    assert page.index(newer.pk) < page.index(older.pk)
+    assert theirs.pk not in page
+    assert "delivered" in page
+
+
+def test_it_works_on_a_low_plan(starter_account: Account) -> None:
+    fax = FaxFactory(account=starter_account)
+    client = Client()
+    client.force_login(starter_account.owner)
+
+    assert fax.pk in client.get("/dashboard/faxes").content.decode()
+    assert client.get(f"/dashboard/faxes/{fax.pk}").status_code == 200
+
+
+def test_the_detail_shows_the_history(owner_client: Client, account: Account) -> None:
+    fax = FaxFactory(account=account, status=FaxStatus.SENDING)
+    services.fax_fail(fax=fax, reason="busy", message="The receiving line was busy.")
+
+    page = owner_client.get(f"/dashboard/faxes/{fax.pk}").content.decode()
+
+    assert "status.failed" in page
+    assert "The receiving line was busy." in page
+
+
+def test_another_accounts_fax_is_a_404(owner_client: Client, other_account: Account) -> None:
+    assert (
+        owner_client.get(f"/dashboard/faxes/{FaxFactory(account=other_account).pk}").status_code
+        == 404
+    )
+
+
+def test_it_requires_login(client: Client) -> None:
+    assert client.get("/dashboard/faxes").status_code == 302
+
+
+def test_the_list_does_not_query_per_fax(
+    owner_client: Client, account: Account, django_assert_max_num_queries
+) -> None:
+    FaxFactory.create_batch(30, account=account)
+
+    with django_assert_max_num_queries(6):
+        owner_client.get("/dashboard/faxes")
