@@ -1,0 +1,65 @@
+"""A person adds a webhook endpoint, sends a fax with the simulator, and sees the delivery."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import requests
+from standardwebhooks.webhooks import Webhook
+
+from developers import services as webhook_services
+from faxes import services as fax_services
+from faxes import tasks
+from tests import documents
+from tests.conftest import make_key
+from tests.factories import PASSWORD, AccountFactory
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_fax_sent_with_the_simulator_shows_up_in_the_delivery_log(
+    live_server, transactional_db, page, receiver, pipeline
+) -> None:
+    account = AccountFactory(plan_slug="business", with_number=True)
+    _, secret = make_key(account)
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", account.owner.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/dashboard/$"))
+    page.goto(f"{live_server.url}/dashboard/developers")
+    page.click("text=Add an endpoint")
+    page.fill("#id_url", receiver.url())
+    page.fill("#id_description", "Local receiver")
+    page.click("#webhook-form button[type=submit]")
+    signing_secret = page.text_content("#webhook-secret").strip()
+    assert signing_secret.startswith("whsec_")
+
+    response = requests.post(
+        f"{live_server.url}/v1/faxes",
+        json={"to": "+15551234567", "document": documents.inline_pdf(pages=2)},
+        headers={"Authorization": f"Bearer {secret}"},
+        timeout=10,
+    )
+    assert response.status_code == 201
+    fax_id = response.json()["id"]
+    # The worker's part, run here in order: submit, the simulator's events, webhook delivery.
+    fax_services.fax_submit(fax_id=fax_id)
+    for name, _, kwargs in list(pipeline):
+        if name == "faxes.tasks.simulator_event":
+            tasks.simulator_event.run(**kwargs)
+    for delivery_id in webhook_services.webhook_deliveries_claim():
+        webhook_services.webhook_delivery_attempt(delivery_id=delivery_id)
+
+    page.reload()
+    log = page.locator("#deliveries").inner_text()
+    assert "fax.delivered" in log
+    assert "fax.sending" in log
+    assert fax_id in log
+    delivered = [r for r in receiver.received if json.loads(r.body)["type"] == "fax.delivered"]
+    [event] = [Webhook(signing_secret).verify(r.body, dict(r.headers)) for r in delivered]
+    assert event["data"]["object"]["id"] == fax_id
+    assert event["data"]["object"]["pages_delivered"] == 2
