@@ -7,6 +7,15 @@ from developers.models import Scope, WebhookEventType
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What uses this key, e.g. “EHR integration”.")
+    mode = forms.ChoiceField(
+        choices=[
+            ("live", "Live (sfm_live_…): faxes really go out"),
+            ("test", "Test (sfm_test_…): the simulator answers, nobody is dialed"),
+        ],
+        initial="live",
+        required=False,  # Live unless test is chosen.
+        widget=forms.RadioSelect,
+    )
     scopes = forms.MultipleChoiceField(
         choices=Scope.choices,
         widget=forms.CheckboxSelectMultiple,

@@ -94,6 +94,7 @@ def key_create(request: HttpRequest) -> HttpResponse:
         name=form.cleaned_data["name"],
         scopes=form.cleaned_data["scopes"],
         created_by=request.user,
+        livemode=form.cleaned_data["mode"] != "test",
     )
     return _page(request, new_key=api_key, new_secret=secret, status=201)
 

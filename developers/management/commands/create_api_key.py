@@ -15,8 +15,13 @@ class Command(BaseCommand):
             "--scopes", required=True, help="Comma-separated: faxes:send,faxes:read,numbers:read"
         )
         parser.add_argument("--name", default="Created by an operator")
+        parser.add_argument(
+            "--test", action="store_true", help="A test key (sfm_test_…): its faxes are simulated."
+        )
 
-    def handle(self, *args: object, email: str, scopes: str, name: str, **options: object) -> None:
+    def handle(
+        self, *args: object, email: str, scopes: str, name: str, test: bool, **options: object
+    ) -> None:
         try:
             account = account_get_by_email(email=email)
             api_key, secret = api_key_create(
@@ -24,6 +29,7 @@ class Command(BaseCommand):
                 name=name,
                 scopes=[s.strip() for s in scopes.split(",") if s.strip()],
                 created_by=None,
+                livemode=not test,
             )
         except (AccountError, ApiKeyError) as error:
             raise CommandError(str(error)) from None
