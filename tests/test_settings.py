@@ -91,3 +91,15 @@ def test_argon2_is_the_first_password_hasher() -> None:
     )
 
     assert result.stdout.strip() == "django.contrib.auth.hashers.Argon2PasswordHasher"
+
+
+def test_every_environment_variable_is_documented_in_env_example() -> None:
+    import re
+
+    settings_text = (ROOT / "sendfaxmail" / "settings.py").read_text()
+    example = (ROOT / ".env.example").read_text()
+    read = set(re.findall(r'env\.[a-z_]+\("([A-Z_]+)"', settings_text))
+    documented = set(re.findall(r"^([A-Z_]+)=", example, flags=re.MULTILINE))
+
+    assert read - documented == set()
+    assert len(read) > 20
