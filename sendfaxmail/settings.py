@@ -256,8 +256,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A hard limit for every task; tasks that need a soft one (to clean up) set their own.
 CELERY_TASK_TIME_LIMIT = 120
-CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Queues keep slow work from starving fast work: document fetches wait on customers' servers,
 # carrier submissions on Telnyx, and neither may delay carrier events or customer webhooks.
