@@ -10,6 +10,7 @@ import logging
 import random
 
 from celery import shared_task
+from django.db import OperationalError
 
 from faxes import services
 from faxes.carrier import decode_client_state
@@ -58,7 +59,14 @@ def fax_submit(self, fax_id: str, token: str = "") -> None:  # noqa: ANN001
         ) from None
 
 
-@shared_task(acks_late=True, ignore_result=True, time_limit=30)
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    time_limit=30,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def simulator_event(
     *, carrier_fax_id: str, index: int, to: str, from_: str, client_state: str
 ) -> None:
