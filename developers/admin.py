@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from developers.models import ApiKey
+from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from developers.services import api_key_revoke
 
 
@@ -54,3 +54,50 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset:
             api_key_revoke(api_key=api_key)
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Support sees where events go and how deliveries fare; never the signing secrets."""
+
+    list_display = ["url", "account", "enabled", "failing_since", "created_at"]
+    list_filter = ["enabled"]
+    search_fields = ["id", "url", "account__name", "account__owner__email"]
+    list_select_related = ["account"]
+    fields = [
+        "id",
+        "account",
+        "url",
+        "description",
+        "event_types",
+        "enabled",
+        "disabled_reason",
+        "failing_since",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "event",
+        "endpoint",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "created_at",
+    ]
+    list_filter = ["status"]
+    search_fields = ["id", "event__id", "event__object_id", "endpoint__url"]
+    list_select_related = ["event", "endpoint"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

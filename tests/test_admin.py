@@ -85,3 +85,81 @@ def test_the_key_admin_revokes(staff_client: Client, account: Account) -> None:
 
     key.refresh_from_db()
     assert key.revoked_at is not None
+
+
+def test_support_finds_a_fax_by_carrier_id_and_reads_its_history(
+    staff_client: Client, account: Account
+) -> None:
+    from faxes import services
+    from faxes.models import FaxStatus
+    from tests.factories import FaxFactory
+
+    fax = FaxFactory(account=account, status=FaxStatus.SENDING, carrier_fax_id="telnyx-abc-123")
+    other = FaxFactory(account=account)
+    services.fax_fail(fax=fax, reason="busy", message="The receiving line was busy.")
+
+    listing = staff_client.get("/admin/faxes/fax/", {"q": "telnyx-abc-123"}).content.decode()
+    detail = staff_client.get(f"/admin/faxes/fax/{fax.pk}/change/").content.decode()
+
+    assert fax.pk in listing
+    assert other.pk not in listing
+    assert "status.failed" in detail
+    assert "The receiving line was busy." in detail
+
+
+@pytest.mark.parametrize("field", ["to_number", "account__owner__email"])
+def test_support_finds_a_fax_by_number_or_email(
+    staff_client: Client, account: Account, other_account: Account, field: str
+) -> None:
+    from tests.factories import FaxFactory
+
+    fax = FaxFactory(account=account, to_number="+15550009999")
+    theirs = FaxFactory(account=other_account)
+    query = "+15550009999" if field == "to_number" else account.owner.email
+
+    listing = staff_client.get("/admin/faxes/fax/", {"q": query}).content.decode()
+
+    assert fax.pk in listing
+    assert theirs.pk not in listing
+
+
+def test_the_fax_admin_never_shows_the_document(staff_client: Client, api_client) -> None:
+    from tests import documents
+
+    pdf = documents.pdf_bytes()
+    fax_id = api_client.post_json(
+        "/v1/faxes",
+        {
+            "to": "+15551234567",
+            "document": {"content": documents.b64(pdf), "content_type": "application/pdf"},
+        },
+    ).json()["id"]
+
+    page = staff_client.get(f"/admin/faxes/fax/{fax_id}/change/").content.decode()
+
+    assert documents.b64(pdf)[:40] not in page
+    assert "/documents/" not in page
+    assert "application/pdf" in page
+
+
+def test_the_webhook_admin_never_shows_signing_secrets(
+    staff_client: Client, account: Account
+) -> None:
+    from developers.models import WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.create(
+        account=account,
+        url="https://hooks.example.com/x",
+        event_types=["fax.failed"],
+        secret="whsec_c2VjcmV0LXNlY3JldA==",
+    )
+
+    pages = [
+        staff_client.get("/admin/developers/webhookendpoint/"),
+        staff_client.get(f"/admin/developers/webhookendpoint/{endpoint.pk}/change/"),
+        staff_client.get("/admin/developers/webhookdelivery/"),
+    ]
+
+    assert [p.status_code for p in pages] == [200, 200, 200]
+    assert "hooks.example.com" in pages[1].content.decode()
+    assert all("whsec_" not in p.content.decode() for p in pages)

@@ -103,3 +103,11 @@ def test_every_environment_variable_is_documented_in_env_example() -> None:
 
     assert read - documented == set()
     assert len(read) > 20
+
+
+def test_telnyx_as_carrier_without_its_settings_is_a_start_up_error() -> None:
+    result = start({"DEBUG": "true", "FAX_CARRIER": "telnyx", "TELNYX_API_KEY": ""}, "check")
+
+    assert result.returncode != 0
+    assert "FAX_CARRIER=telnyx needs" in result.stderr
+    assert "TELNYX_PUBLIC_KEY" in result.stderr
