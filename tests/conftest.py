@@ -91,6 +91,17 @@ def api_client(api_key: tuple[ApiKey, str]) -> ApiClient:
 CHROMIUM = "/usr/bin/chromium"
 
 
+def log_in(page, base_url: str, account: Account) -> None:
+    """Log in through the login form as the owner of `account`."""
+    import re
+
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("#id_username", account.owner.email)
+    page.fill("#id_password", factories.PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/dashboard/$"))
+
+
 @pytest.fixture
 def page(monkeypatch: pytest.MonkeyPatch):
     """A Playwright page in Debian's headless Chromium.

@@ -7,7 +7,8 @@ import re
 import pytest
 import requests
 
-from tests.factories import PASSWORD, AccountFactory
+from tests.conftest import log_in
+from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.browser
 
@@ -18,11 +19,7 @@ def test_a_key_created_in_the_browser_works_until_revoked(
     account = AccountFactory(plan_slug="business", with_number=True)
     numbers_url = f"{live_server.url}/v1/numbers"
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", account.owner.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/dashboard/$"))
+    log_in(page, live_server.url, account)
 
     page.goto(f"{live_server.url}/dashboard/developers")
     page.fill("#id_name", "Browser key")

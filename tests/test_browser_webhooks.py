@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 import requests
@@ -13,8 +12,8 @@ from developers import services as webhook_services
 from faxes import services as fax_services
 from faxes import tasks
 from tests import documents
-from tests.conftest import make_key
-from tests.factories import PASSWORD, AccountFactory
+from tests.conftest import log_in, make_key
+from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.browser
 
@@ -25,11 +24,7 @@ def test_a_fax_sent_with_the_simulator_shows_up_in_the_delivery_log(
     account = AccountFactory(plan_slug="business", with_number=True)
     _, secret = make_key(account)
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", account.owner.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/dashboard/$"))
+    log_in(page, live_server.url, account)
     page.goto(f"{live_server.url}/dashboard/developers")
     page.click("text=Add an endpoint")
     page.fill("#id_url", receiver.url())
