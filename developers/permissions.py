@@ -27,7 +27,9 @@ class HasScope(BasePermission):
     """The key must carry the scope the view names for the request's method."""
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        required = getattr(view, "required_scopes", {}).get(request.method)
+        # HEAD answers what GET would (minus the body), so it needs GET's scope.
+        method = "GET" if request.method == "HEAD" else request.method
+        required = getattr(view, "required_scopes", {}).get(method)
         if required is None:
             # A method the view does not serve: let the view answer 405.
             return True

@@ -190,3 +190,10 @@ def test_the_query_count_does_not_grow_with_limit(
 
     assert len(response.json()["data"]) == limit
     assert response.json()["has_more"] is True
+
+
+def test_head_needs_the_read_scope_too(account: Account) -> None:
+    fax = FaxFactory(account=account)
+    client = ApiClient(make_key(account, scopes=[Scope.FAXES_SEND])[1])
+
+    assert client.head(f"/v1/faxes/{fax.pk}").status_code == 403
