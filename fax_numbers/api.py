@@ -14,12 +14,14 @@ from developers.openapi import ERROR_RESPONSES
 from fax_numbers.models import FaxNumber
 
 
-class NumberSerializer(serializers.ModelSerializer):
-    object = serializers.SerializerMethodField()
+class NumberSerializer(serializers.Serializer):
+    """Explicit fields: a ModelSerializer introspects the model on every use."""
 
-    class Meta:
-        model = FaxNumber
-        fields = ["id", "object", "number", "label", "created_at"]
+    id = serializers.CharField(help_text="`num_…`")
+    object = serializers.SerializerMethodField()
+    number = serializers.CharField(help_text="E.164")
+    label = serializers.CharField()
+    created_at = serializers.DateTimeField()
 
     def get_object(self, number: FaxNumber) -> str:
         return "number"
