@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import Account, Plan
 from developers import keys
@@ -34,19 +37,30 @@ def api_key_for_secret(raw: str) -> ApiKey | None:
     with connection.cursor() as cursor:
         cursor.execute(AUTH_SQL, [keys.digest(raw)])
         row = cursor.fetchone()
-    if row is None:
-        return None
+    return None if row is None else key_from_row(row)
+
+
+def key_from_row(row: tuple[Any, ...]) -> ApiKey:
+    """Build the key, account and plan from AUTH_SQL's row. A raw cursor skips Django's
+    converters, so values come as the driver gives them: JSON as text, and on SQLite naive
+    datetimes and 0/1 for booleans."""
     key_id, scopes, livemode, last_used_at, account_id, name, trial_ends_at, slug, api_access = row
-    plan = Plan(slug=slug, api_access=api_access)
-    account = Account(id=account_id, name=name, trial_ends_at=trial_ends_at, plan=plan)
+    plan = Plan(slug=slug, api_access=bool(api_access))
+    account = Account(id=account_id, name=name, trial_ends_at=_aware(trial_ends_at), plan=plan)
     return ApiKey(
         id=key_id,
-        # Django hands JSON columns over undecoded.
         scopes=json.loads(scopes) if isinstance(scopes, str) else scopes,
-        livemode=livemode,
-        last_used_at=last_used_at,
+        livemode=bool(livemode),
+        last_used_at=_aware(last_used_at),
         account=account,
     )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """Stored times are UTC; SQLite returns them without a zone."""
+    if moment is None or timezone.is_aware(moment):
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def webhook_deliveries_for_object(*, account_id: int, object_id: str) -> QuerySet[WebhookDelivery]:
