@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError, decode_base64, prepare_document
 from faxes.models import DocumentSource, Fax, FaxStatus
 from sendfaxmail.lib.fetch import UnsafeUrl, check_url_syntax
-from sendfaxmail.lib.phone import InvalidPhoneNumber, normalize_e164
+from sendfaxmail.lib.phone import E164_HELP, E164_SHAPE, InvalidPhoneNumber, normalize_e164
 
 PUBLIC_STATUSES = [
     FaxStatus.QUEUED,
@@ -27,35 +28,35 @@ class FaxDocumentSerializer(serializers.Serializer):
     url = serializers.URLField(required=False, help_text="Only for source `url`.")
 
 
-class FaxSerializer(serializers.ModelSerializer):
-    """The fax resource: the same shape in every response and webhook event."""
+NULLABLE_TEXT = serializers.CharField(allow_null=True)
+FAILURE_REASONS = (
+    "busy, no_answer, invalid_number, not_a_fax_machine, rejected, transmission_error, "
+    "document_invalid, document_fetch_failed, carrier_rejected, carrier_error"
+)
 
+
+class FaxSerializer(serializers.Serializer):
+    """The fax resource: the same shape in every response and webhook event. Fields are
+    explicit (a ModelSerializer would re-introspect the model on every use)."""
+
+    id = serializers.CharField(help_text="Opaque and stable, e.g. `fax_3kTq…`.")
     object = serializers.SerializerMethodField()
-    status = serializers.SerializerMethodField()
-    to = serializers.CharField(source="to_number")
+    livemode = serializers.BooleanField(help_text="False for faxes sent with a `sfm_test_` key.")
+    status = serializers.ChoiceField(choices=PUBLIC_STATUSES, source="public_status")
+    to = serializers.CharField(source="to_number", help_text="E.164.")
+    page_count = serializers.IntegerField(
+        allow_null=True, help_text="Pages in the document; null until a URL document is fetched."
+    )
+    pages_delivered = serializers.IntegerField(
+        allow_null=True, help_text="Pages the receiver got, once the carrier has finished."
+    )
     document = serializers.SerializerMethodField()
-    failure_reason = serializers.SerializerMethodField()
-    failure_message = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Fax
-        fields = [
-            "id",
-            "object",
-            "livemode",
-            "status",
-            "to",
-            "page_count",
-            "pages_delivered",
-            "document",
-            "client_reference",
-            "failure_reason",
-            "failure_message",
-            "created_at",
-            "updated_at",
-            "completed_at",
-        ]
-        extra_kwargs = {"client_reference": {"allow_null": True}}
+    client_reference = serializers.CharField(allow_null=True, help_text="Yours, echoed back.")
+    failure_reason = serializers.SerializerMethodField(help_text=f"When failed: {FAILURE_REASONS}.")
+    failure_message = serializers.SerializerMethodField(help_text="When failed: a sentence.")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
 
     def get_fields(self) -> dict[str, serializers.Field]:
         # `from` is a Python keyword, so it cannot be declared as a class attribute; it is
@@ -64,15 +65,14 @@ class FaxSerializer(serializers.ModelSerializer):
         for name, field in super().get_fields().items():
             fields[name] = field
             if name == "to":
-                fields["from"] = serializers.CharField(source="from_number")
+                fields["from"] = serializers.CharField(source="from_number", help_text="E.164.")
         return fields
 
+    @extend_schema_field({"type": "string", "enum": ["fax"]})
     def get_object(self, fax: Fax) -> str:
         return "fax"
 
-    def get_status(self, fax: Fax) -> str:
-        return fax.public_status
-
+    @extend_schema_field(FaxDocumentSerializer)
     def get_document(self, fax: Fax) -> dict[str, Any]:
         document: dict[str, Any] = {
             "source": fax.document_source,
@@ -83,9 +83,11 @@ class FaxSerializer(serializers.ModelSerializer):
             document["url"] = fax.document_url
         return document
 
+    @extend_schema_field(NULLABLE_TEXT)
     def get_failure_reason(self, fax: Fax) -> str | None:
         return fax.failure_reason or None
 
+    @extend_schema_field(NULLABLE_TEXT)
     def get_failure_message(self, fax: Fax) -> str | None:
         return fax.failure_message or None
 
@@ -108,7 +110,9 @@ class InlineDocumentSerializer(serializers.Serializer):
 class FaxCreateSerializer(serializers.Serializer):
     """POST /v1/faxes. Unknown fields are refused so that a typo is not silently ignored."""
 
-    to = serializers.CharField(help_text="E.164, e.g. +15551234567.")
+    to = serializers.RegexField(
+        E164_SHAPE, help_text="E.164, e.g. +15551234567.", error_messages={"invalid": E164_HELP}
+    )
     from_ = serializers.CharField(required=False, help_text="One of the account's numbers.")
     document = InlineDocumentSerializer(required=False)
     document_url = serializers.CharField(required=False, help_text="A public https:// URL.")

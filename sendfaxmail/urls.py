@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView, TemplateView
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularJSONAPIView
 
 from accounts.urls import dashboard_urlpatterns
 from fax_numbers import api as numbers_api
@@ -22,7 +22,7 @@ v1_urlpatterns = [
     *faxes_api.urlpatterns,
     path(
         "openapi.json",
-        SpectacularAPIView.as_view(
+        SpectacularJSONAPIView.as_view(
             authentication_classes=[], permission_classes=[], throttle_classes=[]
         ),
         name="openapi",

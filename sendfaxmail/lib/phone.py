@@ -7,6 +7,10 @@ import re
 import phonenumbers
 
 E164_SHAPE = re.compile(r"^\+[1-9][0-9]{7,14}$")
+E164_HELP = (
+    "Give the number in E.164 form: '+', the country code and the number, "
+    "8 to 15 digits in all, with no spaces (for example +15551234567)."
+)
 
 
 class InvalidPhoneNumber(ValueError):
@@ -20,10 +24,7 @@ def normalize_e164(raw: object) -> str:
     numbers in unassigned ranges such as +1 555 01xx must still be accepted.
     """
     if not isinstance(raw, str) or not E164_SHAPE.match(raw):
-        raise InvalidPhoneNumber(
-            "Give the number in E.164 form: '+', the country code and the number, "
-            "8 to 15 digits in all, with no spaces (for example +15551234567)."
-        )
+        raise InvalidPhoneNumber(E164_HELP)
     try:
         parsed = phonenumbers.parse(raw, None)
     except phonenumbers.NumberParseException:
