@@ -240,14 +240,19 @@ def _headers(event: WebhookEvent, endpoint: WebhookEndpoint, body: bytes) -> dic
     }
 
 
-def webhook_delivery_attempt(*, delivery_id: str) -> WebhookDelivery:
+def webhook_delivery_attempt(*, delivery_id: str) -> WebhookDelivery | None:
     """POST the event to the endpoint once, signed, and record the result.
 
     Success is any 2xx within 10 s; a redirect is a failure (never followed); 410 disables the
     endpoint; a `Retry-After` on 429/503 delays the next try at least that long. The URL passes
     the SSRF guard again on every attempt.
     """
-    delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
+    delivery = (
+        WebhookDelivery.objects.select_related("event", "endpoint").filter(pk=delivery_id).first()
+    )
+    if delivery is None:
+        # The endpoint was deleted, and its deliveries with it.
+        return None
     endpoint, event = delivery.endpoint, delivery.event
     if delivery.status != DeliveryStatus.PENDING:
         return delivery

@@ -319,3 +319,12 @@ def test_two_workers_never_claim_the_same_deliveries(receiver) -> None:
 
     assert len(claimed) == 10
     assert set(claimed).isdisjoint(held)
+
+
+def test_a_delivery_of_a_deleted_endpoint_is_dropped_quietly(endpoint, account, receiver) -> None:
+    finish(FaxFactory(account=account, status=FaxStatus.SENDING))
+    [delivery_id] = services.webhook_deliveries_claim()
+    services.webhook_endpoint_delete(endpoint=endpoint)
+
+    assert services.webhook_delivery_attempt(delivery_id=delivery_id) is None
+    assert receiver.received == []

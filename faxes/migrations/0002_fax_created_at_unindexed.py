@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('faxes', '0001_initial'),
+        ("faxes", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='fax',
-            name='created_at',
+            model_name="fax",
+            name="created_at",
             field=models.DateTimeField(auto_now_add=True),
         ),
     ]
