@@ -363,7 +363,7 @@ def webhook_endpoint_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     }
     event.save(force_insert=True)
     delivery = WebhookDelivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=None)
-    delivery = webhook_delivery_attempt(delivery_id=delivery.pk)
+    delivery = webhook_delivery_attempt(delivery_id=delivery.pk) or delivery
     if delivery.status == DeliveryStatus.PENDING:
         # A test event is not retried: its result is shown at once.
         delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
