@@ -215,3 +215,13 @@ def test_simultaneous_identical_requests_create_one_fax_and_one_task(
     assert all(status in (201, 409) for status, _ in results)
     assert len(created) >= 1
     assert queued == [fax_id]
+
+
+@pytest.mark.django_db
+def test_the_same_key_with_another_document_is_422(api_client: ApiClient, queued: list[str]) -> None:
+    first = {"to": "+15551234567", "document": documents.inline_pdf(pages=1)}
+    second = {"to": "+15551234567", "document": documents.inline_pdf(pages=2)}
+    assert send(api_client, first).status_code == 201
+
+    assert send(api_client, second).status_code == 422
+    assert send(api_client, first)["Idempotent-Replayed"] == "true"
