@@ -218,7 +218,9 @@ def test_simultaneous_identical_requests_create_one_fax_and_one_task(
 
 
 @pytest.mark.django_db
-def test_the_same_key_with_another_document_is_422(api_client: ApiClient, queued: list[str]) -> None:
+def test_the_same_key_with_another_document_is_422(
+    api_client: ApiClient, queued: list[str]
+) -> None:
     first = {"to": "+15551234567", "document": documents.inline_pdf(pages=1)}
     second = {"to": "+15551234567", "document": documents.inline_pdf(pages=2)}
     assert send(api_client, first).status_code == 201
