@@ -203,7 +203,7 @@ def webhook_event_emit(
         WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=now)
         for endpoint in endpoints
     )
-    transaction.on_commit(_dispatch_soon)
+    transaction.on_commit(_dispatch_soon, robust=True)
     return event
 
 
@@ -291,17 +291,39 @@ def webhook_delivery_attempt(*, delivery_id: str) -> WebhookDelivery | None:
     return _failed(delivery, error=error, at_least=wait)
 
 
+RECORDED_FIELDS = [
+    "status",
+    "attempts",
+    "first_attempt_at",
+    "last_attempt_at",
+    "next_attempt_at",
+    "last_error",
+    "last_status_code",
+    "last_response_ms",
+    "last_response_body",
+]
+
+
 def _finish(
-    delivery: WebhookDelivery, *, status: DeliveryStatus, error: str = ""
+    delivery: WebhookDelivery,
+    *,
+    status: DeliveryStatus,
+    error: str = "",
+    retry_after: timedelta | None = None,
 ) -> WebhookDelivery:
+    """Record this attempt, unless another attempt of the same delivery (a stale claim taken
+    over) recorded first: the row changes only while it is as this attempt read it."""
     now = timezone.now()
+    read_attempts = delivery.attempts
     delivery.status = status
     delivery.attempts += 1
     delivery.first_attempt_at = delivery.first_attempt_at or now
     delivery.last_attempt_at = now
-    delivery.next_attempt_at = None
+    delivery.next_attempt_at = now + retry_after if retry_after else None
     delivery.last_error = error[:300]
-    delivery.save()
+    WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=read_attempts
+    ).update(**{name: getattr(delivery, name) for name in RECORDED_FIELDS})
     return delivery
 
 
@@ -316,9 +338,7 @@ def _failed(
         delay = RETRY_DELAYS[attempt_number]
         if at_least:
             delay = max(delay, timedelta(seconds=min(at_least, 86400)))
-        delivery = _finish(delivery, status=DeliveryStatus.PENDING, error=error)
-        delivery.next_attempt_at = delivery.last_attempt_at + delay
-        delivery.save(update_fields=["next_attempt_at"])
+        delivery = _finish(delivery, status=DeliveryStatus.PENDING, error=error, retry_after=delay)
     _endpoint_failed(delivery.endpoint)
     return delivery
 
@@ -348,7 +368,7 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
     resend = WebhookDelivery.objects.create(
         event=delivery.event, endpoint=delivery.endpoint, next_attempt_at=timezone.now()
     )
-    transaction.on_commit(_dispatch_soon)
+    transaction.on_commit(_dispatch_soon, robust=True)
     return resend
 
 

@@ -5,12 +5,12 @@ from django.urls import path
 from developers import views
 
 app_name = "developers"
-WEBHOOK = "developers/webhooks/<str:endpoint_id>"
+WEBHOOK = "developers/webhooks/<id:endpoint_id>"
 urlpatterns = [
     path("developers", views.index, name="index"),
     path("developers/keys", views.key_create, name="key_create"),
-    path("developers/keys/<str:key_id>/revoke", views.key_revoke, name="key_revoke"),
-    path("developers/keys/<str:key_id>/delete", views.key_delete, name="key_delete"),
+    path("developers/keys/<id:key_id>/revoke", views.key_revoke, name="key_revoke"),
+    path("developers/keys/<id:key_id>/delete", views.key_delete, name="key_delete"),
     path("developers/webhooks/new", views.webhook_new, name="webhook_new"),
     path(WEBHOOK, views.webhook_detail, name="webhook_detail"),
     path(f"{WEBHOOK}/secret", views.webhook_secret, name="webhook_secret"),
@@ -21,7 +21,7 @@ urlpatterns = [
     path(f"{WEBHOOK}/rotate", views.webhook_rotate, name="webhook_rotate"),
     path(f"{WEBHOOK}/test", views.webhook_test, name="webhook_test"),
     path(
-        f"{WEBHOOK}/deliveries/<str:delivery_id>/resend",
+        f"{WEBHOOK}/deliveries/<id:delivery_id>/resend",
         views.webhook_resend,
         name="webhook_resend",
     ),

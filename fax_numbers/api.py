@@ -3,33 +3,44 @@
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from developers.models import Scope
-from developers.openapi import ERROR_RESPONSES
+from developers.openapi import (
+    ERROR_RESPONSES,
+    ListEnvelopeSerializer,
+    constant,
+    response_headers,
+)
 from fax_numbers.models import FaxNumber
 
 
 class NumberSerializer(serializers.Serializer):
-    """Explicit fields: a ModelSerializer introspects the model on every use."""
+    """A fax number of the account: faxes are sent from it."""
 
-    id = serializers.CharField(help_text="`num_…`")
+    # Fields are explicit: a ModelSerializer introspects the model on every use.
+
+    id = serializers.CharField(help_text="Opaque and stable, e.g. `num_3kTq…`.")
     object = serializers.SerializerMethodField()
-    number = serializers.CharField(help_text="E.164")
-    label = serializers.CharField()
+    number = serializers.CharField(help_text="E.164, e.g. +15551234567: a `from` for faxes.")
+    label = serializers.CharField(help_text="The account's name for the number; may be empty.")
     created_at = serializers.DateTimeField()
 
+    @extend_schema_field(constant("number"))
     def get_object(self, number: FaxNumber) -> str:
         return "number"
 
 
-class NumberListSerializer(serializers.Serializer):
-    object = serializers.CharField(default="list")
-    data = NumberSerializer(many=True)
+class NumberListSerializer(ListEnvelopeSerializer):
+    """The account's fax numbers."""
+
+    # For the schema only: the view builds the dict.
+
+    data = NumberSerializer(many=True, help_text="Oldest first.")
 
 
 class NumberListView(APIView):
@@ -38,6 +49,7 @@ class NumberListView(APIView):
     @extend_schema(
         operation_id="numbers_list",
         summary="List the account's fax numbers",
+        parameters=response_headers(200),
         responses={200: NumberListSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:

@@ -4,30 +4,42 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from django.urls import path
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    inline_serializer,
-)
+from drf_spectacular.utils import Direction, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from developers.models import Scope
-from developers.openapi import ERROR_RESPONSES, RATE_LIMIT_HEADERS, ErrorSerializer
+from developers.openapi import (
+    ERROR_RESPONSES,
+    ListEnvelopeSerializer,
+    error_response,
+    response_header,
+    response_headers,
+)
+from faxes.documents import ACCEPTED_CONTENT_TYPES
 from faxes.models import Fax, FaxStatus
-from faxes.serializers import PUBLIC_STATUSES, FaxCreateSerializer, FaxSerializer
+from faxes.serializers import (
+    PUBLIC_STATUSES,
+    FaxCreateSerializer,
+    FaxSerializer,
+    InlineDocumentSerializer,
+)
 from faxes.services import FaxRequest, IdempotencyConflict, fax_send, request_fingerprint
 from sendfaxmail.lib.errors import ApiError, Conflict, InvalidRequest, NotFound
-from sendfaxmail.lib.phone import InvalidPhoneNumber, normalize_e164
+from sendfaxmail.lib.fetch import MAX_URL_LENGTH
+from sendfaxmail.lib.phone import E164_SHAPE, InvalidPhoneNumber, normalize_e164
+
+if TYPE_CHECKING:
+    from drf_spectacular.openapi import AutoSchema
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
 
@@ -35,6 +47,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
+    pattern=IDEMPOTENCY_KEY.pattern,
     description=(
         "1–255 printable ASCII characters. Retrying the same request with the same key returns "
         "the original answer (with `Idempotent-Replayed: true`) instead of sending again. Keys "
@@ -87,16 +100,57 @@ def _account_faxes(request: Request) -> Any:
     return Fax.objects.filter(account=request.auth.account, livemode=request.auth.livemode)
 
 
-FaxListSerializer = inline_serializer(
-    name="FaxList",
-    fields={
-        "object": serializers.CharField(default="list"),
-        "data": FaxSerializer(many=True),
-        "page": serializers.IntegerField(),
-        "limit": serializers.IntegerField(),
-        "has_more": serializers.BooleanField(),
-    },
-)
+class FaxListSerializer(ListEnvelopeSerializer):
+    """A page of the account's faxes, newest first."""
+
+    # For the schema only: the view builds the dict.
+
+    data = FaxSerializer(many=True, help_text="Newest first.")
+    page = serializers.IntegerField(min_value=1)
+    limit = serializers.IntegerField(min_value=1, max_value=100)
+    has_more = serializers.BooleanField(help_text="True when the next page has faxes.")
+
+
+class FaxCreateRequestSchema(OpenApiSerializerExtension):
+    """What drf-spectacular cannot read from FaxCreateSerializer's code: unknown fields are
+    refused, exactly one of `document` and `document_url` is required, and the limits that
+    `check_url_syntax` and the account's numbers impose."""
+
+    target_class = FaxCreateSerializer
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        schema = super().map_serializer(auto_schema, direction)
+        schema["additionalProperties"] = False
+        schema["oneOf"] = [
+            {"title": "Inline document", "required": ["document"]},
+            {"title": "Document by URL", "required": ["document_url"]},
+        ]
+        schema["description"] = (
+            "Send exactly one of `document` (the file, base64-encoded) and `document_url`. "
+            "Unknown fields are refused."
+        )
+        schema["properties"]["from"]["pattern"] = E164_SHAPE.pattern
+        schema["properties"]["document_url"].update(format="uri", maxLength=MAX_URL_LENGTH)
+        return schema
+
+
+class InlineDocumentRequestSchema(OpenApiSerializerExtension):
+    """Unknown fields are refused, and `content_type` is checked by `prepare_document`, not by a
+    ChoiceField."""
+
+    target_class = InlineDocumentSerializer
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        schema = super().map_serializer(auto_schema, direction)
+        schema["additionalProperties"] = False
+        content_type = schema["properties"]["content_type"]
+        content_type["enum"] = list(ACCEPTED_CONTENT_TYPES)
+        content_type.pop("minLength", None)
+        return schema
+
+
+# The answers of POST /v1/faxes, besides 401, 403 and 429.
+CREATE_STATUSES = [201, 400, 409, 413, 415, 422]
 
 
 class FaxListCreateView(APIView):
@@ -106,16 +160,49 @@ class FaxListCreateView(APIView):
         operation_id="faxes_create",
         summary="Send a fax",
         request=FaxCreateSerializer,
-        parameters=[IDEMPOTENCY_PARAMETER, *RATE_LIMIT_HEADERS],
+        parameters=[
+            IDEMPOTENCY_PARAMETER,
+            *response_headers(*CREATE_STATUSES, retry_after=(409,)),
+            response_header(
+                "Location",
+                "The new fax's URL, e.g. `/v1/faxes/fax_3kTq…`.",
+                statuses=[201],
+                schema=OpenApiTypes.STR,
+                required=True,
+            ),
+            response_header(
+                "Idempotent-Replayed",
+                "Present when this is the stored answer to an earlier request with the same "
+                "Idempotency-Key: no new fax was sent.",
+                statuses=[201],
+                schema=OpenApiTypes.STR,
+                enum=["true"],
+            ),
+        ],
         responses={
             201: FaxSerializer,
-            400: OpenApiResponse(
-                ErrorSerializer, description="`validation_error` or `invalid_json`."
+            400: error_response(
+                "`validation_error` (`param` names the field or header at fault) or "
+                "`invalid_json`.",
+                "validation_error",
             ),
-            409: OpenApiResponse(ErrorSerializer, description="`idempotency_key_in_progress`."),
-            413: OpenApiResponse(ErrorSerializer, description="`request_too_large`."),
-            415: OpenApiResponse(ErrorSerializer, description="`unsupported_media_type`."),
-            422: OpenApiResponse(ErrorSerializer, description="`idempotency_key_reused`."),
+            409: error_response(
+                "`idempotency_key_in_progress`: a request with this Idempotency-Key is still "
+                "being processed. Retry after `Retry-After` seconds.",
+                "idempotency_key_in_progress",
+            ),
+            413: error_response(
+                "`request_too_large`: the body is over 28 MB; send a `document_url` instead.",
+                "request_too_large",
+            ),
+            415: error_response(
+                "`unsupported_media_type`: the body must be `application/json`.",
+                "unsupported_media_type",
+            ),
+            422: error_response(
+                "`idempotency_key_reused`: the key was used with a different request.",
+                "idempotency_key_reused",
+            ),
             **ERROR_RESPONSES,
         },
     )
@@ -157,15 +244,50 @@ class FaxListCreateView(APIView):
         operation_id="faxes_list",
         summary="List faxes, newest first",
         parameters=[
-            OpenApiParameter("page", OpenApiTypes.INT, description="1 or more (default 1)."),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="1–100 (default 20)."),
-            OpenApiParameter("status", OpenApiTypes.STR, enum=[s.value for s in PUBLIC_STATUSES]),
-            OpenApiParameter("to", OpenApiTypes.STR, description="E.164 destination."),
-            OpenApiParameter("created_after", OpenApiTypes.DATETIME),
-            OpenApiParameter("created_before", OpenApiTypes.DATETIME),
-            *RATE_LIMIT_HEADERS,
+            OpenApiParameter(
+                "page",
+                {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                default=1,
+                description="The page of `limit` faxes, from 1.",
+            ),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 100},
+                default=20,
+                description="Faxes per page.",
+            ),
+            OpenApiParameter(
+                "status",
+                OpenApiTypes.STR,
+                enum=[s.value for s in PUBLIC_STATUSES],
+                description="Only faxes in this status.",
+            ),
+            OpenApiParameter(
+                "to",
+                OpenApiTypes.STR,
+                pattern=E164_SHAPE.pattern,
+                description="Only faxes to this E.164 number.",
+            ),
+            OpenApiParameter(
+                "created_after",
+                OpenApiTypes.DATETIME,
+                description="Only faxes created after this time, ISO 8601 with a zone.",
+            ),
+            OpenApiParameter(
+                "created_before",
+                OpenApiTypes.DATETIME,
+                description="Only faxes created before this time, ISO 8601 with a zone.",
+            ),
+            *response_headers(200, 400),
         ],
-        responses={200: FaxListSerializer, 400: ErrorSerializer, **ERROR_RESPONSES},
+        responses={
+            200: FaxListSerializer,
+            400: error_response(
+                "`validation_error`: `param` names the query parameter at fault.",
+                "validation_error",
+            ),
+            **ERROR_RESPONSES,
+        },
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
@@ -189,7 +311,7 @@ def _int_param(params: Any, name: str, *, default: int, low: int, high: int) -> 
     raw = params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not low <= int(raw) <= high:
         raise InvalidRequest(f"'{name}' must be a whole number from {low} to {high}.", param=name)
     return int(raw)
 
@@ -206,7 +328,11 @@ def _datetime_param(params: Any, name: str) -> datetime | None:
         raise InvalidRequest(
             f"'{name}' must be an ISO 8601 time with a zone, e.g. 2026-11-26T23:00:00Z.", param=name
         )
-    return value
+    try:
+        # PostgreSQL refuses offsets of 16 hours and more, which ISO 8601 allows: query in UTC.
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidRequest(f"'{name}' is out of range.", param=name) from None
 
 
 def _filtered(faxes: Any, params: Any) -> Any:
@@ -239,10 +365,21 @@ class FaxDetailView(APIView):
     @extend_schema(
         operation_id="faxes_retrieve",
         summary="Get a fax's status and page count",
-        parameters=RATE_LIMIT_HEADERS,
+        parameters=[
+            OpenApiParameter(
+                "fax_id",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                description="The fax's `id`, e.g. `fax_3kTq…`.",
+            ),
+            *response_headers(200, 404),
+        ],
         responses={
             200: FaxSerializer,
-            404: OpenApiResponse(ErrorSerializer, description="`not_found`."),
+            404: error_response(
+                "`not_found`: no fax with this id in the key's account and mode (live or test).",
+                "not_found",
+            ),
             **ERROR_RESPONSES,
         },
     )
@@ -255,5 +392,5 @@ class FaxDetailView(APIView):
 
 urlpatterns = [
     path("faxes", FaxListCreateView.as_view(), name="faxes"),
-    path("faxes/<str:fax_id>", FaxDetailView.as_view(), name="fax"),
+    path("faxes/<id:fax_id>", FaxDetailView.as_view(), name="fax"),
 ]

@@ -8,11 +8,12 @@ EventError for anything else); the status and failure mappings live here too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+from faxes.documents import MAX_PAGES
 from faxes.models import FaxStatus
 
 # Telnyx event type -> the status it moves a fax to (None: history only).
@@ -104,32 +105,55 @@ def parse_event(body: Any) -> CarrierEvent:
     if not isinstance(data, dict) or not isinstance(data.get("payload"), dict):
         raise EventError("no data.payload object")
     event_id, event_type = data.get("id"), data.get("event_type")
-    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
+    if (
+        not isinstance(event_id, str)
+        or not 0 < len(event_id) <= 64
+        or not isinstance(event_type, str)
+    ):
         raise EventError("no event id or type")
     occurred_at = _time(data.get("occurred_at"))
     if occurred_at is None:
         raise EventError("no occurred_at time with a zone")
-    payload = data["payload"]
+    # Text columns refuse NUL bytes; a signed body still must not be able to make us fail.
+    payload = _without_nul(data["payload"])
+    if len(payload.get("fax_id") or "") > 64:
+        raise EventError("fax_id too long")
     page_count = payload.get("page_count")
+    if not isinstance(page_count, int) or not 0 <= page_count <= MAX_PAGES:
+        page_count = None
     return CarrierEvent(
-        event_id=event_id[:64],
-        event_type=event_type[:64],
+        event_id=event_id.replace("\x00", ""),
+        event_type=event_type[:64].replace("\x00", ""),
         occurred_at=occurred_at,
         carrier_fax_id=_text(payload.get("fax_id")),
         client_state=_text(payload.get("client_state")),
         status=EVENT_STATUS.get(event_type),
-        page_count=page_count if isinstance(page_count, int) and page_count >= 0 else None,
+        page_count=page_count,
         failure_reason=_text(payload.get("failure_reason")),
         payload=payload,
     )
 
 
 def _time(value: Any) -> datetime | None:
+    """An aware time in UTC, within the years a database stores; None otherwise."""
     try:
         moment = parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:
+        if moment is None or moment.tzinfo is None:
+            return None
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment if moment is not None and moment.tzinfo is not None else None
+    return moment if 2000 <= moment.year <= 2999 else None
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def _text(value: Any) -> str | None:

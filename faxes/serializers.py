@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from developers.openapi import constant
 from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError, decode_base64, prepare_document
 from faxes.models import DocumentSource, Fax, FaxStatus
 from sendfaxmail.lib.fetch import UnsafeUrl, check_url_syntax
@@ -36,8 +37,9 @@ FAILURE_REASONS = (
 
 
 class FaxSerializer(serializers.Serializer):
-    """The fax resource: the same shape in every response and webhook event. Fields are
-    explicit (a ModelSerializer would re-introspect the model on every use)."""
+    """A fax: the same shape in every API answer and webhook event."""
+
+    # Fields are explicit: a ModelSerializer would re-introspect the model on every use.
 
     id = serializers.CharField(help_text="Opaque and stable, e.g. `fax_3kTq…`.")
     object = serializers.SerializerMethodField()
@@ -68,7 +70,7 @@ class FaxSerializer(serializers.Serializer):
                 fields["from"] = serializers.CharField(source="from_number", help_text="E.164.")
         return fields
 
-    @extend_schema_field({"type": "string", "enum": ["fax"]})
+    @extend_schema_field(constant("fax"))
     def get_object(self, fax: Fax) -> str:
         return "fax"
 
@@ -95,6 +97,13 @@ class FaxSerializer(serializers.Serializer):
 class InlineDocumentSerializer(serializers.Serializer):
     content = serializers.CharField(trim_whitespace=False, help_text="The file, base64-encoded.")
     content_type = serializers.CharField(help_text=f"One of: {', '.join(ACCEPTED_CONTENT_TYPES)}.")
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict) and (unknown := sorted(set(data) - set(self.fields))):
+            raise serializers.ValidationError(
+                {unknown[0]: "Unknown field. A document has only 'content' and 'content_type'."}
+            )
+        return super().to_internal_value(data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -124,7 +124,9 @@ def fax_create(
         if fax.document:
             fax.document.delete(save=False)
         raise
-    transaction.on_commit(lambda: _enqueue_processing(fax))
+    # Robust: the fax is stored whatever the broker says; if it is down, the sweeper starts the
+    # fax within minutes. The client must not get a 500 (and retry) for a fax already accepted.
+    transaction.on_commit(lambda: _enqueue_processing(fax), robust=True)
     return fax
 
 
@@ -407,9 +409,18 @@ def fax_submit(*, fax_id: str, token: str = "") -> None:
                 return
         with fax.document.open("rb") as document:
             media_name = carrier.upload_media(name=f"{fax.id}.pdf", content=document.read())
-        Fax.objects.filter(pk=fax.pk).update(
-            submitted_at=timezone.now(), submit_attempts=F("submit_attempts") + 1
-        )
+        # Stamp the attempt only while this worker still holds the lease; a worker that lost it
+        # (stalled past its lease, taken over by the sweeper) must not send.
+        now = timezone.now()
+        still_mine = Fax.objects.filter(
+            pk=fax.pk,
+            status=FaxStatus.SUBMITTING,
+            submit_token=token,
+            lease_expires_at__gt=now,
+        ).update(submitted_at=now, submit_attempts=F("submit_attempts") + 1)
+        if not still_mine:
+            logger.warning("Fax %s: lease lost before sending; another worker has it", fax.id)
+            return
         sent = carrier.send_fax(
             to=fax.to_number,
             from_=fax.from_number,

@@ -7,5 +7,5 @@ from faxes import views
 app_name = "faxes"
 urlpatterns = [
     path("faxes", views.fax_list, name="dashboard_list"),
-    path("faxes/<str:fax_id>", views.fax_detail, name="dashboard_detail"),
+    path("faxes/<id:fax_id>", views.fax_detail, name="dashboard_detail"),
 ]

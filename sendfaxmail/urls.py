@@ -28,7 +28,7 @@ v1_urlpatterns = [
         name="openapi",
     ),
     # Anything else under /v1 is a 404 in the error envelope.
-    re_path(r"^.*$", not_found_view),
+    re_path(r"^[\s\S]*$", not_found_view),
 ]
 
 urlpatterns = [
@@ -39,6 +39,7 @@ urlpatterns = [
     path("dashboard/", include("developers.urls")),
     path("dashboard/", include("faxes.urls")),
     path("v1/", include((v1_urlpatterns, "v1"))),
+    re_path(r"^v1$", not_found_view),
     path("webhooks/telnyx", telnyx_webhook, name="telnyx_webhook"),
     path("docs/api", TemplateView.as_view(template_name="docs/api.html"), name="docs_api"),
     path(

@@ -328,3 +328,20 @@ def test_a_delivery_of_a_deleted_endpoint_is_dropped_quietly(endpoint, account, 
 
     assert services.webhook_delivery_attempt(delivery_id=delivery_id) is None
     assert receiver.received == []
+
+
+def test_a_stale_attempt_cannot_overwrite_a_recorded_one(endpoint, account, receiver) -> None:
+    finish(FaxFactory(account=account, status=FaxStatus.SENDING))
+    [delivery_id] = services.webhook_deliveries_claim()
+    stale = WebhookDelivery.objects.get(pk=delivery_id)  # read by a second, late attempt
+    assert (
+        services.webhook_delivery_attempt(delivery_id=delivery_id).status
+        == DeliveryStatus.SUCCEEDED
+    )
+
+    services._finish(
+        stale, status=DeliveryStatus.PENDING, error="late", retry_after=timedelta(seconds=5)
+    )
+
+    fresh = WebhookDelivery.objects.get(pk=delivery_id)
+    assert (fresh.status, fresh.attempts) == (DeliveryStatus.SUCCEEDED, 1)

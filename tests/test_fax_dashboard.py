@@ -64,3 +64,17 @@ def test_the_list_does_not_query_per_fax(
 
     with django_assert_max_num_queries(6):
         owner_client.get("/dashboard/faxes")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dashboard/faxes/fax_%00",
+        "/dashboard/developers/webhooks/we_%00",
+        "/dashboard/developers/keys/key_%00/revoke",
+    ],
+)
+def test_an_id_with_a_nul_byte_is_a_404_not_a_500(owner_client: Client, path: str) -> None:
+    method = owner_client.post if path.endswith("revoke") else owner_client.get
+
+    assert method(path).status_code == 404

@@ -244,3 +244,21 @@ def test_backoff_grows_and_is_capped() -> None:
     assert 40 <= backoff(4) <= 120
     assert backoff(20) <= 450
     assert backoff(0, at_least=60) >= 60
+
+
+def test_a_worker_that_lost_its_lease_does_not_send(telnyx, accepted_fax) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    fax = accepted_fax()
+    token = services.fax_claim(fax_id=fax.id)
+    telnyx.accepts_media()
+    telnyx.accepts_fax()
+    # The lease ran out while this worker stalled, and the sweeper gave the fax to another.
+    Fax.objects.filter(pk=fax.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.fax_claim(fax_id=fax.id) not in (None, token)
+
+    services.fax_submit(fax_id=fax.id, token=token)
+
+    assert telnyx.posts_to("/faxes") == []

@@ -240,3 +240,50 @@ def test_it_needs_no_csrf_token_and_only_takes_post(telnyx, client) -> None:
     from django.test import Client
 
     assert Client(enforce_csrf_checks=True).get("/webhooks/telnyx").status_code == 405
+
+
+def test_nul_bytes_in_a_signed_event_do_not_break_it(telnyx, sending_fax) -> None:
+    fax, carrier_fax_id = sending_fax
+    body = telnyx.event(
+        "fax.failed",
+        fax=fax,
+        carrier_fax_id=carrier_fax_id,
+        failure_reason="user_\u0000busy",
+        note="a\u0000b",
+    )
+
+    response = telnyx.deliver(body)
+
+    assert response.status_code == 200
+    fax.refresh_from_db()
+    assert fax.failure_reason == "busy"
+
+
+def test_an_absurd_page_count_is_ignored(telnyx, sending_fax) -> None:
+    fax, carrier_fax_id = sending_fax
+
+    telnyx.deliver(
+        telnyx.event("fax.delivered", fax=fax, carrier_fax_id=carrier_fax_id, page_count=70000)
+    )
+
+    fax.refresh_from_db()
+    assert fax.status == FaxStatus.DELIVERED
+    assert fax.pages_delivered is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda body: body["data"]["payload"].update(fax_id="x" * 65),
+        lambda body: body["data"].update(occurred_at="9999-12-31T23:59:59-23:59"),
+        lambda body: body["data"].update(id="e" * 65),
+    ],
+)
+def test_an_event_out_of_range_is_a_400(telnyx, sending_fax, change) -> None:
+    import json
+
+    fax, carrier_fax_id = sending_fax
+    body = json.loads(telnyx.event("fax.delivered", fax=fax, carrier_fax_id=carrier_fax_id))
+    change(body)
+
+    assert telnyx.deliver(json.dumps(body).encode()).status_code == 400

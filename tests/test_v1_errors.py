@@ -44,3 +44,29 @@ def test_an_html_accept_header_still_gets_json(api_client: ApiClient) -> None:
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("method", ["post", "delete", "put"])
+def test_unknown_routes_answer_the_envelope_to_any_method_without_csrf(method: str) -> None:
+    from django.test import Client
+
+    response = getattr(Client(enforce_csrf_checks=True), method)("/v1/faxes/fax_x/cancel")
+
+    assert response.status_code in (404, 405)
+    assert response.json()["error"]["code"] in ("not_found", "method_not_allowed")
+
+
+def test_v1_without_a_slash_is_a_404_envelope(api_client: ApiClient) -> None:
+    response = api_client.get("/v1")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_json_nested_too_deep_is_invalid_json(api_client: ApiClient) -> None:
+    body = '{"client_reference": ' + "[" * 5000 + "]" * 5000 + "}"
+
+    response = api_client.post("/v1/faxes", data=body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"

@@ -385,3 +385,20 @@ def test_sends_spend_the_send_budget_not_the_read_budget(
 
     assert limited.status_code == 429
     assert api_client.get(URL).status_code == 200
+
+
+def test_a_down_broker_does_not_turn_an_accepted_fax_into_a_500(
+    api_client: ApiClient, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
+) -> None:
+    from kombu.exceptions import OperationalError
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("celery.app.base.Celery.send_task", broker_down)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = send(api_client, {"to": "+15551234567", "document": documents.inline_pdf()})
+
+    assert response.status_code == 201
+    assert Fax.objects.get().status == "queued"  # the sweeper starts it later

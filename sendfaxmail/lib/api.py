@@ -37,7 +37,7 @@ class LimitedJSONParser(JSONParser):
             raise RequestTooLarge(TOO_LARGE)
         try:
             return json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise InvalidJson() from None
 
 

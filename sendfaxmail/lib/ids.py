@@ -40,3 +40,16 @@ def event_id() -> str:
 
 def delivery_id() -> str:
     return make_id("whd")
+
+
+class IdConverter:
+    """URL converter `<id:…>` for our ids: letters, digits and `_` only. Anything else (a NUL
+    byte, say, which PostgreSQL refuses in text) never reaches a query: the URL does not match."""
+
+    regex = "[A-Za-z0-9_-]{1,64}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
