@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import psycopg
 import redis
@@ -168,8 +168,8 @@ def create_api_account(
         email,
         "--plan",
         "business",
-        "--password",
-        secrets.token_urlsafe(16),
+        # One form: a URL-safe token may start with "-", which argparse would take for an option.
+        f"--password={secrets.token_urlsafe(16)}",
         env=env,
     )
     attempts = 20
@@ -201,6 +201,15 @@ def gunicorn_server(env: dict[str, str], port: int, workers: int = 2) -> Iterato
     Waits (bounded) until GET /healthz answers 200, and stops the server on exit. Refuses a port
     that something already listens on, so that nothing else is measured by mistake.
     """
+    with gunicorn_process(env, port, workers=workers) as (base_url, _):
+        yield base_url
+
+
+@contextlib.contextmanager
+def gunicorn_process(
+    env: dict[str, str], port: int, workers: int = 2
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Like `gunicorn_server()`, but also yield the master process, to find its workers."""
     if _port_in_use(port):
         raise BenchError(f"Port {port} on 127.0.0.1 is already in use; pick another with --port.")
     base_url = f"http://127.0.0.1:{port}"
@@ -218,7 +227,7 @@ def gunicorn_server(env: dict[str, str], port: int, workers: int = 2) -> Iterato
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
         try:
             _wait_until_healthy(process, base_url, log)
-            yield base_url
+            yield base_url, process
         finally:
             _stop(process)
 
@@ -316,6 +325,7 @@ def _load(
     headers: dict[str, str],
     data: bytes | None,
     requests_total: int,
+    timeout: float = REQUEST_TIMEOUT_S,
 ) -> tuple[list[float], float, Counter[str]]:
     """Send `requests_total` requests spread over one thread per session; time each one."""
     concurrency = len(sessions)
@@ -333,9 +343,7 @@ def _load(
         for _ in range(shares[index]):
             began = time.perf_counter()
             try:
-                response = session.request(
-                    method, url, headers=headers, data=data, timeout=REQUEST_TIMEOUT_S
-                )
+                response = session.request(method, url, headers=headers, data=data, timeout=timeout)
                 outcome = str(response.status_code)
             except requests.RequestException as error:
                 outcome = type(error).__name__
@@ -365,13 +373,14 @@ def measure(
     method: str = "GET",
     body: bytes | str | dict | list | None = None,
     warmup: int | None = None,
+    timeout: float = REQUEST_TIMEOUT_S,
 ) -> dict:
     """Load `url` from `concurrency` threads, each with its own keep-alive session.
 
     A warm-up of `warmup` requests (default: a tenth, between 50 and 500) runs first and is not
     measured. Returns requests `rps`, `p50_ms`, `p90_ms`, `p99_ms`, `max_ms`, `statuses` (code or
     exception name -> count), and the raw `latencies_ms` and `seconds` that `combine()` merges.
-    A dict body is sent as JSON.
+    A dict body is sent as JSON. `timeout` bounds each request, in seconds.
     """
     if requests_total < 1 or concurrency < 1:
         raise BenchError("requests_total and concurrency must be at least 1.")
@@ -389,9 +398,16 @@ def measure(
                 headers=headers,
                 data=data,
                 requests_total=max(warmup, concurrency),
+                timeout=timeout,
             )
         latencies, seconds, statuses = _load(
-            sessions, url, method=method, headers=headers, data=data, requests_total=requests_total
+            sessions,
+            url,
+            method=method,
+            headers=headers,
+            data=data,
+            requests_total=requests_total,
+            timeout=timeout,
         )
     finally:
         for session in sessions:
@@ -439,9 +455,18 @@ def sql_queries(
     cursor and is not counted.
     """
     spec = {"method": method, "path": path, "headers": headers or {}, "body": body}
+    return run_python(_QUERY_PROBE, json.dumps(spec), env=env, what="The SQL query probe")
+
+
+def run_python(source: str, *args: str, env: dict[str, str], what: str) -> Any:
+    """Run `source` with the venv's python in the repo root and ARGS as sys.argv[1:].
+
+    The program reports by printing one JSON document on its last line of stdout, which is
+    returned. `what` names the program in the BenchError raised when it fails or times out.
+    """
     try:
         completed = subprocess.run(
-            [str(PYTHON), "-c", _QUERY_PROBE, json.dumps(spec)],
+            [str(PYTHON), "-c", source, *args],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -450,10 +475,63 @@ def sql_queries(
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise BenchError("The SQL query probe timed out.") from None
+        raise BenchError(f"{what} took more than {MANAGE_TIMEOUT_S} s.") from None
     if completed.returncode != 0:
-        raise BenchError(f"The SQL query probe failed:\n{completed.stderr.strip()[-2000:]}")
+        raise BenchError(f"{what} failed:\n{completed.stderr.strip()[-2000:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+# --- Processes and memory -------------------------------------------------------------------
+
+
+def child_pids(parent: int) -> list[int]:
+    """The pids of `parent`'s children (gunicorn's workers, say), read from /proc."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # The process ended while we looked.
+        # The command name, in parentheses, may hold spaces: the fields after it are fixed.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            children.append(int(entry.name))
+    return sorted(children)
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """`VmRSS` (resident now) and `VmHWM` (resident at its peak) of a process, in KiB."""
+    figures = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            figures[name] = int(value.split()[0])
+    return figures
+
+
+def reset_peak_memory(pid: int) -> bool:
+    """Restart a process's VmHWM from its current RSS; False if the kernel does not allow it."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def flush_redis(redis_url: str = DEFAULT_REDIS_URL) -> int:
+    """Empty the bench's Redis database (tasks nobody consumes, rate counters); return its size.
+
+    Only the database the URL names is flushed, and only on this machine.
+    """
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=3)
+    _require_loopback(client.connection_pool.connection_kwargs.get("host"), "Redis")
+    try:
+        size = client.dbsize()
+        client.flushdb()
+    finally:
+        client.close()
+    return size
 
 
 def cpu_count() -> int:

@@ -1,144 +1,308 @@
-"""Does paging stay fast deep into a big account? p50 of GET /v1/faxes?page=1 against
-?page=500&limit=100 on an account holding 100,000 faxes. Run from the repo root:
+"""Does GET /v1/faxes stay fast deep into an account that holds 100,000 faxes?
 
-    .venv/bin/python bench/faxes_list.py [--requests 300] [--concurrency 2] [--port 8767]
+Measures `GET /v1/faxes?page=1` (20 faxes) against `?page=500&limit=100` (faxes 49,901 to
+50,000), plus `?page=1&limit=100` as a control with as many rows as the deep page, in interleaved
+rounds on one gunicorn server, and prints EXPLAIN (ANALYZE, BUFFERS) of the deep page's query.
+Run from the repo root:
 
-Needs PostgreSQL and Redis on 127.0.0.1 (see bench/README.md). The 100,000 faxes are made once
-(about half a minute) and moved to each run's new account after that.
+    .venv/bin/python bench/faxes_list.py [--requests 300] [--concurrency 2] [--workers 2]
+        [--port 8767]
+
+Needs PostgreSQL and Redis on 127.0.0.1 (see bench/README.md). The account
+bench-list-100k@example.com and its faxes are made once (bulk inserts, under a minute) and reused
+by later runs against the same database; each run adds one API key to it.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
+import os
+import textwrap
 
+import requests
 from _server import (
     DEFAULT_DATABASE_URL,
-    PYTHON,
-    ROOT,
     BenchError,
     bench_env,
     check_redis,
     collect_static,
     combine,
-    create_api_account,
+    cpu_count,
     fail,
     gunicorn_server,
     measure,
     prepare_database,
+    run_manage,
+    run_python,
+    sql_queries,
 )
 
+EMAIL = "bench-list-100k@example.com"
 FAXES = 100_000
+BATCH = 5_000
 ROUNDS = 3
+FIRST = "?page=1"
+DEEP = "?page=500&limit=100"
+CONTROL = "?page=1&limit=100"
+QUERIES = (FIRST, DEEP, CONTROL)
 
-# Runs in a child process with the server's environment (its pepper finds the key's account).
-SEED = """
-import os, secrets
+# Runs in a child process with the bench environment; argv: email, fax count, batch size.
+# Makes the account if it is missing, and gives it exactly COUNT live faxes unless it already
+# has them. Faxes are spread over the past year, newest first every 315 s or so, with a mix of
+# outcomes, as an account that sends a few hundred faxes a day would have.
+_SEED = """
+import json, random, secrets, sys, time
+from contextlib import contextmanager
 from datetime import timedelta
 import django
 django.setup()
+from django.db import connection, transaction
 from django.utils import timezone
-from developers.selectors import api_key_for_secret
-from faxes.models import Fax
+from accounts.services import AccountError, account_create, account_get_by_email, plan_get
+from faxes.models import DocumentSource, Fax, FaxStatus
 
-account_id = api_key_for_secret(os.environ["BENCH_KEY"]).account_id
-marker = "bench-list-100k"
-existing = Fax.objects.filter(client_reference=marker)
-if existing.count() >= {faxes}:
-    existing.update(account_id=account_id)
+email, count, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+try:
+    account = account_get_by_email(email=email)
+except AccountError:
+    account = account_create(email=email, password=None, plan=plan_get(slug="business"),
+                             name="Bench 100k")
+faxes = Fax.objects.filter(account=account, livemode=True)
+existing = faxes.count()
+
+@contextmanager
+def explicit_timestamps():
+    # auto_now_add and auto_now overwrite created_at and updated_at on insert, bulk_create
+    # included; this throwaway process turns them off to write a year of history.
+    fields = [Fax._meta.get_field(name) for name in ("created_at", "updated_at")]
+    saved = [(field.auto_now, field.auto_now_add) for field in fields]
+    for field in fields:
+        field.auto_now = field.auto_now_add = False
+    try:
+        yield
+    finally:
+        for field, (auto_now, auto_now_add) in zip(fields, saved):
+            field.auto_now, field.auto_now_add = auto_now, auto_now_add
+
+def fax(rng, index, now):
+    created = now - timedelta(seconds=index * 315 + rng.randrange(300))
+    completed = created + timedelta(seconds=rng.randrange(40, 400))
+    roll = rng.random()
+    status = (FaxStatus.DELIVERED if roll < 0.9
+              else FaxStatus.FAILED if roll < 0.97 else FaxStatus.CANCELED)
+    pages = rng.randint(1, 12)
+    fax_id = "fax_" + "".join(rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                          "0123456789", k=24))
+    return Fax(
+        id=fax_id, account=account, livemode=True, status=status,
+        to_number=f"+1555{rng.randrange(10**7):07d}", from_number="+15550199999",
+        client_reference=f"bench-{index}" if rng.random() < 0.3 else None,
+        document_source=DocumentSource.INLINE, document_content_type="application/pdf",
+        document_size_bytes=rng.randrange(20_000, 2_000_000), document_sha256=secrets.token_hex(32),
+        document=f"faxes/{fax_id}.pdf", page_count=pages, carrier="simulator",
+        pages_delivered=pages if status == FaxStatus.DELIVERED else (
+            rng.randint(0, pages - 1) if status == FaxStatus.FAILED else None),
+        failure_reason="busy" if status == FaxStatus.FAILED else "",
+        failure_message="The line was busy." if status == FaxStatus.FAILED else "",
+        created_at=created, updated_at=completed, completed_at=completed,
+    )
+
+began = time.perf_counter()
+inserted = 0
+if existing != count:
+    faxes.delete()
+    # A fixed seed: every database gets the same faxes (the ids included, which are unique
+    # because 24 random characters do not repeat among 100,000).
+    rng, now = random.Random(100_000), timezone.now()
+    with explicit_timestamps(), transaction.atomic():
+        for start in range(0, count, batch):
+            stop = min(start + batch, count)
+            Fax.objects.bulk_create([fax(rng, index, now) for index in range(start, stop)])
+    inserted = count
+    with connection.cursor() as cursor:
+        # What autovacuum would do after a while: statistics and the visibility map.
+        cursor.execute("VACUUM (ANALYZE) faxes_fax")
 else:
-    existing.delete()
-    start = timezone.now() - timedelta(days=365)
-    for batch in range(0, {faxes}, 5000):
-        Fax.objects.bulk_create(
-            Fax(
-                id=f"fax_{{secrets.token_hex(12)}}",
-                account_id=account_id,
-                status="delivered",
-                to_number="+15551234567",
-                from_number="+15550100001",
-                client_reference=marker,
-                document_source="inline",
-                document_content_type="application/pdf",
-                document_size_bytes=1000,
-                page_count=1,
-                pages_delivered=1,
-                created_at=start + timedelta(seconds=300 * n),
-            )
-            for n in range(batch, min(batch + 5000, {faxes}))
-        )
-# Fresh statistics, as autovacuum would have them: without, the planner guesses 18 rows.
-from django.db import connection
-with connection.cursor() as cursor:
-    cursor.execute("ANALYZE faxes_fax")
-page = Fax.objects.filter(account_id=account_id, livemode=True).order_by("-created_at", "-id")
-print(page[49900:50001].explain(analyze=True, buffers=True))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE faxes_fax")
+print(json.dumps({"account_id": account.id, "existing": existing, "inserted": inserted,
+                  "seconds": time.perf_counter() - began, "total_rows": Fax.objects.count()}))
+"""
+
+# Runs in a child process with the bench environment; argv: account id. EXPLAINs the query the
+# list view runs for ?page=500&limit=100: offset 49,900, one row more than the limit.
+_EXPLAIN = """
+import json, sys
+import django
+django.setup()
+from faxes.models import Fax
+faxes = Fax.objects.filter(account_id=int(sys.argv[1]), livemode=True)
+page = faxes.order_by("-created_at", "-id")[49_900:50_001]
+print(json.dumps({"sql": str(page.query), "plan": page.explain(analyze=True, buffers=True)}))
 """
 
 
-def seed(env: dict[str, str], secret: str) -> str:
-    """Give the key's account 100,000 faxes; return EXPLAIN ANALYZE of the deep page's query."""
-    result = subprocess.run(
-        [str(PYTHON), "-c", SEED.format(faxes=FAXES)],
-        cwd=ROOT,
-        env={**env, "BENCH_KEY": secret},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300, help="per query, over all rounds")
+    parser.add_argument("--concurrency", type=int, default=2, help="client threads")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--port", type=int, default=8767)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
+        help="created if missing (default: %(default)s)",
     )
-    if result.returncode:
-        raise BenchError(f"seeding failed: {result.stderr[-800:]}")
-    return result.stdout
+    args = parser.parse_args()
+    if args.requests < ROUNDS or args.concurrency < 1 or args.workers < 1:
+        parser.error(f"--requests must be at least {ROUNDS}; concurrency and workers at least 1.")
+    return args
+
+
+def seed(env: dict[str, str]) -> dict:
+    """Make sure the bench account holds FAXES live faxes; return what was done."""
+    return run_python(_SEED, EMAIL, str(FAXES), str(BATCH), env=env, what="Seeding the faxes")
+
+
+def new_key(env: dict[str, str]) -> str:
+    """A read-only key for the bench account, valid under this run's pepper only."""
+    output = run_manage(
+        "create_api_key", EMAIL, "--scopes", "faxes:read", "--name", "bench-list", env=env
+    )
+    return output.strip().splitlines()[-1].strip()
+
+
+def check_pages(base_url: str, auth: dict[str, str]) -> dict[str, int]:
+    """Every query must answer a full page of faxes; return each answer's size in bytes."""
+    sizes = {}
+    for query in QUERIES:
+        response = requests.get(f"{base_url}/v1/faxes{query}", headers=auth, timeout=30)
+        if response.status_code != 200:
+            raise BenchError(f"GET /v1/faxes{query} answered {response.status_code}.")
+        body = response.json()
+        if len(body["data"]) != body["limit"] or not body["has_more"]:
+            raise BenchError(f"GET /v1/faxes{query} is not a full page: is the account seeded?")
+        sizes[query] = len(response.content)
+    return sizes
+
+
+def run_rounds(base_url: str, auth: dict[str, str], args: argparse.Namespace) -> dict[str, list]:
+    """ROUNDS rounds per query, the order reversed every other round so that drift cancels."""
+    per_round = [
+        args.requests // ROUNDS + (1 if index < args.requests % ROUNDS else 0)
+        for index in range(ROUNDS)
+    ]
+    results: dict[str, list] = {query: [] for query in QUERIES}
+    for index in range(ROUNDS):
+        order = QUERIES if index % 2 == 0 else tuple(reversed(QUERIES))
+        for query in order:
+            results[query].append(
+                measure(
+                    f"{base_url}/v1/faxes{query}",
+                    headers=auth,
+                    requests_total=per_round[index],
+                    concurrency=args.concurrency,
+                )
+            )
+    return results
+
+
+def report(figures: dict, args: argparse.Namespace) -> None:
+    seeded, results, sizes = figures["seeded"], figures["results"], figures["sizes"]
+    totals = {query: combine(rounds) for query, rounds in results.items()}
+    print()
+    if seeded["inserted"]:
+        print(
+            f"seeded: {seeded['inserted']:,} faxes inserted in {seeded['seconds']:.1f} s "
+            f"(batches of {BATCH:,}), then VACUUM (ANALYZE)"
+        )
+    else:
+        print(f"seeded: reused the account's {seeded['existing']:,} faxes, then ANALYZE")
+    print(f"faxes_fax holds {seeded['total_rows']:,} rows over all accounts")
+    print()
+    columns = ("req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "bytes")
+    print(f"{'GET /v1/faxes':<22} " + " ".join(f"{column:>7}" for column in columns) + "  status")
+    for query, total in totals.items():
+        statuses = " ".join(f"{code}×{count}" for code, count in total["statuses"].items())
+        print(
+            f"{query:<22} {total['rps']:>7.0f} {total['p50_ms']:>7.2f} {total['p90_ms']:>7.2f} "
+            f"{total['p99_ms']:>7.2f} {total['max_ms']:>7.1f} {sizes[query]:>7}  {statuses}"
+        )
+    print()
+    for query, rounds in results.items():
+        medians = "  ".join(f"{result['p50_ms']:.2f}" for result in rounds)
+        print(f"p50 per round, {query:<22} {medians} ms")
+    first, deep, control = totals[FIRST], totals[DEEP], totals[CONTROL]
+    print()
+    print(f"{'ratio':<38} {'p50':>6} {'p90':>6} {'p99':>6}")
+    for name, high, low in (
+        (f"{DEEP} ÷ {FIRST}", deep, first),
+        (f"{DEEP} ÷ {CONTROL}", deep, control),
+    ):
+        ratios = [high[key] / low[key] for key in ("p50_ms", "p90_ms", "p99_ms")]
+        print(f"{name:<38} " + " ".join(f"{ratio:>6.2f}" for ratio in ratios))
+    print(
+        f"SQL queries per list request, once warm: {figures['queries']['count']} "
+        f"(the list itself: {figures['queries']['list']})"
+    )
+    print()
+    print("EXPLAIN (ANALYZE, BUFFERS), page 500 with limit 100, run after the load, of")
+    print(textwrap.indent(textwrap.fill(figures["explain"]["sql"], width=92), "  "))
+    print(textwrap.indent(figures["explain"]["plan"], "  "))
+    print()
+    print("Notes:")
+    notes = [
+        f"{DEEP} returns 5 times the rows of {FIRST}; {CONTROL} returns as many as the deep page "
+        "from its start, so the second ratio is the cost of the offset alone.",
+        "The list view pages with OFFSET: PostgreSQL walks and discards every earlier row, so a "
+        "page's cost grows with its number, even when the index serves the order.",
+        f"Client and server share {cpu_count()} CPUs; gunicorn's sync workers close every "
+        "connection, so each request includes a TCP connect on loopback.",
+        f"The 1-minute load average was {figures['load'][0]:.2f} before the run and "
+        f"{figures['load'][1]:.2f} after it.",
+    ]
+    for note in notes:
+        print(textwrap.fill(note, width=96, initial_indent="- ", subsequent_indent="  "))
+
+
+def count_queries(env: dict[str, str], auth: dict[str, str]) -> dict[str, object]:
+    """How many SQL queries a warm deep-page request runs, and the one that lists faxes."""
+    captured = sql_queries(env, f"/v1/faxes{DEEP}", headers=auth)["queries"]
+    listing = [sql for sql in captured if "OFFSET" in sql and '"faxes_fax"' in sql]
+    return {"count": len(captured), "list": "1, with OFFSET 49900" if listing else "not found"}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=300, help="per page, over 3 rounds")
-    parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--port", type=int, default=8767)
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
-    args = parser.parse_args()
+    args = parse_args()
     env = bench_env(args.database_url)
-    pages = {"?page=1": "page=1", "?page=500&limit=100": "page=500&limit=100"}
-    results: dict[str, list] = {name: [] for name in pages}
+    print(f"SendFaxMail benchmark: GET /v1/faxes on an account holding {FAXES:,} faxes")
+    print(
+        f"server: gunicorn sendfaxmail.wsgi, {args.workers} sync workers on 127.0.0.1:{args.port},"
+        " DEBUG=false, PostgreSQL + Redis on 127.0.0.1"
+    )
+    print(
+        f"load:   {args.requests} requests per query in {ROUNDS} interleaved rounds, "
+        f"{args.concurrency} client threads; warm-up before each round not measured"
+    )
+    figures: dict = {}
     try:
         check_redis(env["REDIS_URL"])
         prepare_database(args.database_url, env)
         collect_static(env)
-        secret = create_api_account(env)
-        plan = seed(env, secret)
-        auth = {"Authorization": f"Bearer {secret}"}
+        figures["seeded"] = seed(env)
+        auth = {"Authorization": f"Bearer {new_key(env)}"}
+        figures["queries"] = count_queries(env, auth)
+        load_before = os.getloadavg()[0]
         with gunicorn_server(env, args.port, workers=args.workers) as base_url:
-            for index in range(ROUNDS):
-                order = list(pages) if index % 2 == 0 else list(reversed(pages))
-                for name in order:
-                    results[name].append(
-                        measure(
-                            f"{base_url}/v1/faxes?{pages[name]}",
-                            headers=auth,
-                            requests_total=args.requests // ROUNDS,
-                            concurrency=args.concurrency,
-                        )
-                    )
+            figures["sizes"] = check_pages(base_url, auth)
+            figures["results"] = run_rounds(base_url, auth, args)
+        figures["load"] = (load_before, os.getloadavg()[0])
+        figures["explain"] = run_python(
+            _EXPLAIN, str(figures["seeded"]["account_id"]), env=env, what="EXPLAIN"
+        )
     except BenchError as error:
         fail(error)
-    totals = {name: combine(rounds) for name, rounds in results.items()}
-    print(f"SendFaxMail benchmark: GET /v1/faxes on an account with {FAXES:,} faxes")
-    print(f"server: {args.workers} sync workers; {args.concurrency} client threads\n")
-    print(f"{'request':<22} {'req/s':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}  status")
-    for name, total in totals.items():
-        statuses = " ".join(f"{k}×{v}" for k, v in total["statuses"].items())
-        print(
-            f"GET /v1/faxes{name:<9} {total['rps']:>7.0f} {total['p50_ms']:>8.2f}"
-            f" {total['p90_ms']:>8.2f} {total['p99_ms']:>8.2f}  {statuses}"
-        )
-    first, deep = totals["?page=1"], totals["?page=500&limit=100"]
-    ratio = deep["p50_ms"] / first["p50_ms"]
-    print(f"\np50 ratio, page 500 (limit 100) ÷ page 1 (limit 20): {ratio:.2f}")
-    print("\nEXPLAIN (ANALYZE, BUFFERS) of the page-500 query:")
-    print(plan)
+    report(figures, args)
 
 
 if __name__ == "__main__":

@@ -94,8 +94,25 @@ class FaxSerializer(serializers.Serializer):
         return fax.failure_message or None
 
 
+@extend_schema_field({"type": "string", "format": "byte"})
+class Base64Field(serializers.Field):
+    """A string, taken as it is. DRF's CharField runs per-character validators (surrogates,
+    NUL) in Python: 0.9 s of a 20 MB document's 1 s. decode_base64 refuses anything that is not
+    strict base64 anyway."""
+
+    default_error_messages = {"invalid": "Give the file as a base64 string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value: str) -> str:
+        return value
+
+
 class InlineDocumentSerializer(serializers.Serializer):
-    content = serializers.CharField(trim_whitespace=False, help_text="The file, base64-encoded.")
+    content = Base64Field(help_text="The file, base64-encoded.")
     content_type = serializers.CharField(help_text=f"One of: {', '.join(ACCEPTED_CONTENT_TYPES)}.")
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from accounts.models import Account
 from developers.models import ApiKey
 from developers.services import webhook_event_emit
 from faxes.carrier import (
+    CarrierError,
     CarrierFax,
     CarrierOutcomeUnknown,
     CarrierRejected,
@@ -407,8 +408,20 @@ def fax_submit(*, fax_id: str, token: str = "") -> None:
             if found is not None:
                 _adopt(fax, found, carrier=carrier.name, source="reconcile")
                 return
-        with fax.document.open("rb") as document:
-            media_name = carrier.upload_media(name=f"{fax.id}.pdf", content=document.read())
+        try:
+            with fax.document.open("rb") as document:
+                content = document.read()
+        except FileNotFoundError:
+            fax_fail(
+                fax=fax,
+                reason="document_invalid",
+                message="The stored document is missing; send the fax again.",
+            )
+            return
+        # A new media name per attempt: a retry must not collide with an earlier upload.
+        media_name = carrier.upload_media(
+            name=f"{fax.id}-{fax.submit_attempts + 1}.pdf", content=content
+        )
         # Stamp the attempt only while this worker still holds the lease; a worker that lost it
         # (stalled past its lease, taken over by the sweeper) must not send.
         now = timezone.now()
@@ -421,13 +434,19 @@ def fax_submit(*, fax_id: str, token: str = "") -> None:
         if not still_mine:
             logger.warning("Fax %s: lease lost before sending; another worker has it", fax.id)
             return
-        sent = carrier.send_fax(
-            to=fax.to_number,
-            from_=fax.from_number,
-            media_name=media_name,
-            client_state=encode_client_state(fax.id),
-            webhook_url=f"{settings.PUBLIC_BASE_URL}/webhooks/telnyx",
-        )
+        try:
+            sent = carrier.send_fax(
+                to=fax.to_number,
+                from_=fax.from_number,
+                media_name=media_name,
+                client_state=encode_client_state(fax.id),
+                webhook_url=f"{settings.PUBLIC_BASE_URL}/webhooks/telnyx",
+            )
+        except CarrierUnavailable:
+            # This POST created nothing (and any earlier one was reconciled above), so the next
+            # attempt need not look for it.
+            Fax.objects.filter(pk=fax.pk, submit_token=token).update(submitted_at=None)
+            raise
     except CarrierUnavailable as error:
         raise RetryLater(error.message, countdown=error.retry_after, token=token) from None
     except CarrierOutcomeUnknown as error:
@@ -439,6 +458,10 @@ def fax_submit(*, fax_id: str, token: str = "") -> None:
             message=f"The carrier refused the fax: {error.detail or error.message}",
         )
         return
+    except CarrierError as error:
+        # Anything else the client reports (say, too many pages of faxes to reconcile against):
+        # try again later rather than leave the fax stuck mid-submission.
+        raise RetryLater(error.message, token=token) from None
     _adopt(fax, sent, carrier=carrier.name, source="pipeline")
 
 

@@ -262,3 +262,53 @@ def test_a_worker_that_lost_its_lease_does_not_send(telnyx, accepted_fax) -> Non
     services.fax_submit(fax_id=fax.id, token=token)
 
     assert telnyx.posts_to("/faxes") == []
+
+
+def test_a_missing_document_fails_the_fax_instead_of_crashing(telnyx, accepted_fax) -> None:
+    import os
+
+    fax = accepted_fax()
+    os.remove(fax.document.path)
+
+    services.fax_submit(fax_id=fax.id)
+
+    fax.refresh_from_db()
+    assert (fax.status, fax.failure_reason) == (FaxStatus.FAILED, "document_invalid")
+    assert telnyx.posts_to("/faxes") == []
+
+
+def test_an_inconclusive_reconciliation_retries_later(telnyx, accepted_fax, monkeypatch) -> None:
+    from faxes.carrier import CarrierError, TelnyxClient
+
+    fax = accepted_fax()
+    services.fax_claim(fax_id=fax.id)
+    Fax.objects.filter(pk=fax.pk).update(submitted_at=fax.created_at)
+
+    def too_many_pages(self, **kwargs):
+        raise CarrierError("More than 10 pages of faxes to that number.")
+
+    monkeypatch.setattr(TelnyxClient, "find_faxes", too_many_pages)
+    token = Fax.objects.get(pk=fax.pk).submit_token
+
+    with pytest.raises(services.RetryLater):
+        services.fax_submit(fax_id=fax.id, token=token)
+    assert telnyx.posts_to("/faxes") == []
+
+
+def test_each_attempt_uploads_under_a_new_media_name(telnyx, accepted_fax) -> None:
+    fax = accepted_fax()
+    telnyx.accepts_media()
+    telnyx.mock.add("POST", f"{API}/faxes", status=503, json={})
+    with pytest.raises(services.RetryLater) as later:
+        services.fax_submit(fax_id=fax.id)
+    telnyx.accepts_media()
+    telnyx.accepts_fax()
+
+    services.fax_submit(fax_id=fax.id, token=later.value.token)
+
+    names = [json.loads(p.request.body)["media_name"] for p in telnyx.posts_to("/faxes")]
+    uploads = [p.request.body for p in telnyx.posts_to("/media")]
+    assert len(uploads) == 2
+    assert f"{fax.id}-1.pdf".encode() in uploads[0]
+    assert f"{fax.id}-2.pdf".encode() in uploads[1]
+    assert len(names) == 2

@@ -74,6 +74,7 @@ BLOCKED_NETWORKS = tuple(
         "::/128",
         "::1/128",
         "::ffff:0:0/96",
+        "::ffff:0:0:0/96",  # IPv4-translated (SIIT)
         "64:ff9b::/96",
         "64:ff9b:1::/48",
         "100::/64",
