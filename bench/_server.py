@@ -7,6 +7,7 @@ limits so high that the limiter counts every request but never refuses one.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import math
@@ -86,6 +87,17 @@ def bench_env(
         FAX_CARRIER="simulator",
     )
     return env
+
+
+def add_server_arguments(parser: argparse.ArgumentParser, *, port: int) -> None:
+    """The options every benchmark shares: workers, port and the bench database."""
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
+        help="created if missing (default: %(default)s)",
+    )
 
 
 def run_manage(*args: str, env: dict[str, str]) -> str:

@@ -18,8 +18,8 @@ import textwrap
 
 import requests
 from _server import (
-    DEFAULT_DATABASE_URL,
     BenchError,
+    add_server_arguments,
     bench_env,
     check_redis,
     collect_static,
@@ -43,13 +43,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000, help="per endpoint, over all rounds")
     parser.add_argument("--concurrency", type=int, default=4, help="client threads")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
-        help="created if missing (default: %(default)s)",
-    )
+    add_server_arguments(parser, port=8765)
     args = parser.parse_args()
     if args.requests < ROUNDS or args.concurrency < 1 or args.workers < 1:
         parser.error(f"--requests must be at least {ROUNDS}; concurrency and workers at least 1.")

@@ -30,8 +30,8 @@ import pikepdf
 import redis
 import requests
 from _server import (
-    DEFAULT_DATABASE_URL,
     BenchError,
+    add_server_arguments,
     bench_env,
     check_redis,
     child_pids,
@@ -203,13 +203,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--small-concurrency", type=int, default=4, help="client threads")
     parser.add_argument("--large", type=int, default=10, help="~20 MB sends (default 10)")
     parser.add_argument("--large-concurrency", type=int, default=2, help="client threads")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
-    parser.add_argument("--port", type=int, default=8766)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
-        help="created if missing (default: %(default)s)",
-    )
+    add_server_arguments(parser, port=8766)
     args = parser.parse_args()
     counts = (args.small, args.small_concurrency, args.large, args.large_concurrency, args.workers)
     if min(counts) < 1:

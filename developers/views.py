@@ -12,12 +12,13 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Account
+from accounts.selectors import account_of_member
 from developers.forms import ApiKeyForm, WebhookEndpointForm
 from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from developers.selectors import webhook_deliveries_recent
@@ -39,10 +40,7 @@ View = Callable[..., HttpResponse]
 
 
 def _account(request: HttpRequest) -> Account:
-    account = request.user.account
-    if account is None:
-        raise Http404("Your user belongs to no account.")
-    return account
+    return account_of_member(request.user)
 
 
 def api_plan_required(view: View) -> View:

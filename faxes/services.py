@@ -286,7 +286,7 @@ def on_status_change(fax: Fax) -> None:
     event_type = CUSTOMER_EVENTS.get(fax.status)
     if event_type is None:
         return
-    current = Fax.objects.get(pk=fax.pk)
+    current = Fax.objects.select_related("account").get(pk=fax.pk)
     webhook_event_emit(
         account=current.account,
         livemode=current.livemode,

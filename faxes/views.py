@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from accounts.models import Account
+from accounts.selectors import account_of_member
 from developers.selectors import webhook_deliveries_for_object
 from faxes.models import Fax
 
@@ -16,9 +17,7 @@ PAGE_SIZE = 50
 
 
 def _account(request: HttpRequest) -> Account:
-    if request.user.account is None:
-        raise Http404("Your user belongs to no account.")
-    return request.user.account
+    return account_of_member(request.user)
 
 
 def _livemode(request: HttpRequest) -> bool:

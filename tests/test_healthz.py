@@ -44,7 +44,8 @@ def test_it_answers_503_naming_the_database_when_it_is_down(
     assert response.json()["down"] == ["database"]
 
 
-def test_it_needs_no_authentication_and_no_redirect(client: Client) -> None:
-    response = client.get("/healthz", secure=False)
+def test_it_answers_plain_http_probes_when_https_is_enforced(client: Client, settings) -> None:
+    settings.SECURE_SSL_REDIRECT = True
 
-    assert response.status_code == 200
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/dashboard/").status_code == 301

@@ -236,10 +236,19 @@ def test_without_a_public_key_every_webhook_is_refused(telnyx, sending_fax, sett
     assert fax.status == FaxStatus.SENDING
 
 
-def test_it_needs_no_csrf_token_and_only_takes_post(telnyx, client) -> None:
+def test_it_needs_no_csrf_token_and_only_takes_post(telnyx, sending_fax) -> None:
     from django.test import Client
 
-    assert Client(enforce_csrf_checks=True).get("/webhooks/telnyx").status_code == 405
+    fax, carrier_fax_id = sending_fax
+    body = telnyx.event("fax.delivered", fax=fax, carrier_fax_id=carrier_fax_id)
+    strict = Client(enforce_csrf_checks=True)
+
+    response = strict.post(
+        "/webhooks/telnyx", data=body, content_type="application/json", **telnyx.sign(body)
+    )
+
+    assert response.status_code == 200
+    assert strict.get("/webhooks/telnyx").status_code == 405
 
 
 def test_nul_bytes_in_a_signed_event_do_not_break_it(telnyx, sending_fax) -> None:
