@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,7 +104,11 @@ def _send_step(fax_id: str, step: str, *, stamp: datetime, undo: dict[str, Any])
 def fax_create(
     *, account: Account, api_key: ApiKey | None, livemode: bool, request: FaxRequest
 ) -> Fax:
-    """Store an accepted fax and its document; processing starts once the transaction commits."""
+    """Store an accepted fax and its document; processing starts once the transaction commits.
+
+    Inside a caller's transaction, the caller deletes `fax.document` if that transaction fails
+    (`_documents_removed_on_failure`); a failure here removes it already.
+    """
     fax = Fax(
         account=account,
         api_key=api_key,
@@ -144,6 +149,21 @@ def _enqueue_processing(fax: Fax) -> None:
     straight to submission."""
     step = "fetch" if fax.document_source == DocumentSource.URL else "submit"
     _send_step(fax.id, step, stamp=fax.enqueued_at, undo={"enqueued_at": None})
+
+
+@contextmanager
+def _documents_removed_on_failure() -> Iterator[list[Fax]]:
+    """Yield a list for the faxes created in a transaction inside this block; if the block
+    raises (the transaction rolled back), their document files are deleted. Django has no
+    rollback hook, so the files are removed here, where the failure is seen."""
+    created: list[Fax] = []
+    try:
+        yield created
+    except BaseException:
+        for fax in created:
+            if fax.document:
+                fax.document.delete(save=False)
+        raise
 
 
 def _replay(record: IdempotencyKey, fingerprint: str) -> SendOutcome:
@@ -188,8 +208,9 @@ def fax_send(
     A request that fails rolls its claim back with it, so a crash never locks a key.
     """
     if idempotency_key is None:
-        with transaction.atomic():
+        with _documents_removed_on_failure() as created, transaction.atomic():
             fax = fax_create(account=account, api_key=api_key, livemode=livemode, request=request)
+            created.append(fax)
         return SendOutcome(status=201, body=render(fax), fax_id=fax.id)
 
     scope = {"account": account, "livemode": livemode, "key": idempotency_key}
@@ -197,7 +218,7 @@ def fax_send(
     if existing is not None:
         return _replay(existing, fingerprint)
     try:
-        with transaction.atomic():
+        with _documents_removed_on_failure() as created, transaction.atomic():
             _claim_wait_limit()
             with transaction.atomic():
                 record = IdempotencyKey.objects.create(
@@ -205,6 +226,7 @@ def fax_send(
                 )
             _lift_wait_limit()
             fax = fax_create(account=account, api_key=api_key, livemode=livemode, request=request)
+            created.append(fax)
             record.fax = fax
             record.response_status = 201
             record.response_body = render(fax)
@@ -355,7 +377,11 @@ def fax_fetch_document(*, fax_id: str) -> bool:
     if prepared is None:
         return False
     name = fax.document.storage.save(f"faxes/{fax.id}.pdf", ContentFile(prepared.pdf))
-    stored = _store_fetched(fax, name=name, prepared=prepared)
+    try:
+        stored = _store_fetched(fax, name=name, prepared=prepared)
+    except BaseException:
+        fax.document.storage.delete(name)
+        raise
     if not stored:
         # The fax was failed or canceled meanwhile, or another run stored its document first.
         fax.document.storage.delete(name)
