@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import img2pdf
 import pikepdf
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from PIL import Image, ImageOps, ImageSequence
 
@@ -462,9 +463,12 @@ def _has_alpha(image: Image.Image) -> bool:
 
 
 def _try_img2pdf(data: bytes) -> bytes | None:
-    """Convert `data` as it is, or return None when img2pdf refuses it."""
+    """Convert `data` as it is, or return None when img2pdf refuses it. A Celery time limit
+    reached meanwhile is not a refusal: it propagates."""
     try:
         return _convert_with_img2pdf(data)
+    except SoftTimeLimitExceeded:
+        raise
     except Exception as error:
         logger.info("img2pdf refused an image (%s); redrawing it.", type(error).__name__)
         return None

@@ -55,10 +55,15 @@ class Fax(models.Model):
 
     carrier = models.CharField(max_length=16, blank=True)
     carrier_fax_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
-    # The worker submitting the fax holds a lease: its token, until a time after which the
-    # sweeper may hand the fax to another worker.
+    # The worker fetching or submitting the fax holds a lease until `lease_expires_at`, after
+    # which another worker may take the fax over; a submitter's lease also has a token.
     submit_token = models.CharField(max_length=32, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # When the task for the fax's current step (fetch or submit) was last sent to the broker (a
+    # retry: when it is due); null when sending it failed. The sweeper sends it again only once
+    # this is overdue, and fails the fax after `pipeline_restarts` runs out.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    pipeline_restarts = models.PositiveSmallIntegerField(default=0)
     submit_attempts = models.PositiveSmallIntegerField(default=0)
     # Set just before each POST to the carrier; with no carrier id stored, a later attempt must
     # first ask the carrier whether that POST created a fax.

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import current_app
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -81,22 +83,32 @@ def request_fingerprint(*, method: str, path: str, body: Any) -> str:
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
 
 
-def _enqueue_processing(fax: Fax) -> None:
-    """Start the pipeline: a URL document is fetched first (on its own queue), an inline one goes
-    straight to submission."""
-    # The task module imports this one; the pipeline is reached through Celery by task name.
-    task = (
-        "faxes.tasks.fax_fetch"
-        if fax.document_source == DocumentSource.URL
-        else "faxes.tasks.fax_submit"
-    )
-    current_app.send_task(task, args=[fax.id])
+# The pipeline's steps and their tasks, reached through Celery by name: the task module imports
+# this one.
+PIPELINE_TASKS = {"fetch": "faxes.tasks.fax_fetch", "submit": "faxes.tasks.fax_submit"}
+
+
+def _send_step(fax_id: str, step: str, *, stamp: datetime, undo: dict[str, Any]) -> None:
+    """Send the task for the fax's `step`, whose sending was stamped `enqueued_at=stamp`.
+
+    If the broker refuses it, the stamp is undone (`undo`), so that the sweeper sends the task
+    at its next run without counting a restart.
+    """
+    try:
+        current_app.send_task(PIPELINE_TASKS[step], args=[fax_id])
+    except Exception:
+        Fax.objects.filter(pk=fax_id, enqueued_at=stamp).update(**undo)
+        raise
 
 
 def fax_create(
     *, account: Account, api_key: ApiKey | None, livemode: bool, request: FaxRequest
 ) -> Fax:
-    """Store an accepted fax and its document; processing starts once the transaction commits."""
+    """Store an accepted fax and its document; processing starts once the transaction commits.
+
+    Inside a caller's transaction, the caller deletes `fax.document` if that transaction fails
+    (`_documents_removed_on_failure`); a failure here removes it already.
+    """
     fax = Fax(
         account=account,
         api_key=api_key,
@@ -104,6 +116,7 @@ def fax_create(
         to_number=request.to,
         from_number=request.from_number,
         client_reference=request.client_reference,
+        enqueued_at=timezone.now(),
     )
     if request.document is not None:
         fax.document_source = DocumentSource.INLINE
@@ -126,9 +139,31 @@ def fax_create(
             fax.document.delete(save=False)
         raise
     # Robust: the fax is stored whatever the broker says; if it is down, the sweeper starts the
-    # fax within minutes. The client must not get a 500 (and retry) for a fax already accepted.
+    # fax at its next run. The client must not get a 500 (and retry) for a fax already accepted.
     transaction.on_commit(lambda: _enqueue_processing(fax), robust=True)
     return fax
+
+
+def _enqueue_processing(fax: Fax) -> None:
+    """Start the pipeline: a URL document is fetched first (on its own queue), an inline one goes
+    straight to submission."""
+    step = "fetch" if fax.document_source == DocumentSource.URL else "submit"
+    _send_step(fax.id, step, stamp=fax.enqueued_at, undo={"enqueued_at": None})
+
+
+@contextmanager
+def _documents_removed_on_failure() -> Iterator[list[Fax]]:
+    """Yield a list for the faxes created in a transaction inside this block; if the block
+    raises (the transaction rolled back), their document files are deleted. Django has no
+    rollback hook, so the files are removed here, where the failure is seen."""
+    created: list[Fax] = []
+    try:
+        yield created
+    except BaseException:
+        for fax in created:
+            if fax.document:
+                fax.document.delete(save=False)
+        raise
 
 
 def _replay(record: IdempotencyKey, fingerprint: str) -> SendOutcome:
@@ -173,8 +208,9 @@ def fax_send(
     A request that fails rolls its claim back with it, so a crash never locks a key.
     """
     if idempotency_key is None:
-        with transaction.atomic():
+        with _documents_removed_on_failure() as created, transaction.atomic():
             fax = fax_create(account=account, api_key=api_key, livemode=livemode, request=request)
+            created.append(fax)
         return SendOutcome(status=201, body=render(fax), fax_id=fax.id)
 
     scope = {"account": account, "livemode": livemode, "key": idempotency_key}
@@ -182,7 +218,7 @@ def fax_send(
     if existing is not None:
         return _replay(existing, fingerprint)
     try:
-        with transaction.atomic():
+        with _documents_removed_on_failure() as created, transaction.atomic():
             _claim_wait_limit()
             with transaction.atomic():
                 record = IdempotencyKey.objects.create(
@@ -190,6 +226,7 @@ def fax_send(
                 )
             _lift_wait_limit()
             fax = fax_create(account=account, api_key=api_key, livemode=livemode, request=request)
+            created.append(fax)
             record.fax = fax
             record.response_status = 201
             record.response_body = render(fax)
@@ -213,6 +250,8 @@ def idempotency_keys_purge(*, older_than: timedelta = IDEMPOTENCY_TTL) -> int:
 # --- The pipeline: fetch, submit, carrier events, sweeping -----------------------------------
 
 SUBMIT_LEASE = timedelta(minutes=10)
+# Longer than the fetch task's hard time limit (90 s): a fetch that still holds it is running.
+FETCH_LEASE = timedelta(minutes=2)
 # How far back reconciliation looks for a fax the carrier may have created, before our
 # timestamp of the attempt (clocks differ).
 RECONCILE_SLACK = timedelta(minutes=5)
@@ -309,27 +348,81 @@ def fax_fail(*, fax: Fax, reason: str, message: str, source: str = "pipeline") -
     )
 
 
-def fax_fetch_document(*, fax_id: str) -> bool:
-    """Fetch a `document_url` behind the SSRF guard and store it as the fax's PDF.
+# Customers' messages when a step hits its Celery soft time limit.
+FETCH_TOO_SLOW = (
+    "Fetching the document took too long. Serve it from a faster server, or send it inline."
+)
+CONVERT_TOO_SLOW = "Converting the document to a fax took too long. Send a smaller file, or a PDF."
 
-    Returns True when the fax is ready to submit. A refused or failed fetch, or bytes that are
-    not a document we can fax, fail the fax at once with a reason the customer can act on.
+
+def fax_fetch_document(*, fax_id: str) -> bool:
+    """Fetch a `document_url` behind the SSRF guard, store it as the fax's PDF, and hand the fax
+    to submission once that is committed.
+
+    Returns True when this run stored the document. One run at a time fetches a fax (it holds a
+    lease for longer than the task's time limit); a run that finds the fax leased, its document
+    stored or the fax no longer queued does nothing, so duplicate tasks cost nothing. A refused or
+    failed fetch, bytes that are not a document we can fax, or a fetch or conversion that hits
+    the task's soft time limit fail the fax at once with a reason the customer can act on.
     """
-    fax = Fax.objects.filter(pk=fax_id).first()
-    if fax is None or fax.status != FaxStatus.QUEUED:
+    now = timezone.now()
+    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    claimed = Fax.objects.filter(free, pk=fax_id, status=FaxStatus.QUEUED, document="").update(
+        lease_expires_at=now + FETCH_LEASE
+    )
+    if not claimed:
         return False
-    if fax.document:
-        return True
-    try:
-        fetched = fetch(fax.document_url, max_bytes=settings.MAX_DOCUMENT_BYTES)
-        prepared = prepare_document(fetched.content, declared_type=None)
-    except FetchError as error:
-        fax_fail(fax=fax, reason="document_fetch_failed", message=error.message)
-        return False
-    except DocumentError as error:
-        fax_fail(fax=fax, reason="document_invalid", message=error.message)
+    fax = Fax.objects.get(pk=fax_id)
+    prepared = _fetch_and_prepare(fax)
+    if prepared is None:
         return False
     name = fax.document.storage.save(f"faxes/{fax.id}.pdf", ContentFile(prepared.pdf))
+    try:
+        stored = _store_fetched(fax, name=name, prepared=prepared)
+    except BaseException:
+        fax.document.storage.delete(name)
+        raise
+    if not stored:
+        # The fax was failed or canceled meanwhile, or another run stored its document first.
+        fax.document.storage.delete(name)
+    return stored
+
+
+def _fetch_and_prepare(fax: Fax) -> PreparedDocument | None:
+    """The fax's document, fetched and ready to fax; None when the fax was failed instead."""
+    try:
+        fetched = fetch(fax.document_url, max_bytes=settings.MAX_DOCUMENT_BYTES)
+    except FetchError as error:
+        fax_fail(fax=fax, reason="document_fetch_failed", message=error.message)
+        return None
+    except SoftTimeLimitExceeded:
+        fax_fail(fax=fax, reason="document_fetch_failed", message=FETCH_TOO_SLOW)
+        return None
+    try:
+        return prepare_document(fetched.content, declared_type=None)
+    except SoftTimeLimitExceeded:
+        fax_fail(fax=fax, reason="document_invalid", message=CONVERT_TOO_SLOW)
+    except DocumentError as error:
+        message = CONVERT_TOO_SLOW if _interrupted_by_time_limit(error) else error.message
+        fax_fail(fax=fax, reason="document_invalid", message=message)
+    return None
+
+
+def _interrupted_by_time_limit(error: BaseException) -> bool:
+    """Whether a soft time limit is what `error` reports: the document module turns any
+    exception raised inside the PDF and image libraries, this one too, into a DocumentError."""
+    cause = error.__context__
+    while cause is not None:
+        if isinstance(cause, SoftTimeLimitExceeded):
+            return True
+        cause = cause.__context__
+    return False
+
+
+def _store_fetched(fax: Fax, *, name: str, prepared: PreparedDocument) -> bool:
+    """Attach the stored file `name` to the fax, unless it has one or is no longer queued, and
+    send its submission after commit."""
+    now = timezone.now()
     with transaction.atomic():
         stored = Fax.objects.filter(pk=fax.pk, status=FaxStatus.QUEUED, document="").update(
             document=name,
@@ -337,19 +430,27 @@ def fax_fetch_document(*, fax_id: str) -> bool:
             document_size_bytes=prepared.size_bytes,
             document_sha256=prepared.sha256,
             page_count=prepared.page_count,
-            updated_at=timezone.now(),
+            lease_expires_at=None,
+            enqueued_at=now,
+            pipeline_restarts=0,
+            updated_at=now,
         )
-        if stored:
-            _record(
-                fax,
-                source="pipeline",
-                type="document.fetched",
-                payload={"pages": prepared.page_count},
-            )
-    if not stored:
-        # Another run of this step stored the document first.
-        fax.document.storage.delete(name)
-    return bool(stored)
+        if not stored:
+            return False
+        _record(
+            fax, source="pipeline", type="document.fetched", payload={"pages": prepared.page_count}
+        )
+        transaction.on_commit(
+            lambda: _send_step(fax.id, "submit", stamp=now, undo={"enqueued_at": None})
+        )
+    return True
+
+
+def fax_retry_scheduled(*, fax_id: str, countdown: float) -> None:
+    """Stamp a retry of the fax's step due in `countdown` seconds, so that the sweeper sends
+    nothing more until that retry is overdue."""
+    due = timezone.now() + timedelta(seconds=countdown)
+    Fax.objects.filter(pk=fax_id).update(enqueued_at=due)
 
 
 def fax_claim(*, fax_id: str, token: str = "") -> str | None:
@@ -525,23 +626,101 @@ def fax_apply_carrier_event(*, event: CarrierEvent, source: str) -> str:
     return "applied"
 
 
-RESTART_AFTER = timedelta(minutes=2)
+# A step's task is overdue this long after it was sent: more than any pipeline task's hard time
+# limit (120 s) plus a busy queue's wait. Each restart doubles the wait, up to the maximum; after
+# MAX_PIPELINE_RESTARTS the fax fails (restarts at 5, 15, 35, 65 and 95 minutes, failure at 125).
+RESTART_AFTER = timedelta(minutes=5)
+RESTART_AFTER_MAX = timedelta(minutes=30)
+MAX_PIPELINE_RESTARTS = 5
 POLL_AFTER = timedelta(minutes=10)
 SWEEP_BATCH = 500
 
 
-def faxes_to_restart() -> list[tuple[str, str]]:
-    """Faxes whose pipeline task was lost (broker down at commit, worker died), as
-    (fax id, "fetch" | "submit"). Restarting a fax that is in fact moving is harmless."""
+@dataclass(frozen=True)
+class SweepOutcome:
+    """What one sweep did: (fax id, step) sent again, and the ids of faxes failed for good."""
+
+    restarted: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def restart_wait(restarts: int) -> timedelta:
+    """How long after its last sending a step restarted `restarts` times is overdue."""
+    return min(RESTART_AFTER * 2**restarts, RESTART_AFTER_MAX)
+
+
+def _overdue(now: datetime) -> Q:
+    """Faxes whose step's task was never sent (the broker refused it), or is overdue."""
+    overdue = Q(enqueued_at__isnull=True)
+    for restarts in range(MAX_PIPELINE_RESTARTS):
+        overdue |= Q(pipeline_restarts=restarts, enqueued_at__lt=now - restart_wait(restarts))
+    return overdue | Q(
+        pipeline_restarts__gte=MAX_PIPELINE_RESTARTS,
+        enqueued_at__lt=now - restart_wait(MAX_PIPELINE_RESTARTS),
+    )
+
+
+def faxes_restart_stalled() -> SweepOutcome:
+    """Send again the task of faxes whose step is overdue (its task lost with a worker, the
+    broker down, a queue stalled), each at most once per wait; fail those out of restarts.
+
+    A fax counts as stalled while it is queued or submitting, no worker holds an unexpired lease
+    on it, and its `enqueued_at` is overdue. Each restart is a conditional update of that stamp,
+    so two sweeps never restart a fax twice.
+    """
     now = timezone.now()
-    queued = Fax.objects.filter(status=FaxStatus.QUEUED, updated_at__lt=now - RESTART_AFTER)
-    stale = Fax.objects.filter(status=FaxStatus.SUBMITTING, lease_expires_at__lt=now)
-    restart = [
-        (fax_id, "submit" if document else "fetch")
-        for fax_id, document in queued.values_list("id", "document")[:SWEEP_BATCH]
-    ]
-    restart += [(fax_id, "submit") for fax_id in stale.values_list("id", flat=True)[:SWEEP_BATCH]]
-    return restart
+    unleased = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    stalled = Fax.objects.filter(
+        unleased, _overdue(now), status__in=[FaxStatus.QUEUED, FaxStatus.SUBMITTING]
+    ).order_by(F("enqueued_at").asc(nulls_first=True))
+    outcome = SweepOutcome()
+    rows = stalled.values_list("id", "status", "document", "enqueued_at", "pipeline_restarts")
+    for fax_id, status, document, enqueued_at, restarts in rows[:SWEEP_BATCH]:
+        step = "submit" if document or status == FaxStatus.SUBMITTING else "fetch"
+        seen = {
+            "pk": fax_id,
+            "status": status,
+            "enqueued_at": enqueued_at,
+            "pipeline_restarts": restarts,
+        }
+        if enqueued_at is not None and restarts >= MAX_PIPELINE_RESTARTS:
+            if _fail_stalled(seen, step=step, now=now):
+                outcome.failed.append(fax_id)
+            continue
+        # A task the broker refused was never sent: sending it is not a restart.
+        counted = restarts + (enqueued_at is not None)
+        if Fax.objects.filter(**seen).update(enqueued_at=now, pipeline_restarts=counted):
+            undo = {"enqueued_at": enqueued_at, "pipeline_restarts": restarts}
+            _send_step(fax_id, step, stamp=now, undo=undo)
+            outcome.restarted.append((fax_id, step))
+    return outcome
+
+
+# Why a fax whose step never finished failed, by step: (failure_reason, what did not happen).
+STALLED_FAILURES = {
+    "fetch": ("document_fetch_failed", "The document could not be fetched in time"),
+    "submit": ("carrier_error", "The fax could not be handed to the carrier in time"),
+}
+
+
+@transaction.atomic
+def _fail_stalled(seen: dict[str, Any], *, step: str, now: datetime) -> bool:
+    """Fail the fax matching `seen` (unchanged since the sweep read it): its step's task was sent
+    1 + MAX_PIPELINE_RESTARTS times and never finished."""
+    fax = Fax.objects.select_for_update().filter(**seen).first()
+    if fax is None:
+        return False
+    reason, what = STALLED_FAILURES[step]
+    minutes = (now - fax.created_at) // timedelta(minutes=1)
+    message = f"{what}: {MAX_PIPELINE_RESTARTS + 1} attempts over {minutes} minutes did not finish."
+    if fax.submitted_at is not None and not fax.carrier_fax_id:
+        message += (
+            " The last attempt may have reached the carrier: check with the recipient before"
+            " sending the fax again."
+        )
+    else:
+        message += " Send the fax again."
+    return fax_fail(fax=fax, reason=reason, message=message)
 
 
 def faxes_poll_silent() -> int:

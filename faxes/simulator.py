@@ -2,7 +2,8 @@
 
 It answers like Telnyx and then reports Telnyx-shaped events over a few seconds (queued, media
 processed, sending started, delivered or failed), which go through the same event processing as
-Telnyx's webhook. The destination number chooses the outcome:
+Telnyx's webhook; if those event tasks are lost, the sweeper's poll gets the outcome from
+`get_fax`, as it would from Telnyx. The destination number chooses the outcome:
 
     +15550000002  busy                   +15550000005  transmission error after 1 page
     +15550000003  no answer              +15550000007  delivered, but only after 60 seconds
@@ -13,12 +14,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import current_app
 
-from faxes.carrier import CarrierFax, CarrierUnavailable
+from faxes.carrier import CarrierFax, CarrierRejected, encode_client_state
+from faxes.models import Fax
 
 
 @dataclass(frozen=True)
@@ -134,9 +136,29 @@ class SimulatorCarrier:
         )
 
     def get_fax(self, fax_id: str) -> CarrierFax:
-        # The sweeper asks about faxes whose events went missing; a simulated fax has none to
-        # lose, so there is nothing to report.
-        raise CarrierUnavailable("The simulator keeps no record of its faxes.")
+        """Where the simulated fax's script has got to, for the sweeper's poll when its event
+        tasks were lost: `sending` until the final step is due, then the scripted outcome.
+
+        The simulator's record of its faxes is our own row, found by the id it gave.
+        """
+        fax = Fax.objects.filter(carrier_fax_id=fax_id).first()
+        if fax is None:
+            raise CarrierRejected(
+                "The simulator has no such fax.", status_code=404, detail="Fax not found."
+            )
+        final = script(fax.to_number, page_count=fax.page_count)[-1]
+        sent_at = fax.submitted_at or fax.created_at
+        done = datetime.now(UTC) >= sent_at + timedelta(seconds=final.after_seconds)
+        return CarrierFax(
+            id=fax_id,
+            status=final.event_type.removeprefix("fax.") if done else "sending",
+            to=fax.to_number,
+            from_=fax.from_number,
+            client_state=encode_client_state(fax.id),
+            created_at=sent_at.isoformat(),
+            page_count=final.extra["page_count"] if done else None,
+            failure_reason=final.extra.get("failure_reason") if done else None,
+        )
 
     def find_faxes(self, *, to: str, created_after: datetime) -> list[CarrierFax]:
         return []

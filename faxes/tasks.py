@@ -31,9 +31,10 @@ def backoff(retries: int, *, at_least: float | None = None) -> float:
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, time_limit=90, soft_time_limit=75)
 def fax_fetch(self, fax_id: str) -> None:  # noqa: ANN001
-    """Fetch a URL document (queue `fetch`), then hand the fax to submission."""
-    if services.fax_fetch_document(fax_id=fax_id):
-        fax_submit.delay(fax_id)
+    """Fetch a URL document (queue `fetch`); the service hands the fax to submission. The soft
+    time limit fails the fax; a library call stuck past the hard limit is killed, and the
+    sweeper restarts the fetch until it runs out of restarts."""
+    services.fax_fetch_document(fax_id=fax_id)
 
 
 @shared_task(
@@ -54,6 +55,7 @@ def fax_submit(self, fax_id: str, token: str = "") -> None:  # noqa: ANN001
             return
         countdown = backoff(self.request.retries, at_least=later.countdown)
         logger.warning("Fax %s: %s; retrying in %.0f s", fax_id, later, countdown)
+        services.fax_retry_scheduled(fax_id=fax_id, countdown=countdown)
         raise self.retry(
             args=[fax_id], kwargs={"token": later.token}, countdown=countdown
         ) from None
@@ -86,9 +88,15 @@ def simulator_event(
 
 @shared_task(ignore_result=True, time_limit=300)
 def faxes_sweep() -> None:
-    """Periodic: restart faxes whose task was lost; ask the carrier about silent ones."""
-    for fax_id, task in services.faxes_to_restart():
-        (fax_fetch if task == "fetch" else fax_submit).delay(fax_id)
+    """Periodic: restart faxes whose task is overdue (failing those out of restarts); ask the
+    carrier about silent ones."""
+    outcome = services.faxes_restart_stalled()
+    if outcome.restarted or outcome.failed:
+        logger.warning(
+            "Sweep: restarted %d faxes, failed %d out of restarts",
+            len(outcome.restarted),
+            len(outcome.failed),
+        )
     services.faxes_poll_silent()
 
 

@@ -147,6 +147,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 # Customer documents are PHI: they live under a private root that no URL serves.
 MEDIA_ROOT = env.path("DOCUMENT_ROOT", default=VAR_DIR / "documents")
+# Only the app's own user may read them: files 0600, the folders they are written in 0700.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import img2pdf
+import pikepdf
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db.models import F
 from django.utils import timezone
 
 from faxes import services, tasks
+from faxes.carrier import encode_client_state
 from faxes.models import Fax, FaxStatus
 from sendfaxmail.lib.fetch import FetchedBody, FetchError, UnsafeUrl
 from tests import documents
@@ -28,6 +33,8 @@ def served(monkeypatch: pytest.MonkeyPatch) -> dict:
         fetched.append(url)
         if isinstance(answer.get("error"), Exception):
             raise answer["error"]
+        if "meanwhile" in answer:
+            answer.pop("meanwhile")()
         return FetchedBody(content=answer["content"], content_type="application/pdf", final_url=url)
 
     monkeypatch.setattr(services, "fetch", fake_fetch)
@@ -109,61 +116,249 @@ def test_html_served_as_a_pdf_fails_as_document_invalid(api_client, served, pipe
     assert "HTML" in body["failure_message"]
 
 
-def test_fetching_twice_stores_one_document(api_client, served, pipeline) -> None:
-    fax_id = api_client.post_json("/v1/faxes", {"to": "+15551234567", "document_url": URL}).json()[
-        "id"
-    ]
+def send_url_fax(api_client) -> str:
+    response = api_client.post_json("/v1/faxes", {"to": "+15551234567", "document_url": URL})
+    assert response.status_code == 201
+    return response.json()["id"]
 
-    assert services.fax_fetch_document(fax_id=fax_id)
-    assert services.fax_fetch_document(fax_id=fax_id)
+
+def fetches(pipeline: list) -> list[str]:
+    return [args[0] for name, args, _ in pipeline if name == "faxes.tasks.fax_fetch"]
+
+
+def submissions(pipeline: list) -> list[str]:
+    return [args[0] for name, args, _ in pipeline if name == "faxes.tasks.fax_submit"]
+
+
+def test_fetching_twice_fetches_and_hands_over_once(
+    api_client, served, pipeline, django_capture_on_commit_callbacks
+) -> None:
+    fax_id = send_url_fax(api_client)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.fax_fetch_document(fax_id=fax_id)
+        assert not services.fax_fetch_document(fax_id=fax_id)
 
     assert served["fetched"] == [URL]
+    assert submissions(pipeline) == [fax_id]
 
 
-def test_the_fetch_task_hands_over_to_submission(api_client, served, pipeline, monkeypatch) -> None:
-    fax_id = api_client.post_json("/v1/faxes", {"to": "+15551234567", "document_url": URL}).json()[
-        "id"
-    ]
-    submitted: list[str] = []
-    monkeypatch.setattr(tasks.fax_submit, "delay", submitted.append)
+def test_a_fetch_while_another_runs_does_nothing(
+    api_client, served, pipeline, django_capture_on_commit_callbacks
+) -> None:
+    fax_id = send_url_fax(api_client)
+    # A second worker runs the same fax's fetch while the first is waiting for the server.
+    served["meanwhile"] = lambda: services.fax_fetch_document(fax_id=fax_id)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.fax_fetch_document(fax_id=fax_id)
+
+    assert served["fetched"] == [URL]
+    assert submissions(pipeline) == [fax_id]
+
+
+def test_the_fetch_task_hands_over_to_submission(
+    api_client, served, pipeline, django_capture_on_commit_callbacks
+) -> None:
+    fax_id = send_url_fax(api_client)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.fax_fetch.run(fax_id)
+
+    assert submissions(pipeline) == [fax_id]
+
+
+def test_a_fetch_that_hits_the_time_limit_fails_the_fax(api_client, served, pipeline) -> None:
+    served["error"] = SoftTimeLimitExceeded()
+    fax_id = send_url_fax(api_client)
 
     tasks.fax_fetch.run(fax_id)
 
-    assert submitted == [fax_id]
+    body = api_client.get(f"/v1/faxes/{fax_id}").json()
+    assert (body["status"], body["failure_reason"]) == ("failed", "document_fetch_failed")
+    assert "took too long" in body["failure_message"]
+    assert submissions(pipeline) == []
 
 
-def age(fax: Fax, **delta: float) -> None:
-    Fax.objects.filter(pk=fax.pk).update(updated_at=timezone.now() - timedelta(**delta))
+def test_an_image_conversion_that_hits_the_time_limit_fails_the_fax(
+    api_client, served, pipeline, monkeypatch
+) -> None:
+    served["content"] = documents.png_bytes()
+    conversions: list[int] = []
+
+    def slow_convert(*args: object, **kwargs: object) -> bytes:
+        conversions.append(1)
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(img2pdf, "convert", slow_convert)
+    fax_id = send_url_fax(api_client)
+
+    tasks.fax_fetch.run(fax_id)
+
+    body = api_client.get(f"/v1/faxes/{fax_id}").json()
+    assert (body["status"], body["failure_reason"]) == ("failed", "document_invalid")
+    assert "took too long" in body["failure_message"]
+    assert conversions == [1]  # not redrawn and converted again after the limit
 
 
-def test_the_sweeper_restarts_faxes_whose_task_was_lost(accepted_fax, api_client, pipeline) -> None:
+def test_a_pdf_check_that_hits_the_time_limit_fails_the_fax_saying_so(
+    api_client, served, pipeline, monkeypatch
+) -> None:
+    def slow_open(*args: object, **kwargs: object) -> None:
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(pikepdf, "open", slow_open)
+    fax_id = send_url_fax(api_client)
+
+    tasks.fax_fetch.run(fax_id)
+
+    body = api_client.get(f"/v1/faxes/{fax_id}").json()
+    assert body["failure_reason"] == "document_invalid"
+    assert "took too long" in body["failure_message"]
+
+
+# The sweeper. Time passes by moving every fax's timestamps back.
+
+TIMESTAMPS = ("created_at", "updated_at", "enqueued_at", "lease_expires_at", "submitted_at")
+
+
+def minutes_pass(minutes: float) -> None:
+    Fax.objects.update(**{name: F(name) - timedelta(minutes=minutes) for name in TIMESTAMPS})
+
+
+def sweep_every_minute(minutes: int) -> None:
+    for _ in range(minutes):
+        minutes_pass(1)
+        tasks.faxes_sweep.run()
+
+
+def test_the_sweeper_restarts_faxes_whose_task_is_overdue(
+    accepted_fax, api_client, pipeline
+) -> None:
     inline = accepted_fax()
-    url_fax = Fax.objects.get(
-        pk=api_client.post_json("/v1/faxes", {"to": "+15551234567", "document_url": URL}).json()[
-            "id"
-        ]
-    )
+    url_fax_id = send_url_fax(api_client)
+    minutes_pass(6)
     fresh = accepted_fax()
-    age(inline, minutes=3)
-    age(url_fax, minutes=3)
 
-    restart = services.faxes_to_restart()
+    outcome = services.faxes_restart_stalled()
 
-    assert sorted(restart) == sorted([(inline.id, "submit"), (url_fax.id, "fetch")])
-    assert fresh.id not in dict(restart)
+    assert sorted(outcome.restarted) == sorted([(inline.id, "submit"), (url_fax_id, "fetch")])
+    assert fresh.id not in dict(outcome.restarted)
+
+
+def test_two_sweeps_of_a_stalled_queue_send_no_task_twice(
+    api_client, pipeline, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        faxes = [send_url_fax(api_client) for _ in range(3)]
+    minutes_pass(2)
+
+    sweep_every_minute(2)
+
+    assert sorted(fetches(pipeline)) == sorted(faxes)
+
+
+def test_a_stalled_queue_gets_each_fax_again_once_per_growing_wait(
+    api_client, pipeline, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        faxes = [send_url_fax(api_client) for _ in range(3)]
+
+    sweep_every_minute(60)
+
+    # Sent at 0, then restarted at 5, 15 and 35 minutes.
+    assert sorted(fetches(pipeline)) == sorted(faxes * 4)
+    assert set(Fax.objects.values_list("pipeline_restarts", flat=True)) == {3}
+
+
+def test_a_fetch_that_never_finishes_fails_the_fax_once_out_of_restarts(
+    api_client, pipeline, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        fax_id = send_url_fax(api_client)
+
+    sweep_every_minute(124)
+    assert Fax.objects.get(pk=fax_id).status == FaxStatus.QUEUED
+    sweep_every_minute(1)
+
+    body = api_client.get(f"/v1/faxes/{fax_id}").json()
+    assert (body["status"], body["failure_reason"]) == ("failed", "document_fetch_failed")
+    assert body["failure_message"] == (
+        "The document could not be fetched in time: 6 attempts over 125 minutes did not finish."
+        " Send the fax again."
+    )
+    assert len(fetches(pipeline)) == 6
+
+
+def test_a_submission_that_never_finishes_fails_as_carrier_error(accepted_fax, pipeline) -> None:
+    fax = accepted_fax()
+    services.fax_claim(fax_id=fax.id)
+    Fax.objects.filter(pk=fax.pk).update(pipeline_restarts=services.MAX_PIPELINE_RESTARTS)
+    minutes_pass(31)
+
+    assert services.faxes_restart_stalled().failed == [fax.id]
+
+    fax.refresh_from_db()
+    assert (fax.status, fax.failure_reason) == (FaxStatus.FAILED, "carrier_error")
+    assert fax.failure_message.startswith("The fax could not be handed to the carrier in time")
+    assert submissions(pipeline) == []
+
+
+def test_a_stalled_fax_that_may_have_reached_the_carrier_says_so(accepted_fax, pipeline) -> None:
+    fax = accepted_fax()
+    services.fax_claim(fax_id=fax.id)
+    Fax.objects.filter(pk=fax.pk).update(
+        pipeline_restarts=services.MAX_PIPELINE_RESTARTS, submitted_at=timezone.now()
+    )
+    minutes_pass(31)
+
+    services.faxes_restart_stalled()
+
+    fax.refresh_from_db()
+    assert "may have reached the carrier" in fax.failure_message
+
+
+def test_a_fax_the_broker_refused_at_commit_starts_at_the_next_sweep(
+    api_client, pipeline, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    def broker_down(self: object, name: str, *args: object, **kwargs: object) -> None:
+        raise OSError("connection refused")
+
+    with monkeypatch.context() as down:
+        down.setattr("celery.app.base.Celery.send_task", broker_down)
+        with django_capture_on_commit_callbacks(execute=True):
+            fax_id = send_url_fax(api_client)
+
+    sweep_every_minute(1)
+
+    assert fetches(pipeline) == [fax_id]
+    assert Fax.objects.get(pk=fax_id).pipeline_restarts == 0
+
+
+def test_a_restart_the_broker_refused_is_not_counted(api_client, pipeline, monkeypatch) -> None:
+    fax_id = send_url_fax(api_client)
+    minutes_pass(6)
+
+    def broker_down(self: object, name: str, *args: object, **kwargs: object) -> None:
+        raise OSError("connection refused")
+
+    with monkeypatch.context() as down:
+        down.setattr("celery.app.base.Celery.send_task", broker_down)
+        with pytest.raises(OSError, match="connection refused"):
+            services.faxes_restart_stalled()
+    sweep_every_minute(1)
+
+    assert fetches(pipeline) == [fax_id]
+    assert Fax.objects.get(pk=fax_id).pipeline_restarts == 1
 
 
 def test_the_sweeper_takes_over_an_expired_lease_and_reconciles_first(telnyx, accepted_fax) -> None:
     fax = accepted_fax()
     services.fax_claim(fax_id=fax.id)
     # The worker died after its POST: the outcome is unknown and the lease runs out.
-    Fax.objects.filter(pk=fax.pk).update(
-        submitted_at=timezone.now() - timedelta(minutes=11),
-        lease_expires_at=timezone.now() - timedelta(seconds=1),
-    )
-    assert services.faxes_to_restart() == [(fax.id, "submit")]
-    from faxes.carrier import encode_client_state
-
+    Fax.objects.filter(pk=fax.pk).update(submitted_at=timezone.now())
+    minutes_pass(11)
+    assert services.faxes_restart_stalled().restarted == [(fax.id, "submit")]
     telnyx.mock.add(
         "GET",
         f"{API}/faxes",
@@ -179,6 +374,18 @@ def test_the_sweeper_takes_over_an_expired_lease_and_reconciles_first(telnyx, ac
     fax.refresh_from_db()
     assert fax.carrier_fax_id == "found-1"
     assert telnyx.posts_to("/faxes") == []
+
+
+def test_the_sweeper_leaves_a_leased_submission_alone(accepted_fax, pipeline) -> None:
+    fax = accepted_fax()
+    minutes_pass(6)
+    services.fax_claim(fax_id=fax.id)
+
+    assert services.faxes_restart_stalled().restarted == []
+
+
+def age(fax: Fax, **delta: float) -> None:
+    Fax.objects.filter(pk=fax.pk).update(updated_at=timezone.now() - timedelta(**delta))
 
 
 def test_the_sweeper_asks_telnyx_about_silent_faxes(telnyx, accepted_fax) -> None:

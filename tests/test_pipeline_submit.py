@@ -237,6 +237,31 @@ def test_the_sending_task_retries_with_backoff_and_keeps_its_lease(
     assert 2.5 <= call["countdown"] <= 300
 
 
+def test_a_retry_due_after_the_lease_is_not_restarted_before_it_is_due(
+    telnyx, accepted_fax, pipeline, monkeypatch
+) -> None:
+    from datetime import timedelta
+
+    from django.db.models import F
+
+    from faxes import tasks
+
+    fax = accepted_fax()
+    telnyx.accepts_media()
+    # Telnyx asks for 20 minutes: longer than the lease, which then runs out.
+    telnyx.mock.add("POST", f"{API}/faxes", status=503, headers={"Retry-After": "1200"}, json={})
+    monkeypatch.setattr(tasks.fax_submit, "retry", lambda **kwargs: RuntimeError("retry"))
+    with pytest.raises(RuntimeError):
+        tasks.fax_submit.run(fax.id)
+    eleven_minutes = {
+        name: F(name) - timedelta(minutes=11)
+        for name in ("created_at", "enqueued_at", "lease_expires_at")
+    }
+    Fax.objects.filter(pk=fax.pk).update(**eleven_minutes)
+
+    assert services.faxes_restart_stalled().restarted == []
+
+
 def test_backoff_grows_and_is_capped() -> None:
     from faxes.tasks import backoff
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from faxes import services, tasks
 from faxes.carrier import decode_client_state
@@ -87,4 +90,34 @@ def test_the_simulator_never_reaches_telnyx(accepted_fax, pipeline, telnyx, sett
     services.fax_submit(fax_id=fax.id)
 
     assert len(telnyx.mock.calls) == 0
+    assert Fax.objects.get(pk=fax.pk).status == FaxStatus.SENDING
+
+
+@pytest.mark.parametrize(
+    ("to", "status", "reason", "pages"),
+    [("+15551234567", "delivered", "", 3), ("+15550000002", "failed", "busy", 0)],
+)
+def test_the_sweepers_poll_finishes_a_simulated_fax_whose_events_were_lost(
+    accepted_fax, pipeline, to, status, reason, pages
+) -> None:
+    fax = accepted_fax(to=to)
+    services.fax_submit(fax_id=fax.id)
+    eleven_minutes_ago = timezone.now() - timedelta(minutes=11)
+    Fax.objects.filter(pk=fax.pk).update(
+        updated_at=eleven_minutes_ago, submitted_at=eleven_minutes_ago
+    )
+
+    tasks.faxes_sweep.run()  # none of the simulator's event tasks ran
+
+    fax.refresh_from_db()
+    assert (fax.status, fax.failure_reason, fax.pages_delivered) == (status, reason, pages)
+
+
+def test_a_polled_simulated_fax_is_sending_until_its_outcome_is_due(accepted_fax, pipeline) -> None:
+    fax = accepted_fax(to="+15550000007")  # delivered after 60 seconds
+    services.fax_submit(fax_id=fax.id)
+    Fax.objects.filter(pk=fax.pk).update(updated_at=timezone.now() - timedelta(minutes=11))
+
+    assert services.faxes_poll_silent() == 1
+
     assert Fax.objects.get(pk=fax.pk).status == FaxStatus.SENDING
