@@ -31,6 +31,15 @@ def test_create_account_refuses_a_taken_email(account: Account) -> None:
         run("create_account", account.owner.email, "--plan", "business")
 
 
+@pytest.mark.parametrize(
+    "bad", ["not-an-email", "a@", "a b@example.com", "a" * 250 + "@example.com"]
+)
+def test_create_account_refuses_a_malformed_email(bad: str) -> None:
+    with pytest.raises(CommandError, match="is not a valid email address"):
+        run("create_account", bad, "--plan", "business")
+    assert not User.objects.exists()
+
+
 def test_create_account_refuses_an_unknown_plan() -> None:
     with pytest.raises(CommandError, match="invalid choice"):
         run("create_account", "x@example.com", "--plan", "platinum")
