@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -158,3 +159,14 @@ def account_get_by_email(*, email: str) -> Account:
     if user.account is None:
         raise AccountError(f"The user {email} belongs to no account.")
     return user.account
+
+
+def login_unlock(*, email: str | None = None, ip_address: str | None = None) -> int:
+    """Lift login lockouts: forget the failed log-ins recorded for `email` (from any address)
+    and/or from `ip_address` (for any email). Returns how many records were cleared."""
+    cleared = 0
+    if email is not None:
+        cleared += AxesProxyHandler.reset_attempts(username=email_normalize(email))
+    if ip_address is not None:
+        cleared += AxesProxyHandler.reset_attempts(ip_address=ip_address)
+    return cleared
