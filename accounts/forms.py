@@ -4,29 +4,32 @@ from django import forms
 from django.contrib.auth import password_validation
 
 from accounts.models import User
+from accounts.services import EMAIL_MAX_LENGTH
 
 
 class SignUpForm(forms.Form):
+    """Sign-up, step one. It never says whether the address has an account: that answer goes
+    to the mailbox (`account_sign_up_request`)."""
+
     name = forms.CharField(label="Company or your name", max_length=200, required=False)
-    email = forms.EmailField()
-    password = forms.CharField(widget=forms.PasswordInput, strip=False)
+    email = forms.EmailField(max_length=EMAIL_MAX_LENGTH)
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(
-                "An account with this email already exists. Log in instead."
-            )
-        return email
+        return self.cleaned_data["email"].strip().lower()
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        password = cleaned.get("password")
-        if password:
-            try:
-                password_validation.validate_password(
-                    password, User(email=cleaned.get("email", ""))
-                )
-            except forms.ValidationError as error:
-                self.add_error("password", error)
-        return cleaned
+
+class SignUpPasswordForm(forms.Form):
+    """Sign-up, step two, behind the mailed link: the password of the new account."""
+
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), strip=False
+    )
+
+    def __init__(self, *args: object, email: str, name: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = User(email=email, name=name)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        password_validation.validate_password(password, self.user)
+        return password

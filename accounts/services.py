@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
+from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import DEFAULT_PLANS, TRIAL_DAYS, TRIAL_PLAN, Account, Plan, User
 
+EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
+SIGN_UP_SALT = "accounts.sign-up"
+
 
 class AccountError(Exception):
     """A request that cannot be carried out, with a message fit to show the person asking."""
+
+
+def email_normalize(email: str) -> str:
+    """The address as it is stored (stripped, lower-case), or AccountError if it is not one."""
+    email = email.strip().lower()
+    if len(email) > EMAIL_MAX_LENGTH:
+        raise AccountError(
+            f"'{email[:40]}…' is not a valid email address: "
+            f"it has {len(email)} characters, at most {EMAIL_MAX_LENGTH} are allowed."
+        )
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise AccountError(f"'{email}' is not a valid email address.") from None
+    return email
 
 
 def plans_ensure_defaults(*, plan_model: type[Plan] = Plan) -> None:
@@ -42,7 +69,7 @@ def account_create(
     *, email: str, password: str | None, plan: Plan, name: str = "", trial: bool = False
 ) -> Account:
     """Create a user and the account they own. `trial` starts the 7-day sign-up trial."""
-    email = email.strip().lower()
+    email = email_normalize(email)
     if User.objects.filter(email__iexact=email).exists():
         raise AccountError(f"A user with the email {email} already exists.")
     user = User.objects.create_user(email=email, password=password, name=name)
@@ -60,8 +87,57 @@ def account_create(
     return account
 
 
+@dataclass(frozen=True)
+class SignUpRequest:
+    """What a sign-up link carries: the address it was mailed to and the name given."""
+
+    email: str
+    name: str
+
+
+def account_sign_up_request(*, email: str, name: str, site_url: str) -> None:
+    """Self-service sign-up, step one: mail the address, and tell the caller nothing.
+
+    A new address is mailed a link (to `site_url`) where its owner chooses a password and the
+    account is created (step two, `account_sign_up`). An address that already has an account is
+    mailed a note saying so, with links to log in and reset the password. Either way one mail
+    goes out and nothing is returned, so the sign-up page cannot reveal who has an account, and
+    nothing is stored until the mailbox's owner follows the link.
+    """
+    email = email_normalize(email)
+    if User.objects.filter(email__iexact=email).exists():
+        template = "registration/sign_up_existing_email.txt"
+        subject = "You already have a SendFaxMail account"
+        context = {
+            "login_url": site_url + reverse("login"),
+            "reset_url": site_url + reverse("password_reset"),
+        }
+    else:
+        token = signing.dumps({"email": email, "name": name}, salt=SIGN_UP_SALT, compress=True)
+        template = "registration/sign_up_email.txt"
+        subject = "Finish signing up for SendFaxMail"
+        context = {
+            "confirm_url": site_url + reverse("signup_confirm", kwargs={"token": token}),
+            "days": settings.PASSWORD_RESET_TIMEOUT // 86400,
+        }
+    send_mail(subject, render_to_string(template, context), None, [email])
+
+
+def sign_up_request_read(*, token: str) -> SignUpRequest:
+    """The request a sign-up link carries, or AccountError if the link was altered, has expired
+    (links last as long as password-reset links, PASSWORD_RESET_TIMEOUT) or was used already."""
+    try:
+        data = signing.loads(token, salt=SIGN_UP_SALT, max_age=settings.PASSWORD_RESET_TIMEOUT)
+    except signing.BadSignature:
+        raise AccountError("This sign-up link is invalid or has expired.") from None
+    if User.objects.filter(email__iexact=data["email"]).exists():
+        raise AccountError("This address has an account already: log in instead.")
+    return SignUpRequest(email=data["email"], name=data["name"])
+
+
 def account_sign_up(*, email: str, password: str, name: str = "") -> Account:
-    """Self-service sign-up: the trial gives the Business plan for 7 days, no card needed."""
+    """Self-service sign-up, step two (from the mailed link): the account starts a 7-day trial
+    of the Business plan, no card needed. AccountError if the address has an account."""
     return account_create(
         email=email, password=password, name=name, plan=plan_get(slug=TRIAL_PLAN), trial=True
     )
@@ -83,3 +159,14 @@ def account_get_by_email(*, email: str) -> Account:
     if user.account is None:
         raise AccountError(f"The user {email} belongs to no account.")
     return user.account
+
+
+def login_unlock(*, email: str | None = None, ip_address: str | None = None) -> int:
+    """Lift login lockouts: forget the failed log-ins recorded for `email` (from any address)
+    and/or from `ip_address` (for any email). Returns how many records were cleared."""
+    cleared = 0
+    if email is not None:
+        cleared += AxesProxyHandler.reset_attempts(username=email_normalize(email))
+    if ip_address is not None:
+        cleared += AxesProxyHandler.reset_attempts(ip_address=ip_address)
+    return cleared

@@ -9,9 +9,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from accounts.forms import SignUpForm
+from accounts.forms import SignUpForm, SignUpPasswordForm
 from accounts.models import Plan
-from accounts.services import account_sign_up
+from accounts.services import (
+    AccountError,
+    account_sign_up,
+    account_sign_up_request,
+    sign_up_request_read,
+)
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -23,18 +28,60 @@ class EmailAuthenticationForm(AuthenticationForm):
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
+    """Step one: an email address. Every valid one gets the same "check your email" answer."""
     if request.user.is_authenticated:
         return redirect("dashboard:home")
     form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        account = account_sign_up(
-            email=form.cleaned_data["email"],
-            password=form.cleaned_data["password"],
-            name=form.cleaned_data["name"],
-        )
-        login(request, account.owner, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("dashboard:home")
+    if request.method == "POST":
+        if form.is_valid():
+            email = form.cleaned_data["email"]
+            try:
+                account_sign_up_request(
+                    email=email,
+                    name=form.cleaned_data["name"],
+                    site_url=f"{request.scheme}://{request.get_host()}",
+                )
+            except AccountError as error:
+                form.add_error("email", str(error))
+            else:
+                return render(request, "registration/sign_up_sent.html", {"email": email})
+        return render(request, "registration/signup.html", {"form": form}, status=400)
     return render(request, "registration/signup.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """Step two, from the mailed link: choose a password; the account and its trial start."""
+    try:
+        sign_up = sign_up_request_read(token=token)
+    except AccountError as error:
+        return _sign_up_link_refused(request, error)
+    form = SignUpPasswordForm(request.POST or None, email=sign_up.email, name=sign_up.name)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                account = account_sign_up(
+                    email=sign_up.email, password=form.cleaned_data["password"], name=sign_up.name
+                )
+            except AccountError as error:  # the link was used in another tab meanwhile
+                return _sign_up_link_refused(request, error)
+            login(request, account.owner, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("dashboard:home")
+        status = 400
+    else:
+        status = 200
+    return render(
+        request,
+        "registration/sign_up_confirm.html",
+        {"form": form, "email": sign_up.email},
+        status=status,
+    )
+
+
+def _sign_up_link_refused(request: HttpRequest, error: AccountError) -> HttpResponse:
+    return render(
+        request, "registration/sign_up_link_refused.html", {"message": str(error)}, status=400
+    )
 
 
 @login_required

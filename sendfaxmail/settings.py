@@ -7,6 +7,7 @@ server. Production sets DATABASE_URL and REDIS_URL.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "developers",
     "fax_numbers",
     "faxes",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -70,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "developers.middleware.RateLimitHeadersMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login's answer into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "sendfaxmail.urls"
@@ -133,6 +137,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Axes' backend comes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -165,6 +174,34 @@ STORAGES = {
 # (smtp+tls://user:password@smtp.example.com:587).
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SendFaxMail <no-reply@localhost>")
+
+# Login throttling (django-axes, on /accounts/login/ and /admin/login/; accounts/lockout.py).
+# An (email, IP address) pair is locked out after 10 failures, an IP address alone after 100
+# (one clinic behind one NAT address shares it), until 15 minutes pass without a failure.
+# The database handler, not the cache one: it counts under a row lock (the cache handler's
+# add-then-incr loses counts and TTLs in races, the reason django-ratelimit is not used either),
+# and it can clear every record of one email (`unlock_login`), where the cache handler's keys
+# are hashes of email + IP. Its table is pruned on every login attempt.
+LOGIN_FAILURE_LIMIT = 10
+LOGIN_IP_FAILURE_LIMIT = 100
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = "accounts.lockout.failure_limit"
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+# Django's login forms (ours and the admin's) post the email as `username`.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.lockout.client_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# A success must not clear failures: axes would clear the IP's too, so logging in to one's own
+# account every 99 guesses would lift the IP limit.
+AXES_RESET_ON_SUCCESS = False
+# No row per successful login kept forever; failures are what throttling needs.
+AXES_DISABLE_ACCESS_LOG = True
+# Proxies in front of the app that append to X-Forwarded-For; 0 reads the client address from
+# the connection (REMOTE_ADDR). Behind one proxy that is the proxy's address: set this, or every
+# client shares one address and 100 failures anywhere lock out everyone.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # HTTPS-only settings: on whenever DEBUG is off, each switchable by a variable of the same name
 # for plain HTTP behind a TLS-terminating proxy or on localhost.

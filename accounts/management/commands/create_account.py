@@ -31,4 +31,6 @@ class Command(BaseCommand):
             )
         except AccountError as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(f"Created account {account.name} ({account.plan.name}) for {email}.")
+        self.stdout.write(
+            f"Created account {account.name} ({account.plan.name}) for {account.owner.email}."
+        )
