@@ -26,7 +26,8 @@ from .errors import (
 DEFAULT_BASE_URL = "https://api.sendfaxmail.com"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 2
-# Back-off without a Retry-After: 0.5 s, 1 s, 2 s, … up to 8 s, each with jitter.
+# Back-off without a Retry-After: 0.5 s, 1 s, 2 s, … up to 8 s, each cut by a random part of
+# up to half (so 0.25 to 0.5 s, then 0.5 to 1 s, …).
 INITIAL_BACKOFF = 0.5
 MAX_BACKOFF = 8.0
 # A Retry-After longer than this is not waited for: the error is raised at once.
@@ -187,7 +188,7 @@ class SendFaxMail:
 
     def _retry_delay(self, error: SendFaxMailError, attempt: int) -> float | None:
         """Seconds to wait before retry number `attempt + 1`, or None not to retry."""
-        backoff = min(MAX_BACKOFF, INITIAL_BACKOFF * 2**attempt)
+        backoff = min(MAX_BACKOFF, INITIAL_BACKOFF * 2.0**attempt)
         # "Equal jitter": half the back-off fixed, half random, so that clients that failed
         # together do not retry together. Not cryptographic.
         delay = backoff / 2 + random.uniform(0, backoff / 2)  # noqa: S311

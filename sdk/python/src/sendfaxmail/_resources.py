@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 from urllib.parse import quote
 
+from .errors import APIError
 from .models import Fax, FaxNumber
 
 if TYPE_CHECKING:
@@ -112,11 +113,14 @@ class Pages(Generic[T]):
         return next(self._iterator)
 
     def _fetch(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        return self._client.request("GET", self._path, params=params)
+        body = self._client.request("GET", self._path, params=params)
+        if not isinstance(body, dict) or not isinstance(body.get("data", []), list):
+            raise APIError(f"GET {self._path} did not answer with a list object.")
+        return body
 
     def _iterate(self, body: dict[str, Any]) -> Iterator[T]:
         seen: set[str] = set()
-        page = 1
+        page = int(self._params.get(self._page_param, 1)) if self._page_param else 1
         while True:
             data = body.get("data") or []
             for item in data:

@@ -88,12 +88,13 @@ def verify(payload: bytes | str, headers: Mapping[str, str], secret: str | bytes
 def _event(body: Any) -> WebhookEvent:
     if not isinstance(body, dict):
         raise WebhookVerificationError("The webhook's body is not an event object.")
+    data = body.get("data")
     try:
         return WebhookEvent(
             id=str(body["id"]),
             type=str(body["type"]),
             created_at=parse_datetime(body["created_at"]),
-            data=body.get("data") if isinstance(body.get("data"), dict) else {},
+            data=data if isinstance(data, dict) else {},
             raw=body,
         )
     except (KeyError, TypeError, ValueError) as error:
