@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every answer (an early error, a redirect, a static file) has a Request-Id.
+    "sendfaxmail.lib.middleware.RequestIdMiddleware",
     "sendfaxmail.lib.middleware.CollectAfterLargeBodiesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -202,6 +204,11 @@ AXES_DISABLE_ACCESS_LOG = True
 # the connection (REMOTE_ADDR). Behind one proxy that is the proxy's address: set this, or every
 # client shares one address and 100 failures anywhere lock out everyone.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Keep the `Request-Id` a request arrives with instead of making one (lib/request_id.py). Only
+# behind a proxy that sets or replaces that header: otherwise any client could name its request
+# after another. Separate from TRUSTED_PROXY_COUNT, since a proxy that appends to
+# X-Forwarded-For may still pass a client's Request-Id through untouched.
+TRUST_REQUEST_ID_HEADER = env.bool("TRUST_REQUEST_ID_HEADER", default=False)
 
 # HTTPS-only settings: on whenever DEBUG is off, each switchable by a variable of the same name
 # for plain HTTP behind a TLS-terminating proxy or on localhost.
@@ -321,11 +328,27 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# `plain` (default) or `json`: one JSON object a line. Every line carries the request id (or `-`).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "sendfaxmail.lib.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"
+        },
+        "json": {"()": "sendfaxmail.lib.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
