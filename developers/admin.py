@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
+from developers.models import ApiKey, RequestLogEntry, WebhookDelivery, WebhookEndpoint
 from developers.services import api_key_revoke
 
 
@@ -100,4 +100,21 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(RequestLogEntry)
+class RequestLogEntryAdmin(admin.ModelAdmin):
+    """Support finds a customer's request by the Request-Id they quote. Read-only."""
+
+    list_display = ["request_id", "created_at", "account", "method", "path", "status", "api_key"]
+    list_filter = ["status", "livemode"]
+    search_fields = ["=request_id", "=account__owner__email"]
+    list_select_related = ["account", "api_key"]
+    readonly_fields = [f.name for f in RequestLogEntry._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

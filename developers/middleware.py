@@ -1,10 +1,23 @@
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
+from datetime import timedelta
+from functools import partial
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
+from accounts.lockout import client_ip
+from developers.models import ApiKey
+from developers.services import RequestRecord, request_log_record
 from developers.throttling import USAGE_ATTRIBUTE
+from sendfaxmail.lib import request_id
+from sendfaxmail.lib.middleware import STARTED_ATTRIBUTE
+
+# An Idempotency-Key as the API accepts it; anything else is not recorded.
+PRINTABLE = re.compile(r"[\x20-\x7e]{1,255}")
 
 
 class RateLimitHeadersMiddleware:
@@ -21,3 +34,62 @@ class RateLimitHeadersMiddleware:
             response["RateLimit-Remaining"] = str(usage.remaining)
             response["RateLimit-Reset"] = str(usage.reset)
         return response
+
+
+class RequestLogMiddleware:
+    """Record every authenticated /v1 request in its account's request log.
+
+    The entry is handed over (`request_log_record`: one Redis command) when the server closes
+    the response, after the answer has gone to the client, so it adds nothing to the request's
+    latency. Requests without a valid key (401) belong to no account and are not recorded.
+    Nothing of the body or the query is kept.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        api_key = getattr(request, "auth", None)
+        if isinstance(api_key, ApiKey):
+            record = _record(request, response, api_key, since=started)
+            # Django calls these closers from response.close(), once the WSGI server has sent the
+            # answer (the test client calls it too). A failure there is swallowed, so the
+            # service logs its own.
+            response._resource_closers.append(partial(request_log_record, record=record))
+        return response
+
+
+def _record(
+    request: HttpRequest, response: HttpResponse, api_key: ApiKey, *, since: float
+) -> RequestRecord:
+    started = getattr(request, STARTED_ATTRIBUTE, since)
+    duration = time.perf_counter() - started
+    idempotency_key = request.META.get("HTTP_IDEMPOTENCY_KEY", "")
+    location = response.get("Location", "") if response.status_code == 201 else ""
+    object_id = location.rsplit("/", 1)[-1]
+    return RequestRecord(
+        account_id=api_key.account_id,
+        api_key_id=api_key.pk,
+        livemode=api_key.livemode,
+        created_at=timezone.now() - timedelta(seconds=duration),
+        request_id=getattr(request, request_id.ATTRIBUTE, "") or "",
+        method=request.method or "",
+        path=request.path[:512],
+        status=response.status_code,
+        error_code=_error_code(response),
+        duration_ms=round(duration * 1000, 1),
+        idempotency_key=idempotency_key if PRINTABLE.fullmatch(idempotency_key) else "",
+        replayed=response.get("Idempotent-Replayed") == "true",
+        client_ip=client_ip(request),
+        object_id=object_id if request_id.TRUSTED_SHAPE.fullmatch(object_id) else "",
+    )
+
+
+def _error_code(response: HttpResponse) -> str:
+    """The envelope's `code` of an error answer; DRF responses keep their data."""
+    data = getattr(response, "data", None)
+    error = data.get("error") if isinstance(data, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code[:64] if isinstance(code, str) else ""

@@ -17,3 +17,15 @@ def webhook_deliveries_dispatch() -> None:
 @shared_task(ignore_result=True, acks_late=True, time_limit=30, soft_time_limit=25)
 def webhook_delivery_attempt(delivery_id: str) -> None:
     services.webhook_delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(ignore_result=True, time_limit=600)
+def request_log_purge() -> None:
+    """Periodic (hourly): delete request log entries older than 30 days."""
+    services.request_log_purge()
+
+
+@shared_task(ignore_result=True, time_limit=60)
+def request_log_flush() -> None:
+    """Periodic (every few seconds): move buffered request log entries into the table."""
+    services.request_log_flush()

@@ -12,21 +12,23 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Account
 from accounts.selectors import account_of_member
-from developers.forms import ApiKeyForm, WebhookEndpointForm
+from developers.access import can_read_request_log
+from developers.forms import ApiKeyForm, RequestLogFilterForm, WebhookEndpointForm
 from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
-from developers.selectors import webhook_deliveries_recent
+from developers.selectors import request_log_entry, request_log_page, webhook_deliveries_recent
 from developers.services import (
     WebhookError,
     api_key_create,
     api_key_delete,
     api_key_revoke,
+    request_log_flush,
     webhook_delivery_resend,
     webhook_endpoint_create,
     webhook_endpoint_delete,
@@ -237,3 +239,52 @@ def webhook_resend(request: HttpRequest, endpoint_id: str, delivery_id: str) -> 
     delivery = get_object_or_404(WebhookDelivery, pk=delivery_id, endpoint=endpoint)
     webhook_delivery_resend(delivery=delivery)
     return redirect("developers:webhook_detail", endpoint_id=endpoint.pk)
+
+
+# --- The request log -----------------------------------------------------------------------
+
+
+def request_log_reader(view: View) -> View:
+    """Let in only those who may read the account's request log (`can_read_request_log`);
+    others get a 403 page. Answers are never cached: they list other people's traffic."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        account = _account(request)
+        if not can_read_request_log(user=request.user, account=account):
+            return render(request, "developers/logs_forbidden.html", status=403)
+        return view(request, account, *args, **kwargs)
+
+    return never_cache(wrapper)
+
+
+@login_required
+@require_GET
+@request_log_reader
+def request_log(request: HttpRequest, account: Account) -> HttpResponse:
+    """Developers → Logs: the account's /v1 requests of the last 30 days, newest first."""
+    request_log_flush()  # so that a request made a moment ago is listed already
+    api_keys = list(ApiKey.objects.filter(account=account).order_by("name", "created_at"))
+    form = RequestLogFilterForm(request.GET, api_keys=api_keys)
+    page = request_log_page(
+        account=account,
+        filters=form.filters(),
+        older_than=request.GET.get("older_than"),
+        newer_than=request.GET.get("newer_than"),
+    )
+    query = request.GET.copy()
+    for name in ("older_than", "newer_than"):
+        query.pop(name, None)
+    context = {"form": form, "page": page, "query": query.urlencode(), "filtered": bool(query)}
+    return render(request, "developers/logs.html", context)
+
+
+@login_required
+@require_GET
+@request_log_reader
+def request_log_detail(request: HttpRequest, account: Account, request_id: str) -> HttpResponse:
+    request_log_flush()
+    entry = request_log_entry(account=account, request_id=request_id)
+    if entry is None:
+        raise Http404("No request with this id in your account's log.")
+    return render(request, "developers/logs_detail.html", {"entry": entry})

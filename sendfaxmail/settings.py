@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "developers.middleware.RateLimitHeadersMiddleware",
+    "developers.middleware.RequestLogMiddleware",
     # Last, as django-axes asks: it turns a locked-out login's answer into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -326,6 +327,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "developers.tasks.webhook_deliveries_dispatch",
         "schedule": 5.0,
     },
+    "request-log-flush": {"task": "developers.tasks.request_log_flush", "schedule": 5.0},
+    "request-log-purge": {"task": "developers.tasks.request_log_purge", "schedule": 3600.0},
 }
 
 # `plain` (default) or `json`: one JSON object a line. Every line carries the request id (or `-`).
