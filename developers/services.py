@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts.models import Account, User
@@ -100,8 +103,17 @@ RETRY_DELAYS = [
     timedelta(hours=10),
     timedelta(hours=10),
 ]
-# An attempt in flight holds its delivery this long; if its worker dies, another takes over.
+# An attempt in flight holds its delivery, and so its endpoint, this long; if its worker dies,
+# another takes over. Longer than the attempt task's hard time limit (developers/tasks.py).
 ATTEMPT_LEASE = timedelta(minutes=2)
+# Fairness between accounts. An endpoint has at most one delivery in flight, and an account at
+# most ACCOUNT_IN_FLIGHT, so one account's slow endpoints hold at most that many webhook worker
+# slots (the Procfile's worker runs 4) and queue at most that many attempts ahead of another
+# account's: the next claim takes the other account's delivery first.
+ACCOUNT_IN_FLIGHT = 2
+# Claims of all workers take turns (a transaction-scoped PostgreSQL advisory lock), so that two
+# claims cannot both see an endpoint or an account as free.
+CLAIM_LOCK = 0x5346_4D57
 DISABLE_AFTER = timedelta(days=5)
 SECRET_OVERLAP = timedelta(hours=24)
 DELIVERY_TIMEOUT = 10.0
@@ -214,17 +226,56 @@ def _dispatch_soon() -> None:
 
 @transaction.atomic
 def webhook_deliveries_claim(*, limit: int = 100) -> list[str]:
-    """Claim due deliveries for this worker: `FOR UPDATE SKIP LOCKED`, so two workers never take
-    the same rows, and a lease in `next_attempt_at` until the attempt records its result."""
+    """Claim due deliveries for this worker, fairly, and lease them (`leased_until`) until the
+    attempt records its result; return their ids in the order they should be attempted.
+
+    Fair: an endpoint with a delivery in flight gets no other, an account gets at most
+    ACCOUNT_IN_FLIGHT in flight, and accounts take turns (each account's oldest due delivery
+    comes before any account's second), so one account's backlog cannot starve another's.
+    Rows another transaction holds are skipped (`SKIP LOCKED`).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
     now = timezone.now()
-    due = list(
-        WebhookDelivery.objects.select_for_update(skip_locked=True)
-        .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at")
-        .values_list("id", flat=True)[:limit]
+    in_flight = list(
+        WebhookDelivery.objects.filter(
+            status=DeliveryStatus.PENDING, leased_until__gt=now
+        ).values_list("endpoint_id", "endpoint__account_id")
     )
-    WebhookDelivery.objects.filter(pk__in=due).update(next_attempt_at=now + ATTEMPT_LEASE)
-    return due
+    busy_endpoints = {endpoint_id for endpoint_id, _ in in_flight}
+    taken = Counter(account_id for _, account_id in in_flight)
+    # The oldest due delivery of each endpoint that has none in flight.
+    heads = (
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .exclude(endpoint_id__in=busy_endpoints)
+        .annotate(
+            place=Window(
+                RowNumber(),
+                partition_by=[F("endpoint_id")],
+                order_by=[F("next_attempt_at").asc(), F("id").asc()],
+            )
+        )
+        .filter(place=1)
+        .order_by("next_attempt_at", "id")
+        .values_list("id", "endpoint__account_id")
+    )
+    turns: list[tuple[int, str]] = []  # (the account's in-flight count once it runs, id)
+    for delivery_id, account_id in heads:
+        taken[account_id] += 1
+        if taken[account_id] <= ACCOUNT_IN_FLIGHT:
+            turns.append((taken[account_id], delivery_id))
+    # Stable sort: within a turn, oldest first, as `heads` came.
+    chosen = [delivery_id for _, delivery_id in sorted(turns, key=lambda turn: turn[0])][:limit]
+    locked = set(
+        WebhookDelivery.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=chosen, status=DeliveryStatus.PENDING)
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
+        .values_list("id", flat=True)
+    )
+    claimed = [delivery_id for delivery_id in chosen if delivery_id in locked]
+    WebhookDelivery.objects.filter(pk__in=claimed).update(leased_until=now + ATTEMPT_LEASE)
+    return claimed
 
 
 def _headers(event: WebhookEvent, endpoint: WebhookEndpoint, body: bytes) -> dict[str, str]:
@@ -297,6 +348,7 @@ RECORDED_FIELDS = [
     "first_attempt_at",
     "last_attempt_at",
     "next_attempt_at",
+    "leased_until",
     "last_error",
     "last_status_code",
     "last_response_ms",
@@ -311,8 +363,9 @@ def _finish(
     error: str = "",
     retry_after: timedelta | None = None,
 ) -> WebhookDelivery:
-    """Record this attempt, unless another attempt of the same delivery (a stale claim taken
-    over) recorded first: the row changes only while it is as this attempt read it."""
+    """Record this attempt and end its lease (the endpoint may take its next delivery), unless
+    another attempt of the same delivery (a stale claim taken over) recorded first: the row
+    changes only while it is as this attempt read it."""
     now = timezone.now()
     read_attempts = delivery.attempts
     delivery.status = status
@@ -320,6 +373,7 @@ def _finish(
     delivery.first_attempt_at = delivery.first_attempt_at or now
     delivery.last_attempt_at = now
     delivery.next_attempt_at = now + retry_after if retry_after else None
+    delivery.leased_until = None
     delivery.last_error = error[:300]
     WebhookDelivery.objects.filter(
         pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=read_attempts

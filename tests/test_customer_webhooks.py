@@ -287,19 +287,23 @@ def test_a_failed_ping_is_not_retried(endpoint, receiver) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_never_claim_the_same_deliveries(receiver) -> None:
-    account = AccountFactory(plan_slug="business", with_number=True)
-    endpoint = services.webhook_endpoint_create(account=account, url=receiver.url())
-    event = WebhookEvent.objects.create(account=account, type="fax.delivered", body={})
-    WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=timezone.now())
-        for _ in range(20)
-    )
+def test_a_claim_skips_deliveries_another_transaction_holds(receiver) -> None:
+    # Ten accounts with two endpoints each: nothing but the held rows keeps a delivery back.
+    deliveries = []
+    for _ in range(10):
+        account = AccountFactory(plan_slug="business")
+        event = WebhookEvent.objects.create(account=account, type="fax.delivered", body={})
+        for path in ("/a", "/b"):
+            endpoint = services.webhook_endpoint_create(account=account, url=receiver.url(path))
+            deliveries.append(
+                WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=timezone.now())
+            )
+    WebhookDelivery.objects.bulk_create(deliveries)
     holding, release = threading.Event(), threading.Event()
     held: list[str] = []
 
-    def first_worker() -> None:
-        # A worker in the middle of its claim: ten rows locked, not yet committed.
+    def other_transaction() -> None:
+        # Ten rows locked, not yet committed (a stale attempt recording its result, say).
         with transaction.atomic():
             rows = WebhookDelivery.objects.select_for_update(skip_locked=True).order_by("id")[:10]
             held.extend(rows.values_list("id", flat=True))
@@ -308,7 +312,7 @@ def test_two_workers_never_claim_the_same_deliveries(receiver) -> None:
             release.wait(10)
         connection.close()
 
-    worker = threading.Thread(target=first_worker)
+    worker = threading.Thread(target=other_transaction)
     worker.start()
     holding.wait(10)
     try:
