@@ -69,6 +69,10 @@ class WebhookEventType(models.TextChoices):
     FAX_FAILED = "fax.failed", "fax.failed — the fax could not be delivered"
 
 
+# The test event a member sends from the endpoint page; no endpoint subscribes to it.
+PING = "ping"
+
+
 class WebhookEndpoint(models.Model):
     """A customer's HTTPS URL that receives signed events."""
 

@@ -17,8 +17,9 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts.models import Account, User
-from developers import keys
+from developers import keys, ratelimit
 from developers.models import (
+    PING,
     ApiKey,
     DeliveryStatus,
     Scope,
@@ -111,6 +112,7 @@ ATTEMPT_LEASE = timedelta(minutes=2)
 # slots (the Procfile's worker runs 4) and queue at most that many attempts ahead of another
 # account's: the next claim takes the other account's delivery first.
 ACCOUNT_IN_FLIGHT = 2
+PING_RATE = ratelimit.Rate(limit=10, window=60)
 # Claims of all workers take turns (a transaction-scoped PostgreSQL advisory lock), so that two
 # claims cannot both see an endpoint or an account as free.
 CLAIM_LOCK = 0x5346_4D57
@@ -123,6 +125,14 @@ USER_AGENT = "SendFaxMail-Webhooks/1.0"
 
 class WebhookError(ValueError):
     """The endpoint cannot be saved as asked; the message says why."""
+
+
+class PingLimitReached(WebhookError):
+    """The account sent PING_RATE test events in the current minute; `retry_in` seconds left."""
+
+    def __init__(self, message: str, *, retry_in: int) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
 
 
 def _clean_endpoint(*, url: str, event_types: Iterable[str]) -> tuple[str, list[str]]:
@@ -384,9 +394,10 @@ def _finish(
 def _failed(
     delivery: WebhookDelivery, *, error: str, at_least: float | None = None
 ) -> WebhookDelivery:
-    """Schedule the next retry, or give up after the last one."""
+    """Schedule the next retry, or give up after the last one. A test event is not retried:
+    the member who sent it reads its result on the endpoint page."""
     attempt_number = delivery.attempts  # retries already made
-    if attempt_number >= len(RETRY_DELAYS):
+    if attempt_number >= len(RETRY_DELAYS) or delivery.event.type == PING:
         delivery = _finish(delivery, status=DeliveryStatus.FAILED, error=error)
     else:
         delay = RETRY_DELAYS[attempt_number]
@@ -427,19 +438,29 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
 
 
 def webhook_endpoint_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
-    """Deliver a signed `ping` event to this endpoint now, once, and return the result."""
-    event = WebhookEvent(account=endpoint.account, livemode=True, type="ping")
+    """Queue a signed `ping` event to this endpoint and return its pending delivery; a worker
+    attempts it once (no retries) and the endpoint page shows the result when it arrives.
+
+    An account may send PING_RATE test events a minute (PingLimitReached past that), counted
+    in Redis in one atomic step; when Redis does not answer, pings are let through.
+    """
+    usage = ratelimit.hit(bucket="webhook-ping", key_id=str(endpoint.account_id), rate=PING_RATE)
+    if usage is not None and not usage.allowed:
+        raise PingLimitReached(
+            f"You can send {PING_RATE.limit} test events a minute. "
+            f"Try again in {usage.reset} seconds.",
+            retry_in=usage.reset,
+        )
+    event = WebhookEvent(account_id=endpoint.account_id, livemode=True, type=PING)
     event.body = {
         "id": event.id,
-        "type": "ping",
+        "type": PING,
         "created_at": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         "data": {"object": {"endpoint": endpoint.id, "message": "A test event from SendFaxMail."}},
     }
     event.save(force_insert=True)
-    delivery = WebhookDelivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=None)
-    delivery = webhook_delivery_attempt(delivery_id=delivery.pk) or delivery
-    if delivery.status == DeliveryStatus.PENDING:
-        # A test event is not retried: its result is shown at once.
-        delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
-        delivery.save(update_fields=["status", "next_attempt_at"])
+    delivery = WebhookDelivery.objects.create(
+        event=event, endpoint=endpoint, next_attempt_at=timezone.now()
+    )
+    transaction.on_commit(_dispatch_soon, robust=True)
     return delivery

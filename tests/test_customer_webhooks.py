@@ -121,6 +121,7 @@ def test_after_a_rotation_both_secrets_verify_for_24_hours(endpoint, account, re
 
     with time_machine.travel(timezone.now() + timedelta(hours=25)):
         services.webhook_endpoint_ping(endpoint=WebhookEndpoint.objects.get(pk=endpoint.pk))
+        deliver_due()
     late = receiver.received[-1]
     assert len(late.headers["webhook-signature"].split(" ")) == 1
     with pytest.raises(WebhookVerificationError):
@@ -267,10 +268,12 @@ def test_a_resend_repeats_the_same_event_id(endpoint, account, receiver) -> None
     assert WebhookDelivery.objects.count() == 2
 
 
-def test_a_ping_is_delivered_at_once_and_says_how_it_went(endpoint, receiver) -> None:
+def test_a_ping_is_queued_then_delivered_and_says_how_it_went(endpoint, receiver) -> None:
     receiver.answer(Answer(status=204, body=b""))
 
-    delivery = services.webhook_endpoint_ping(endpoint=endpoint)
+    queued = services.webhook_endpoint_ping(endpoint=endpoint)
+    assert (queued.status, receiver.received) == (DeliveryStatus.PENDING, [])
+    [delivery] = deliver_due()
 
     assert delivery.status == DeliveryStatus.SUCCEEDED
     assert delivery.last_status_code == 204
@@ -279,8 +282,9 @@ def test_a_ping_is_delivered_at_once_and_says_how_it_went(endpoint, receiver) ->
 
 def test_a_failed_ping_is_not_retried(endpoint, receiver) -> None:
     receiver.answer(Answer(status=500))
+    services.webhook_endpoint_ping(endpoint=endpoint)
 
-    delivery = services.webhook_endpoint_ping(endpoint=endpoint)
+    [delivery] = deliver_due()
 
     assert delivery.status == DeliveryStatus.FAILED
     assert services.webhook_deliveries_claim() == []
