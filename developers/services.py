@@ -112,6 +112,7 @@ ATTEMPT_LEASE = timedelta(minutes=2)
 # slots (the Procfile's worker runs 4) and queue at most that many attempts ahead of another
 # account's: the next claim takes the other account's delivery first.
 ACCOUNT_IN_FLIGHT = 2
+ENDPOINTS_PER_ACCOUNT = 16
 PING_RATE = ratelimit.Rate(limit=10, window=60)
 # Claims of all workers take turns (a transaction-scoped PostgreSQL advisory lock), so that two
 # claims cannot both see an endpoint or an account as free.
@@ -125,6 +126,10 @@ USER_AGENT = "SendFaxMail-Webhooks/1.0"
 
 class WebhookError(ValueError):
     """The endpoint cannot be saved as asked; the message says why."""
+
+
+class EndpointLimitReached(WebhookError):
+    """The account already has ENDPOINTS_PER_ACCOUNT endpoints."""
 
 
 class PingLimitReached(WebhookError):
@@ -146,11 +151,20 @@ def _clean_endpoint(*, url: str, event_types: Iterable[str]) -> tuple[str, list[
     return url, chosen or list(WebhookEventType.values)
 
 
+@transaction.atomic
 def webhook_endpoint_create(
     *, account: Account, url: str, description: str = "", event_types: Iterable[str] = ()
 ) -> WebhookEndpoint:
-    """Register an HTTPS endpoint. Its URL passes the SSRF guard now and at every delivery."""
+    """Register an HTTPS endpoint. Its URL passes the SSRF guard now and at every delivery.
+    An account has at most ENDPOINTS_PER_ACCOUNT endpoints (EndpointLimitReached)."""
     url, chosen = _clean_endpoint(url=url, event_types=event_types)
+    # The account's row lock makes concurrent additions count one after the other.
+    Account.objects.select_for_update().filter(pk=account.pk).first()
+    if WebhookEndpoint.objects.filter(account=account).count() >= ENDPOINTS_PER_ACCOUNT:
+        raise EndpointLimitReached(
+            f"An account can have at most {ENDPOINTS_PER_ACCOUNT} webhook endpoints. Delete one "
+            "you no longer use, or subscribe one endpoint to more events."
+        )
     return WebhookEndpoint.objects.create(
         account=account,
         url=url,

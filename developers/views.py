@@ -23,6 +23,8 @@ from developers.forms import ApiKeyForm, WebhookEndpointForm
 from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from developers.selectors import webhook_deliveries_recent, webhook_ping_of
 from developers.services import (
+    ENDPOINTS_PER_ACCOUNT,
+    EndpointLimitReached,
     PingLimitReached,
     WebhookError,
     api_key_create,
@@ -68,6 +70,7 @@ def _page(
         "form": form or ApiKeyForm(),
         "api_keys": account.api_keys.visible().select_related("created_by").order_by("-created_at"),
         "endpoints": account.webhook_endpoints.order_by("created_at"),
+        "endpoints_per_account": ENDPOINTS_PER_ACCOUNT,
         **extra,
     }
     return render(request, "developers/index.html", context, status=status)
@@ -153,6 +156,8 @@ def webhook_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             endpoint = webhook_endpoint_create(account=_account(request), **form.cleaned_data)
+        except EndpointLimitReached as error:
+            form.add_error(None, str(error))
         except WebhookError as error:
             form.add_error("url", str(error))
         else:

@@ -329,6 +329,40 @@ def test_a_claim_skips_deliveries_another_transaction_holds(receiver) -> None:
     assert set(claimed).isdisjoint(held)
 
 
+def test_an_account_has_at_most_16_endpoints(account, receiver) -> None:
+    for n in range(16):
+        services.webhook_endpoint_create(account=account, url=receiver.url(f"/{n}"))
+
+    with pytest.raises(services.EndpointLimitReached):
+        services.webhook_endpoint_create(account=account, url=receiver.url("/17"))
+    assert WebhookEndpoint.objects.filter(account=account).count() == 16
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_additions_cannot_pass_the_endpoint_cap(receiver) -> None:
+    account = AccountFactory(plan_slug="business")
+    for n in range(15):
+        services.webhook_endpoint_create(account=account, url=receiver.url(f"/{n}"))
+    start = threading.Barrier(4)
+
+    def add(n: int) -> None:
+        start.wait(10)
+        try:
+            services.webhook_endpoint_create(account=account, url=receiver.url(f"/extra{n}"))
+        except services.EndpointLimitReached:
+            pass
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert WebhookEndpoint.objects.filter(account=account).count() == 16
+
+
 def test_a_delivery_of_a_deleted_endpoint_is_dropped_quietly(endpoint, account, receiver) -> None:
     finish(FaxFactory(account=account, status=FaxStatus.SENDING))
     [delivery_id] = services.webhook_deliveries_claim()

@@ -220,6 +220,19 @@ def test_another_accounts_test_event_is_a_404(
         assert owner_client.get(f"{BASE}/{theirs.pk}/{path}").status_code == 404
 
 
+def test_a_17th_endpoint_is_refused_with_a_clear_form_error(
+    owner_client: Client, account: Account, receiver
+) -> None:
+    for n in range(16):
+        services.webhook_endpoint_create(account=account, url=receiver.url(f"/{n}"))
+
+    response = owner_client.post(f"{BASE}/new", {"url": receiver.url("/17")})
+
+    assert response.status_code == 400
+    assert "at most 16 webhook endpoints" in response.content.decode()
+    assert WebhookEndpoint.objects.filter(account=account).count() == 16
+
+
 def test_rotating_shows_the_new_secret(owner_client: Client, endpoint: WebhookEndpoint) -> None:
     old = endpoint.secret
 
