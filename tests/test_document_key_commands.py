@@ -143,6 +143,39 @@ def test_rotation_leaves_a_document_deleted_meanwhile_deleted(
     assert not default_storage.exists(name)
 
 
+def test_a_document_stored_before_encryption_fails_the_rotation_with_a_hint(
+    settings, on_s3, seaweed
+) -> None:
+    s3 = default_storage.inner
+    seaweed.client().put_object(
+        Bucket=s3.bucket_name, Key=f"{s3.location}/faxes/old.pdf", Body=b"%PDF-1.4 old"
+    )
+    errors = io.StringIO()
+
+    with pytest.raises(CommandError):
+        call_command("rotate_document_keys", stdout=io.StringIO(), stderr=errors)
+
+    assert "faxes/old.pdf: the object is not an encrypted document" in errors.getvalue()
+    assert "--encrypt-plaintext" in errors.getvalue()
+
+
+@pytest.mark.parametrize("backend", ["on_s3", "on_filesystem"])
+def test_rotation_can_encrypt_documents_stored_before_encryption(
+    backend: str, request, settings
+) -> None:
+    request.getfixturevalue(backend)
+    plain = b"%PDF-1.4 stored in the clear"
+    [name] = store(1)
+    default_storage.inner.delete(name)
+    default_storage.inner.save(name, ContentFile(plain))
+
+    output = run("rotate_document_keys", "--encrypt-plaintext")
+
+    assert "1 encrypted (were plaintext)" in output
+    assert default_storage.read_header(name).startswith(crypto.MAGIC)
+    assert default_storage.open(name).read() == plain
+
+
 def test_the_bucket_command_creates_the_bucket_once(settings, seaweed) -> None:
     bucket = unused_bucket()
     use_backend(

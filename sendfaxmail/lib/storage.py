@@ -21,7 +21,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import IO, Any
 
@@ -40,8 +40,26 @@ logger = logging.getLogger(__name__)
 SPOOL_BYTES = 2 * 1024 * 1024
 
 
+class _Prepended:
+    """`first` followed by the rest of `stream`, as one readable stream."""
+
+    def __init__(self, first: bytes, stream: IO[bytes] | Any) -> None:
+        self._first = first
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._first:
+            return self._stream.read(size)
+        if size < 0:
+            data, self._first = self._first + self._stream.read(), b""
+            return data
+        data, self._first = self._first[:size], self._first[size:]
+        return data
+
+
 class RewrapOutcome(Enum):
     REWRAPPED = "rewrapped"
+    ENCRYPTED = "encrypted"  # was stored before encryption, now encrypted
     CURRENT = "current"  # already under the first key
     GONE = "gone"  # deleted or changed while it was being rewritten: left as it is
 
@@ -227,20 +245,35 @@ class EncryptedStorage(Storage):
 
         The object is replaced whole and atomically (S3 PUT, or a rename on a filesystem) and
         only if it is still the one that was read (If-Match on S3, the same inode on a
-        filesystem), so a document deleted meanwhile stays deleted. Safe to run again.
+        filesystem), so a document deleted meanwhile stays deleted. Safe to run again. An object
+        without our header raises NotEncryptedError.
         """
         if crypto.rewrap_header(self.read_header(name), self.keyring) is None:
             return RewrapOutcome.CURRENT
-        if _s3_backend(self.inner):
-            return self._rewrap_s3(name)
-        return self._rewrap_file(name)
+        return self._rewrite(name, self._copy_rewrapped, RewrapOutcome.REWRAPPED)
 
-    def _rewrap_s3(self, name: str) -> RewrapOutcome:
+    def encrypt_plaintext(self, name: str) -> RewrapOutcome:
+        """Encrypt in place an object stored before documents were encrypted (no header), with
+        the same atomic, conditional replacement as `rewrap`."""
+        if self.read_header(name).startswith(crypto.MAGIC):
+            return RewrapOutcome.CURRENT
+        return self._rewrite(name, self._copy_encrypted, RewrapOutcome.ENCRYPTED)
+
+    def _rewrite(
+        self, name: str, transform: Callable[[Any, IO[bytes]], bool], done: RewrapOutcome
+    ) -> RewrapOutcome:
+        if _s3_backend(self.inner):
+            return self._rewrite_s3(name, transform, done)
+        return self._rewrite_file(name, transform, done)
+
+    def _rewrite_s3(
+        self, name: str, transform: Callable[[Any, IO[bytes]], bool], done: RewrapOutcome
+    ) -> RewrapOutcome:
         from botocore.exceptions import ClientError
 
         raw, etag, _size = self._open_raw(name)
         with raw, tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as copy:
-            if not self._copy_rewrapped(raw, copy):
+            if not transform(raw, copy):
                 return RewrapOutcome.CURRENT
             copy.seek(0)
             try:
@@ -251,14 +284,16 @@ class EncryptedStorage(Storage):
                 if _s3_status(error) in (404, 409, 412):
                     return RewrapOutcome.GONE
                 raise
-        return RewrapOutcome.REWRAPPED
+        return done
 
-    def _rewrap_file(self, name: str) -> RewrapOutcome:
+    def _rewrite_file(
+        self, name: str, transform: Callable[[Any, IO[bytes]], bool], done: RewrapOutcome
+    ) -> RewrapOutcome:
         path = self.inner.path(name)
-        descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".rewrap-")
+        descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".rewrite-")
         try:
             with open(path, "rb") as raw, os.fdopen(descriptor, "wb") as copy:
-                if not self._copy_rewrapped(raw, copy):
+                if not transform(raw, copy):
                     return RewrapOutcome.CURRENT
                 copy.flush()
                 os.fsync(copy.fileno())
@@ -276,7 +311,7 @@ class EncryptedStorage(Storage):
         finally:
             if os.path.exists(temporary):
                 os.remove(temporary)
-        return RewrapOutcome.REWRAPPED
+        return done
 
     def _copy_rewrapped(self, raw: IO[bytes] | Any, copy: IO[bytes]) -> bool:
         """Write `raw` to `copy` with its header re-wrapped; False if it needs no re-wrap."""
@@ -286,6 +321,15 @@ class EncryptedStorage(Storage):
         copy.write(new_header)
         while block := raw.read(crypto.CHUNK_SIZE):
             copy.write(block)
+        return True
+
+    def _copy_encrypted(self, raw: IO[bytes] | Any, copy: IO[bytes]) -> bool:
+        """Write the encrypted form of plaintext `raw` to `copy`; False if it is encrypted."""
+        start = raw.read(crypto.HEADER_BYTES)
+        if start.startswith(crypto.MAGIC):
+            return False
+        for piece in crypto.EncryptingReader(_Prepended(start, raw), self.keyring).chunks():
+            copy.write(piece)
         return True
 
     def iter_names(self) -> Iterator[str]:
@@ -306,7 +350,7 @@ class EncryptedStorage(Storage):
         for directory, folders, files in os.walk(root):
             folders.sort()
             for file_name in sorted(files):
-                if not file_name.startswith(".rewrap-"):
+                if not file_name.startswith(".rewrite-"):
                     yield os.path.relpath(os.path.join(directory, file_name), root).replace(
                         os.sep, "/"
                     )
