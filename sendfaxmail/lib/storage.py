@@ -9,7 +9,7 @@ Nothing is ever served from a storage URL: `url()` refuses.
 
 Only two inner backends are supported, FileSystemStorage and S3Storage: reading a stream,
 reading a header, replacing an object in place (rotation) and listing lazily are done with each
-one's own means, so that a 20 MB document is never held whole on the way in or out.
+one's own means, so that documents stream through a chunk at a time in both directions.
 
 Errors: a missing object is FileNotFoundError; one that cannot be decrypted raises a
 DocumentCryptoError subclass (crypto.py), when it is opened (header, key) or read (chunks).
