@@ -192,6 +192,9 @@ def start_seaweed(directory: Path) -> Iterator[SeaweedS3]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        # weed makes these gRPC sockets in /tmp whatever its options, and a killed weed leaves them.
+        for kind, port in (("master", master_grpc), ("volume", volume_grpc), ("s3", s3_grpc)):
+            Path(f"/tmp/seaweedfs-{kind}-grpc-{port}.sock").unlink(missing_ok=True)
 
 
 def unused_bucket(prefix: str = "docs") -> str:
