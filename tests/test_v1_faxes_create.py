@@ -337,7 +337,7 @@ def test_it_refuses_an_image_over_the_decoding_budget_naming_the_document(
 
     message = assert_invalid(send(api_client, body), "document")
 
-    assert "an image may have at most 20 million" in message
+    assert "an image may need at most 20 million" in message
 
 
 def test_a_trial_account_without_a_number_is_refused_before_its_document_is_decoded(
