@@ -36,6 +36,9 @@ MAX_PAGES = 350
 # about four times that, enough for a Letter or A4 page scanned at 400 dpi (15.5 million).
 FAX_PAGE_PIXELS = 1728 * 2200
 MAX_PAGE_PIXELS = 16_000_000
+# A JPEG is copied into the PDF without being decoded (its completeness is checked at an eighth of
+# its size), so a photo of a page from a phone camera (12 to 50 million pixels) may be larger.
+MAX_JPEG_PAGE_PIXELS = 50_000_000
 # The pixels of an image that must be decoded to convert it (every frame, unless img2pdf copies
 # them all into the PDF as they are: see _image_to_pdf), per document. A black-and-white pixel
 # counts a fifth: it costs about that much less to decode and redraw. The budget bounds the
@@ -46,7 +49,7 @@ BILEVEL_DISCOUNT = 5
 # Pillow's own decompression-bomb guard stays in place behind those checks: it refuses to open an
 # image of more than twice MAX_IMAGE_PIXELS pixels (and warns above it), wherever it is opened,
 # img2pdf included.
-Image.MAX_IMAGE_PIXELS = MAX_PAGE_PIXELS
+Image.MAX_IMAGE_PIXELS = MAX_JPEG_PAGE_PIXELS
 
 _PDF = "application/pdf"
 _CONTENT = "document.content"
@@ -495,8 +498,11 @@ def _survey(data: bytes, *, pil_format: str) -> list[_Frame]:
                     param=_CONTENT,
                 )
             width, height = image.size
-            if width * height > MAX_PAGE_PIXELS:
-                raise DocumentError(_too_many_pixels_message(f"{width} × {height}"), param=_BUDGET)
+            limit = MAX_JPEG_PAGE_PIXELS if pil_format == "JPEG" else MAX_PAGE_PIXELS
+            if width * height > limit:
+                raise DocumentError(
+                    _too_many_pixels_message(f"{width} × {height}", limit=limit), param=_BUDGET
+                )
             frames.append(
                 _Frame(
                     pixels=width * height,
@@ -554,10 +560,10 @@ def _millions(pixels: int) -> str:
     return f"{pixels / 1_000_000:.1f}".removesuffix(".0")
 
 
-def _too_many_pixels_message(dimensions: str | None = None) -> str:
+def _too_many_pixels_message(dimensions: str | None = None, *, limit: int = MAX_PAGE_PIXELS) -> str:
     size = f"{dimensions} pixels" if dimensions else "too large"
     return (
-        f"The image is {size}; a page may have at most {_millions(MAX_PAGE_PIXELS)} million "
+        f"The image is {size}; a page may have at most {_millions(limit)} million "
         "pixels (a fax page has about 4 million, a Letter or A4 page scanned at 400 dpi about "
         "15 million). Scale it down and send it again."
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -38,15 +37,6 @@ class FaxDocumentSerializer(serializers.Serializer):
         help_text="Only for source `url`: the `document_url` without its query string or "
         "fragment, which may hold an access token.",
     )
-
-
-def without_query(url: str) -> str:
-    """`url` without its query string and fragment.
-
-    A `document_url` may be presigned (S3, GCS, Azure SAS): the token in its query string is kept
-    for the fetch, but shown in no answer or webhook, which may be logged or forwarded.
-    """
-    return urlsplit(url)._replace(query="", fragment="").geturl()
 
 
 NULLABLE_TEXT = serializers.CharField(allow_null=True)
@@ -102,7 +92,7 @@ class FaxSerializer(serializers.Serializer):
             "size_bytes": fax.document_size_bytes,
         }
         if fax.document_source == DocumentSource.URL:
-            document["url"] = without_query(fax.document_url)
+            document["url"] = fax.document_url_shown
         return document
 
     @extend_schema_field(NULLABLE_TEXT)

@@ -62,3 +62,12 @@ def test_a_webhook_shows_the_url_without_its_query(account, receiver) -> None:
     [got] = receiver.received
     assert json.loads(got.body)["data"]["object"]["document"]["url"] == SHOWN
     assert b"5ecr3t" not in got.body
+
+
+def test_the_dashboard_shows_the_url_without_its_query(account, owner_client) -> None:
+    fax = FaxFactory(account=account, document_source="url", document_url=PRESIGNED)
+
+    page = owner_client.get(f"/dashboard/faxes/{fax.id}").content.decode()
+
+    assert SHOWN in page
+    assert "5ecr3t" not in page

@@ -21,6 +21,7 @@ from PIL import Image
 from faxes import documents
 from faxes.documents import (
     ACCEPTED_CONTENT_TYPES,
+    MAX_JPEG_PAGE_PIXELS,
     MAX_PAGE_PIXELS,
     MAX_PAGES,
     DocumentError,
@@ -339,8 +340,30 @@ def test_it_refuses_tiffs_with_more_than_max_pages_frames() -> None:
     assert "more than 350 pages" in error.message
 
 
-def test_it_sets_pillows_decompression_bomb_limit_to_a_page() -> None:
-    assert Image.MAX_IMAGE_PIXELS == MAX_PAGE_PIXELS == 16_000_000
+def test_it_sets_pillows_decompression_bomb_limit_to_the_largest_page() -> None:
+    assert Image.MAX_IMAGE_PIXELS == MAX_JPEG_PAGE_PIXELS == 50_000_000
+    assert MAX_PAGE_PIXELS == 16_000_000
+
+
+def test_it_copies_a_phone_photo_of_a_page_larger_than_a_scan() -> None:
+    photo = make_image("JPEG", mode="L", size=(6000, 4000), color="white")
+
+    prepared = prepare_document(photo, declared_type="image/jpeg")
+
+    assert prepared.page_count == 1
+    assert first_image_of(prepared.pdf).size == (6000, 4000)
+
+
+def test_it_refuses_a_jpeg_over_its_page_budget_naming_the_limit() -> None:
+    jpeg = make_image("JPEG", mode="L", size=(1, 1))
+    huge = jpeg.replace(
+        b"\xff\xc0\x00\x0b\x08\x00\x01\x00\x01", b"\xff\xc0\x00\x0b\x08\x27\x10\x1b\x58"
+    )
+
+    error = refusal(huge, "image/jpeg")
+
+    assert "7000 × 10000 pixels" in error.message
+    assert "at most 50 million" in error.message
 
 
 @pytest.mark.parametrize(
@@ -374,8 +397,8 @@ def png_claiming(width: int, height: int) -> bytes:
 @pytest.mark.parametrize(
     ("make", "says"),
     [
-        (lambda: attack_documents.multi_frame_tiff((7000, 7000), MAX_PAGES), "too large"),
-        (lambda: attack_documents.transparent_png((7000, 7000)), "too large"),
+        (lambda: attack_documents.multi_frame_tiff((7000, 7000), MAX_PAGES), "7000 × 7000 pixels"),
+        (lambda: attack_documents.transparent_png((7000, 7000)), "7000 × 7000 pixels"),
         (lambda: png_claiming(4001, 4000), "4001 × 4000 pixels"),
         (lambda: png_claiming(100_000, 100_000), "too large"),
     ],
