@@ -60,6 +60,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # These two come first so that they see every answer, Django's own error pages included.
+    "sendfaxmail.lib.middleware.NoStoreMiddleware",
+    "sendfaxmail.lib.middleware.ApiAnswersMiddleware",
     "sendfaxmail.lib.middleware.CollectAfterLargeBodiesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -175,6 +178,14 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_HTTPONLY = True
+# Automatic logoff (HIPAA 164.312(a)(2)(iii)): a session ends after this many seconds without a
+# request. Every request saves the session, which pushes its expiry (cookie and database row)
+# forward by the full timeout.
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT
+SESSION_SAVE_EVERY_REQUEST = True
+# Answers under these paths show faxes, keys or webhook secrets: `Cache-Control: no-store`.
+NO_STORE_PATH_PREFIXES = ["/v1", "/dashboard/"]
 X_FRAME_OPTIONS = "DENY"
 
 # 20 MB of document is ~26.7 MB of base64; leave room for the JSON around it.
@@ -200,6 +211,9 @@ REST_FRAMEWORK = {
 }
 API_SEND_RATE = env.str("API_SEND_RATE", default="60/m")
 API_READ_RATE = env.str("API_READ_RATE", default="600/m")
+# A /v1 request still running after this many seconds is stopped and answered 503 `timeout`.
+# Keep it below gunicorn's `timeout` (60 s in gunicorn.conf.py), which kills the worker instead.
+API_REQUEST_TIMEOUT = env.float("API_REQUEST_TIMEOUT", default=50.0)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "SendFaxMail Fax API",
