@@ -211,6 +211,8 @@ REST_FRAMEWORK = {
 }
 API_SEND_RATE = env.str("API_SEND_RATE", default="60/m")
 API_READ_RATE = env.str("API_READ_RATE", default="600/m")
+# All of an account's keys together (per world, live or test) get this many times one key's budget.
+API_ACCOUNT_RATE_MULTIPLIER = env.int("API_ACCOUNT_RATE_MULTIPLIER", default=3)
 # A /v1 request still running after this many seconds is stopped and answered 503 `timeout`.
 # Keep it below gunicorn's `timeout` (60 s in gunicorn.conf.py), which kills the worker instead.
 API_REQUEST_TIMEOUT = env.float("API_REQUEST_TIMEOUT", default=50.0)
