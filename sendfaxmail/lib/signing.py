@@ -64,7 +64,7 @@ def verify_telnyx_signature(
     (operator configuration: base64 of the 32-byte key from the Telnyx portal) is unusable, so a
     misconfiguration surfaces as an error rather than as a stream of rejected webhooks.
     """
-    key = _load_ed25519_public_key(public_key)
+    key = load_ed25519_public_key(public_key)
     if not signature or not signature.strip():
         raise SignatureError("missing signature")
     if not timestamp or not timestamp.strip():
@@ -105,7 +105,9 @@ def generate_webhook_secret() -> str:
     return WEBHOOK_SECRET_PREFIX + base64.b64encode(token_bytes(_WEBHOOK_SECRET_BYTES)).decode()
 
 
-def _load_ed25519_public_key(public_key: str) -> Ed25519PublicKey:
+def load_ed25519_public_key(public_key: str) -> Ed25519PublicKey:
+    """The key in `public_key` (base64 of 32 bytes, as the Telnyx portal shows it); ValueError
+    when it is not one."""
     raw = _b64decode_strict(public_key.strip())
     if raw is None or len(raw) != _ED25519_PUBLIC_KEY_BYTES:
         raise ValueError("The Telnyx public key must be base64 of 32 bytes.")
