@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sendfaxmail.lib.sessions.SessionIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "developers.middleware.RateLimitHeadersMiddleware",
@@ -180,11 +181,9 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_HTTPONLY = True
 # Automatic logoff (HIPAA 164.312(a)(2)(iii)): a session ends after this many seconds without a
-# request. Every request saves the session, which pushes its expiry (cookie and database row)
-# forward by the full timeout.
+# request; SessionIdleTimeoutMiddleware pushes its expiry forward (sendfaxmail/lib/sessions.py).
 SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
 SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT
-SESSION_SAVE_EVERY_REQUEST = True
 # Answers under these paths show faxes, keys or webhook secrets: `Cache-Control: no-store`.
 NO_STORE_PATH_PREFIXES = ["/v1", "/dashboard/"]
 X_FRAME_OPTIONS = "DENY"

@@ -134,7 +134,8 @@ class NoStoreMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if request.path_info.startswith(self.prefixes):
+        if request.path_info.startswith(self.prefixes) and not _has_no_store(response):
+            # Replaces any other caching directive: none of them is right for these answers.
             response["Cache-Control"] = "no-store"
         return response
 
@@ -148,6 +149,12 @@ class CollectAfterLargeBodiesMiddleware:
         if int(request.META.get("CONTENT_LENGTH") or 0) > LARGE_BODY:
             gc.collect()
         return response
+
+
+def _has_no_store(response: HttpResponse) -> bool:
+    # Views that already forbid storing (Django's `never_cache`) keep their fuller header.
+    directives = response.get("Cache-Control", "").lower().split(",")
+    return "no-store" in (d.strip() for d in directives)
 
 
 def _is_json(response: HttpResponse) -> bool:
