@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.http import HttpRequest, HttpResponse
 
 # When the session's expiry was last pushed forward (Unix seconds), kept in the session itself.
@@ -32,7 +33,7 @@ def stamp_session_on_login(sender: Any, request: HttpRequest, **kwargs: Any) -> 
 
 class SessionIdleTimeoutMiddleware:
     """Push a signed-in session's expiry forward (see the module docstring). It must come after
-    SessionMiddleware and AuthenticationMiddleware, so that its change is saved."""
+    SessionMiddleware, so that its change is saved."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -40,8 +41,8 @@ class SessionIdleTimeoutMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         session = getattr(request, "session", None)
-        # An API request has no session cookie; an expired session has no user.
-        if session is None or not session.session_key or not request.user.is_authenticated:
+        # An API request has no session cookie; an expired or signed-out session has no user.
+        if session is None or not session.session_key or SESSION_KEY not in session:
             return response
         now = int(time.time())
         if now - session.get(REFRESHED_AT, 0) >= refresh_interval():
