@@ -33,11 +33,14 @@ logger = logging.getLogger(__name__)
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-# KEYS: the key's counter, the account's counter. ARGV: the TTL, the key's limit.
-# Returns both counts after this request.
+# KEYS: the key's counter and, optionally, the account's. ARGV: the TTL, the key's limit.
+# Returns both counts after this request (the account's is 0 without an account counter).
 _HIT = """
 local for_key = redis.call('INCR', KEYS[1])
 if for_key == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if #KEYS == 1 then
+    return {for_key, 0}
+end
 local for_account
 if for_key <= tonumber(ARGV[2]) then
     for_account = redis.call('INCR', KEYS[2])
@@ -78,16 +81,21 @@ class Usage:
     scope: str  # "key" or "account": which budget `limit` and `remaining` describe
 
 
-def _count(key_name: str, account_name: str, *, key_limit: int, window: int) -> tuple[int, int]:
+def _count(
+    key_name: str, account_name: str | None, *, key_limit: int, window: int
+) -> tuple[int, int]:
+    names = [key_name] if account_name is None else [key_name, account_name]
     if settings.REDIS_URL:
         client = get_redis()
         for_key, for_account = _hit_script(client)(
-            keys=[key_name, account_name], args=[window + 1, key_limit], client=client
+            keys=names, args=[window + 1, key_limit], client=client
         )
         return int(for_key), int(for_account)
-    cache.add(key_name, 0, timeout=window + 1)
-    cache.add(account_name, 0, timeout=window + 1)
+    for name in names:
+        cache.add(name, 0, timeout=window + 1)
     for_key = int(cache.incr(key_name))
+    if account_name is None:
+        return for_key, 0
     if for_key > key_limit:
         return for_key, int(cache.get(account_name) or 0)
     return for_key, int(cache.incr(account_name))
@@ -97,19 +105,23 @@ def hit(
     *,
     bucket: str,
     key_id: str,
-    account: str,
     rate: Rate,
-    account_limit: int,
+    account: str | None = None,
+    account_limit: int | None = None,
     now: float | None = None,
 ) -> Usage | None:
-    """Count one request of `key_id` (of `account`) in `bucket`; None when the counter is down
-    (fail open). `account` names the shared ceiling, `account_limit` is its size."""
+    """Count one request of `key_id` in `bucket`; None when the counter is down (fail open).
+
+    With `account` (the name of a shared ceiling) and `account_limit` (its size), the request
+    also counts against that ceiling, and is allowed only within both budgets.
+    """
     now = time.time() if now is None else now
     window_index = int(now // rate.window)
+    with_account = account is not None and account_limit is not None
     try:
         for_key, for_account = _count(
             f"rl:{bucket}:{key_id}:{window_index}",
-            f"rl:{bucket}:account:{account}:{window_index}",
+            f"rl:{bucket}:account:{account}:{window_index}" if with_account else None,
             key_limit=rate.limit,
             window=rate.window,
         )
@@ -117,8 +129,11 @@ def hit(
         logger.error("Rate limiter unavailable; letting the request through", exc_info=True)
         return None
     reset = max(1, math.ceil((window_index + 1) * rate.window - now))
-    allowed = for_key <= rate.limit and for_account <= account_limit
-    key_left, account_left = rate.limit - for_key, account_limit - for_account
+    key_left = rate.limit - for_key
+    if not with_account:
+        return Usage(rate.limit, max(0, key_left), reset, key_left >= 0, "key")
+    account_left = account_limit - for_account
+    allowed = key_left >= 0 and account_left >= 0
     if account_left < key_left:
         return Usage(account_limit, max(0, account_left), reset, allowed, "account")
     return Usage(rate.limit, max(0, key_left), reset, allowed, "key")

@@ -16,16 +16,6 @@ from tests.conftest import ApiClient, make_key
 from tests.factories import AccountFactory
 
 
-def count(
-    bucket: str, key_id: str, rate: Rate, *, account: str = "acct_1:live", account_limit: int = 1000
-) -> Usage:
-    usage = hit(
-        bucket=bucket, key_id=key_id, account=account, rate=rate, account_limit=account_limit
-    )
-    assert usage is not None
-    return usage
-
-
 def test_fifty_parallel_requests_against_a_limit_of_ten_let_exactly_ten_through(
     live_server, transactional_db: None, settings
 ) -> None:
@@ -51,7 +41,7 @@ def test_the_counter_is_exact_under_concurrent_hits() -> None:
     rate = Rate(limit=10, window=3600)
 
     with ThreadPoolExecutor(max_workers=25) as pool:
-        usages = list(pool.map(lambda _: count("read", "key_x", rate), range(100)))
+        usages = list(pool.map(lambda _: hit(bucket="read", key_id="key_x", rate=rate), range(100)))
 
     assert sum(u.allowed for u in usages) == 10
 
@@ -112,9 +102,9 @@ def test_each_key_has_its_own_budget(account: Account, settings) -> None:
 def test_sends_and_reads_have_separate_budgets() -> None:
     rate = Rate(limit=1, window=60)
 
-    assert count("send", "key_y", rate).allowed
-    assert count("read", "key_y", rate).allowed
-    assert not count("send", "key_y", rate).allowed
+    assert hit(bucket="send", key_id="key_y", rate=rate).allowed
+    assert hit(bucket="read", key_id="key_y", rate=rate).allowed
+    assert not hit(bucket="send", key_id="key_y", rate=rate).allowed
 
 
 @pytest.mark.django_db
@@ -214,8 +204,10 @@ def test_live_and_test_keys_have_separate_ceilings(account: Account, settings) -
 def test_the_account_ceiling_is_exact_under_concurrent_hits_from_many_keys() -> None:
     rate = Rate(limit=10, window=3600)
 
-    def call(n: int) -> Usage:
-        return count("send", f"key_{n % 5}", rate, account="acct_2:live", account_limit=30)
+    def call(n: int) -> Usage | None:
+        return hit(
+            bucket="send", key_id=f"key_{n % 5}", rate=rate, account="acct_2:live", account_limit=30
+        )
 
     with ThreadPoolExecutor(max_workers=25) as pool:
         usages = list(pool.map(call, range(100)))
