@@ -40,6 +40,14 @@ def wait_for(url: str, process: subprocess.Popen) -> None:
     pytest.fail(f"{url} did not answer within 30 s")
 
 
+def logged(log: Path, text: str) -> str:
+    """The log's content once it holds `text`: a server writes its line after answering."""
+    deadline = time.monotonic() + 15
+    while text not in (content := log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return content
+
+
 @contextmanager
 def served(command: list[str], port: int, log: Path) -> Iterator[str]:
     with log.open("w") as output:
@@ -65,9 +73,8 @@ def test_gunicorn_logs_the_path_without_the_query_string(tmp_path: Path) -> None
         referer = f"{base}/dashboard/faxes{QUERY}"
         response = requests.get(f"{base}/v1/faxes{QUERY}", headers={"Referer": referer}, timeout=10)
         assert response.status_code == 401
+        text = logged(log, "/v1/faxes")
 
-    # Read once the server has stopped: it writes the line after sending the answer.
-    text = log.read_text()
     assert '"GET /v1/faxes HTTP/1.1" 401' in text
     assert f'"{base}/dashboard/faxes"' in text
     assert NUMBER not in text
@@ -81,9 +88,8 @@ def test_runserver_logs_the_path_without_the_query_string(tmp_path: Path) -> Non
     ]  # fmt: skip
     with served(command, port, log) as base:
         assert requests.get(f"{base}/v1/faxes{QUERY}", timeout=10).status_code == 401
+        text = logged(log, "/v1/faxes")
 
-    # Read once the server has stopped: it writes the line after sending the answer.
-    text = log.read_text()
     assert '"GET /v1/faxes HTTP/1.1" 401' in text
     assert NUMBER not in text
 
