@@ -254,3 +254,7 @@ def test_an_export_is_itself_recorded(owner_client: Client, account: Account) ->
     [entry] = AuditEntry.objects.filter(action=Action.AUDIT_LOG_EXPORTED)
     assert (entry.account_id, entry.actor_label) == (account.pk, account.owner.email)
     assert entry.details["since"] == "2026-03-01"
+
+
+def test_the_owners_dashboard_links_to_the_page(owner_client: Client) -> None:
+    assert f'href="{URL}"' in owner_client.get("/dashboard/").content.decode()
