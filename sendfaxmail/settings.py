@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "sendfaxmail.lib.apps.LibConfig",
+    "audit",
     "accounts",
     "developers",
     "fax_numbers",
