@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -9,11 +10,11 @@ from functools import partial
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from accounts.lockout import client_ip
 from developers.models import ApiKey
 from developers.services import RequestRecord, request_log_record
 from developers.throttling import USAGE_ATTRIBUTE
 from sendfaxmail.lib import request_id
+from sendfaxmail.lib.client_ip import client_ip
 from sendfaxmail.lib.middleware import STARTED_ATTRIBUTE
 
 # An Idempotency-Key as the API accepts it; anything else is not recorded.
@@ -88,8 +89,17 @@ def _record(
 
 
 def _error_code(response: HttpResponse) -> str:
-    """The envelope's `code` of an error answer; DRF responses keep their data."""
+    """The envelope's `code` of an error answer. DRF responses keep their data; an envelope
+    made by a middleware (a timeout, say) is read back from its small body."""
+    if response.status_code < 400:
+        return ""
     data = getattr(response, "data", None)
+    is_json = response.get("Content-Type", "").startswith("application/json")
+    if data is None and is_json and not response.streaming:
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            data = None
     error = data.get("error") if isinstance(data, dict) else None
     code = error.get("code") if isinstance(error, dict) else None
     return code[:64] if isinstance(code, str) else ""

@@ -19,11 +19,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import Account
 from accounts.selectors import account_of_member
+from audit.services import actor_from_request
 from developers.access import can_read_request_log
 from developers.forms import ApiKeyForm, RequestLogFilterForm, WebhookEndpointForm
 from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
-from developers.selectors import request_log_entry, request_log_page, webhook_deliveries_recent
+from developers.selectors import (
+    request_log_entry,
+    request_log_page,
+    webhook_deliveries_recent,
+    webhook_ping_of,
+)
 from developers.services import (
+    ENDPOINTS_PER_ACCOUNT,
+    EndpointLimitReached,
+    PingLimitReached,
     WebhookError,
     api_key_create,
     api_key_delete,
@@ -33,6 +42,7 @@ from developers.services import (
     webhook_endpoint_create,
     webhook_endpoint_delete,
     webhook_endpoint_ping,
+    webhook_endpoint_reveal_secret,
     webhook_endpoint_rotate_secret,
     webhook_endpoint_set_enabled,
     webhook_endpoint_update,
@@ -69,6 +79,7 @@ def _page(
         "form": form or ApiKeyForm(),
         "api_keys": account.api_keys.visible().select_related("created_by").order_by("-created_at"),
         "endpoints": account.webhook_endpoints.order_by("created_at"),
+        "endpoints_per_account": ENDPOINTS_PER_ACCOUNT,
         **extra,
     }
     return render(request, "developers/index.html", context, status=status)
@@ -95,6 +106,7 @@ def key_create(request: HttpRequest) -> HttpResponse:
         scopes=form.cleaned_data["scopes"],
         created_by=request.user,
         livemode=form.cleaned_data["mode"] != "test",
+        actor=actor_from_request(request),
     )
     return _page(request, new_key=api_key, new_secret=secret, status=201)
 
@@ -106,14 +118,14 @@ def _own_key(request: HttpRequest, key_id: str) -> ApiKey:
 @login_required
 @require_POST
 def key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
-    api_key_revoke(api_key=_own_key(request, key_id))
+    api_key_revoke(api_key=_own_key(request, key_id), actor=actor_from_request(request))
     return redirect("developers:index")
 
 
 @login_required
 @require_POST
 def key_delete(request: HttpRequest, key_id: str) -> HttpResponse:
-    api_key_delete(api_key=_own_key(request, key_id))
+    api_key_delete(api_key=_own_key(request, key_id), actor=actor_from_request(request))
     return redirect("developers:index")
 
 
@@ -153,7 +165,11 @@ def webhook_new(request: HttpRequest) -> HttpResponse:
     form = WebhookEndpointForm(request.POST or None, initial={"event_types": []})
     if request.method == "POST" and form.is_valid():
         try:
-            endpoint = webhook_endpoint_create(account=_account(request), **form.cleaned_data)
+            endpoint = webhook_endpoint_create(
+                account=_account(request), actor=actor_from_request(request), **form.cleaned_data
+            )
+        except EndpointLimitReached as error:
+            form.add_error(None, str(error))
         except WebhookError as error:
             form.add_error("url", str(error))
         else:
@@ -172,7 +188,9 @@ def webhook_detail(request: HttpRequest, endpoint_id: str) -> HttpResponse:
 @require_POST
 def webhook_secret(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     """Show the signing secret to a member who asks for it (never on a plain page load)."""
-    return _endpoint_page(request, _own_endpoint(request, endpoint_id), show_secret=True)
+    endpoint = _own_endpoint(request, endpoint_id)
+    webhook_endpoint_reveal_secret(endpoint=endpoint, actor=actor_from_request(request))
+    return _endpoint_page(request, endpoint, show_secret=True)
 
 
 @login_required
@@ -183,7 +201,9 @@ def webhook_edit(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     form = WebhookEndpointForm(request.POST)
     if form.is_valid():
         try:
-            webhook_endpoint_update(endpoint=endpoint, **form.cleaned_data)
+            webhook_endpoint_update(
+                endpoint=endpoint, actor=actor_from_request(request), **form.cleaned_data
+            )
         except WebhookError as error:
             form.add_error("url", str(error))
         else:
@@ -194,7 +214,11 @@ def webhook_edit(request: HttpRequest, endpoint_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def webhook_disable(request: HttpRequest, endpoint_id: str) -> HttpResponse:
-    webhook_endpoint_set_enabled(endpoint=_own_endpoint(request, endpoint_id), enabled=False)
+    webhook_endpoint_set_enabled(
+        endpoint=_own_endpoint(request, endpoint_id),
+        enabled=False,
+        actor=actor_from_request(request),
+    )
     return redirect("developers:webhook_detail", endpoint_id=endpoint_id)
 
 
@@ -202,14 +226,20 @@ def webhook_disable(request: HttpRequest, endpoint_id: str) -> HttpResponse:
 @require_POST
 @api_plan_required
 def webhook_enable(request: HttpRequest, endpoint_id: str) -> HttpResponse:
-    webhook_endpoint_set_enabled(endpoint=_own_endpoint(request, endpoint_id), enabled=True)
+    webhook_endpoint_set_enabled(
+        endpoint=_own_endpoint(request, endpoint_id),
+        enabled=True,
+        actor=actor_from_request(request),
+    )
     return redirect("developers:webhook_detail", endpoint_id=endpoint_id)
 
 
 @login_required
 @require_POST
 def webhook_delete(request: HttpRequest, endpoint_id: str) -> HttpResponse:
-    webhook_endpoint_delete(endpoint=_own_endpoint(request, endpoint_id))
+    webhook_endpoint_delete(
+        endpoint=_own_endpoint(request, endpoint_id), actor=actor_from_request(request)
+    )
     return redirect("developers:index")
 
 
@@ -218,7 +248,7 @@ def webhook_delete(request: HttpRequest, endpoint_id: str) -> HttpResponse:
 @api_plan_required
 def webhook_rotate(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     endpoint = _own_endpoint(request, endpoint_id)
-    webhook_endpoint_rotate_secret(endpoint=endpoint)
+    webhook_endpoint_rotate_secret(endpoint=endpoint, actor=actor_from_request(request))
     return _endpoint_page(request, endpoint, show_secret=True, rotated=True)
 
 
@@ -226,9 +256,43 @@ def webhook_rotate(request: HttpRequest, endpoint_id: str) -> HttpResponse:
 @require_POST
 @api_plan_required
 def webhook_test(request: HttpRequest, endpoint_id: str) -> HttpResponse:
-    """Deliver a signed `ping` now and show the outcome on the page."""
+    """Queue a signed `ping` and send the member to the page that shows its result; the
+    request never waits for the customer's server."""
     endpoint = _own_endpoint(request, endpoint_id)
-    return _endpoint_page(request, endpoint, ping=webhook_endpoint_ping(endpoint=endpoint))
+    try:
+        ping = webhook_endpoint_ping(endpoint=endpoint)
+    except PingLimitReached as error:
+        response = _endpoint_page(request, endpoint, status=429, ping_refused=str(error))
+        response["Retry-After"] = str(error.retry_in)
+        return response
+    return redirect("developers:webhook_ping", endpoint_id=endpoint.pk, delivery_id=ping.pk)
+
+
+def _own_ping(request: HttpRequest, endpoint_id: str, delivery_id: str) -> WebhookDelivery:
+    ping = webhook_ping_of(endpoint=_own_endpoint(request, endpoint_id), delivery_id=delivery_id)
+    if ping is None:
+        raise Http404
+    return ping
+
+
+@login_required
+@require_GET
+def webhook_ping(request: HttpRequest, endpoint_id: str, delivery_id: str) -> HttpResponse:
+    """The endpoint page with a test event's result, or "sending" while it is pending."""
+    ping = _own_ping(request, endpoint_id, delivery_id)
+    return _endpoint_page(request, ping.endpoint, ping=ping)
+
+
+@login_required
+@require_GET
+def webhook_ping_result(request: HttpRequest, endpoint_id: str, delivery_id: str) -> HttpResponse:
+    """Just the test event's result box, which the endpoint page polls while it is pending."""
+    ping = _own_ping(request, endpoint_id, delivery_id)
+    response = render(
+        request, "developers/_ping_result.html", {"endpoint": ping.endpoint, "ping": ping}
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required

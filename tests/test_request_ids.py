@@ -48,6 +48,13 @@ def test_it_puts_the_header_id_in_a_401_before_any_key_is_read() -> None:
     assert response.json()["error"]["request_id"] == response["Request-Id"]
 
 
+def test_it_puts_the_header_id_in_an_envelope_a_middleware_made(api_client: ApiClient) -> None:
+    response = api_client.get("/v1/numbers", HTTP_HOST="not-our-host.example")
+
+    assert response.json()["error"]["code"] == "invalid_host"
+    assert response.json()["error"]["request_id"] == response["Request-Id"]
+
+
 def test_it_names_the_telnyx_webhook_answer(telnyx, accepted_fax) -> None:
     fax = accepted_fax()
 

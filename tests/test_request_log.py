@@ -121,6 +121,26 @@ def test_dashboard_pages_are_not_recorded(owner_client) -> None:
     assert recorded() == []
 
 
+def test_a_request_stopped_by_the_timeout_is_recorded_as_such(
+    api_client: ApiClient, monkeypatch: pytest.MonkeyPatch, settings
+) -> None:
+    import time
+
+    from fax_numbers.api import NumberListView
+
+    def dawdle(self: object, request: object) -> None:
+        time.sleep(10)
+
+    monkeypatch.setattr(NumberListView, "get", dawdle)
+    settings.API_REQUEST_TIMEOUT = 0.5
+
+    response = api_client.get("/v1/numbers")
+
+    entry = only_entry()
+    assert (entry.status, entry.error_code) == (503, "timeout")
+    assert entry.request_id == response["Request-Id"]
+
+
 def test_a_replayed_send_is_marked_replayed(api_client: ApiClient, pipeline: list) -> None:
     body = {"to": TO, "document": documents.inline_pdf()}
     api_client.post_json("/v1/faxes", body, HTTP_IDEMPOTENCY_KEY="k-1")

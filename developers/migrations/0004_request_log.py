@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0002_seed_plans"),
-        ("developers", "0002_webhookendpoint_webhookevent_webhookdelivery_and_more"),
+        ("developers", "0003_webhookdelivery_leased_until"),
     ]
 
     operations = [
