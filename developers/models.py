@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from sendfaxmail.lib import events
 from sendfaxmail.lib.ids import delivery_id, event_id, key_id, webhook_endpoint_id
 
 
@@ -64,9 +65,9 @@ class ApiKey(models.Model):
 
 
 class WebhookEventType(models.TextChoices):
-    FAX_SENDING = "fax.sending", "fax.sending — the carrier started dialing"
-    FAX_DELIVERED = "fax.delivered", "fax.delivered — every page went through"
-    FAX_FAILED = "fax.failed", "fax.failed — the fax could not be delivered"
+    FAX_SENDING = events.FAX_SENDING, f"{events.FAX_SENDING} — the carrier started dialing"
+    FAX_DELIVERED = events.FAX_DELIVERED, f"{events.FAX_DELIVERED} — every page went through"
+    FAX_FAILED = events.FAX_FAILED, f"{events.FAX_FAILED} — the fax could not be delivered"
 
 
 class WebhookEndpoint(models.Model):

@@ -209,7 +209,7 @@ def webhook_event_emit(
 
 def _dispatch_soon() -> None:
     # By task name: the task module imports this one.
-    current_app.send_task("developers.tasks.webhook_deliveries_dispatch")
+    current_app.send_task("developers.tasks.webhook_deliveries_dispatch_task")
 
 
 @transaction.atomic

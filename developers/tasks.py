@@ -1,4 +1,5 @@
-"""Celery tasks for customer webhooks (queue `webhooks`): thin wrappers around services."""
+"""Celery tasks for customer webhooks (queue `webhooks`): thin wrappers around services, named
+`<service>_task` so that none shares a service's name."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from developers import services
 
 
 @shared_task(ignore_result=True, time_limit=60)
-def webhook_deliveries_dispatch() -> None:
+def webhook_deliveries_dispatch_task() -> None:
     """Periodic (every few seconds) and after each event: claim due deliveries, fan them out."""
     for delivery_id in services.webhook_deliveries_claim():
-        webhook_delivery_attempt.delay(delivery_id)
+        webhook_delivery_attempt_task.delay(delivery_id)
 
 
 @shared_task(ignore_result=True, acks_late=True, time_limit=30, soft_time_limit=25)
-def webhook_delivery_attempt(delivery_id: str) -> None:
+def webhook_delivery_attempt_task(delivery_id: str) -> None:
     services.webhook_delivery_attempt(delivery_id=delivery_id)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from developers.openapi import constant
-from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError, decode_base64, prepare_document
+from faxes.documents import ACCEPTED_CONTENT_TYPES
 from faxes.models import DocumentSource, Fax, FaxStatus
 from sendfaxmail.lib.fetch import UnsafeUrl, check_url_syntax
 from sendfaxmail.lib.phone import E164_HELP, E164_SHAPE, InvalidPhoneNumber, normalize_e164
@@ -94,6 +95,16 @@ class FaxSerializer(serializers.Serializer):
         return fax.failure_message or None
 
 
+def fax_public(fax: Fax) -> dict[str, Any]:
+    """The fax as customers see it: in API answers, idempotent replays and webhook events."""
+    return FaxSerializer(fax).data
+
+
+def faxes_public(faxes: Iterable[Fax]) -> list[dict[str, Any]]:
+    """`fax_public` of each fax, with the serializer's fields built once for the lot."""
+    return FaxSerializer(faxes, many=True).data
+
+
 @extend_schema_field({"type": "string", "format": "byte"})
 class Base64Field(serializers.Field):
     """A string, taken as it is. DRF's CharField runs per-character validators (surrogates,
@@ -122,19 +133,14 @@ class InlineDocumentSerializer(serializers.Serializer):
             )
         return super().to_internal_value(data)
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        try:
-            data = decode_base64(attrs["content"])
-            attrs["prepared"] = prepare_document(data, declared_type=attrs["content_type"])
-        except DocumentError as error:
-            raise serializers.ValidationError(
-                {(error.param or "content").removeprefix("document."): error.message}
-            ) from None
-        return attrs
+    # The content is decoded and converted by the intake service, once every cheaper check of
+    # the request has passed (faxes.services.intake.inline_document_prepare).
 
 
 class FaxCreateSerializer(serializers.Serializer):
-    """POST /v1/faxes. Unknown fields are refused so that a typo is not silently ignored."""
+    """POST /v1/faxes: the shape of each field. Unknown fields are refused so that a typo is not
+    silently ignored. The rules that need the account or cost time (the sender's number, the
+    document itself) are the intake service's."""
 
     to = serializers.RegexField(
         E164_SHAPE, help_text="E.164, e.g. +15551234567.", error_messages={"invalid": E164_HELP}
@@ -176,24 +182,6 @@ class FaxCreateSerializer(serializers.Serializer):
             return normalize_e164(value)
         except InvalidPhoneNumber as error:
             raise serializers.ValidationError(str(error)) from None
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        account = self.context["account"]
-        numbers = account.fax_numbers.order_by("created_at", "id").values_list("number", flat=True)
-        requested = attrs.pop("from", None)
-        if requested is None:
-            attrs["from_number"] = numbers.first()
-            if attrs["from_number"] is None:
-                raise serializers.ValidationError(
-                    {"from": "This account has no fax number to send from. Ask support to add one."}
-                )
-        elif requested in numbers:
-            attrs["from_number"] = requested
-        else:
-            raise serializers.ValidationError(
-                {"from": f"'{requested}' is not one of this account's numbers (GET /v1/numbers)."}
-            )
-        return attrs
 
     def validate_document_url(self, value: str) -> str:
         try:

@@ -9,8 +9,8 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from developers import services as webhook_services
-from faxes import services as fax_services
 from faxes import tasks
+from faxes.services import pipeline as fax_pipeline
 from tests import documents
 from tests.conftest import log_in, make_key
 from tests.factories import AccountFactory
@@ -42,10 +42,10 @@ def test_a_fax_sent_with_the_simulator_shows_up_in_the_delivery_log(
     assert response.status_code == 201
     fax_id = response.json()["id"]
     # The worker's part, run here in order: submit, the simulator's events, webhook delivery.
-    fax_services.fax_submit(fax_id=fax_id)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax_id)
     for name, _, kwargs in list(pipeline):
-        if name == "faxes.tasks.simulator_event":
-            tasks.simulator_event.run(**kwargs)
+        if name == "faxes.tasks.simulator_step_task":
+            tasks.simulator_step_task.run(**kwargs)
     for delivery_id in webhook_services.webhook_deliveries_claim():
         webhook_services.webhook_delivery_attempt(delivery_id=delivery_id)
 

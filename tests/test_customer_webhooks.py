@@ -15,8 +15,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from accounts.models import Account
 from developers import services
 from developers.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from faxes import services as fax_services
 from faxes.models import Fax, FaxStatus
+from faxes.services import status as fax_status
 from tests.factories import AccountFactory, FaxFactory
 from tests.receiver import Answer
 
@@ -36,7 +36,7 @@ def deliver_due() -> list[WebhookDelivery]:
 
 
 def finish(fax: Fax, status: FaxStatus = FaxStatus.DELIVERED) -> None:
-    fax_services.fax_advance(fax=fax, status=status, source="test", pages_delivered=1)
+    fax_status.fax_advance(fax=fax, status=status, source="test", pages_delivered=1)
 
 
 def headers_of(received) -> dict[str, str]:

@@ -8,8 +8,8 @@ from django.test import Client
 from accounts.models import Account
 from developers import services
 from developers.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from faxes import services as fax_services
 from faxes.models import FaxStatus
+from faxes.services import status as fax_status
 from tests.factories import FaxFactory
 from tests.receiver import Answer
 
@@ -171,7 +171,7 @@ def test_the_delivery_log_shows_attempts_answers_and_next_retry(
 ) -> None:
     receiver.answer(Answer(status=503, body=b"maintenance"))
     fax = FaxFactory(account=account, status=FaxStatus.SENDING)
-    fax_services.fax_advance(fax=fax, status=FaxStatus.DELIVERED, source="test")
+    fax_status.fax_advance(fax=fax, status=FaxStatus.DELIVERED, source="test")
     for delivery_id in services.webhook_deliveries_claim():
         services.webhook_delivery_attempt(delivery_id=delivery_id)
 
@@ -188,7 +188,7 @@ def test_resend_queues_a_new_delivery(
     owner_client: Client, account: Account, endpoint, receiver
 ) -> None:
     fax = FaxFactory(account=account, status=FaxStatus.SENDING)
-    fax_services.fax_advance(fax=fax, status=FaxStatus.FAILED, source="test")
+    fax_status.fax_advance(fax=fax, status=FaxStatus.FAILED, source="test")
     delivery = WebhookDelivery.objects.get()
 
     response = owner_client.post(f"{BASE}/{endpoint.pk}/deliveries/{delivery.pk}/resend")
