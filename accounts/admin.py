@@ -1,4 +1,5 @@
-"""Admin for support staff: find a customer by email, name or fax number."""
+"""Admin for support staff: find a customer by email or name (fax_numbers/admin.py adds the
+search by fax number)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class MemberInline(admin.TabularInline):
 class AccountAdmin(admin.ModelAdmin):
     list_display = ["name", "owner", "plan", "trial_ends_at", "created_at"]
     list_filter = ["plan"]
-    search_fields = ["name", "owner__email", "members__email", "fax_numbers__number"]
+    search_fields = ["name", "owner__email", "members__email"]
     list_select_related = ["owner", "plan"]
     raw_id_fields = ["owner"]
     readonly_fields = ["created_at"]

@@ -10,13 +10,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from developers.models import Scope
-from developers.openapi import (
+from fax_numbers.models import FaxNumber
+from sendfaxmail.lib.openapi import (
     ERROR_RESPONSES,
     ListEnvelopeSerializer,
     constant,
     response_headers,
 )
-from fax_numbers.models import FaxNumber
 
 
 class NumberSerializer(serializers.Serializer):

@@ -17,13 +17,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from developers.models import Scope
-from developers.openapi import (
-    ERROR_RESPONSES,
-    ListEnvelopeSerializer,
-    error_response,
-    response_header,
-    response_headers,
-)
 from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError
 from faxes.selectors import FaxFilters, fax_of_account, faxes_page
 from faxes.serializers import (
@@ -46,6 +39,13 @@ from faxes.services.intake import (
 )
 from sendfaxmail.lib.errors import ApiError, Conflict, InvalidRequest, NotFound
 from sendfaxmail.lib.fetch import MAX_URL_LENGTH
+from sendfaxmail.lib.openapi import (
+    ERROR_RESPONSES,
+    ListEnvelopeSerializer,
+    error_response,
+    response_header,
+    response_headers,
+)
 from sendfaxmail.lib.phone import E164_SHAPE, InvalidPhoneNumber, normalize_e164
 
 if TYPE_CHECKING:

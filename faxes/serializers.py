@@ -8,10 +8,10 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from developers.openapi import constant
 from faxes.documents import ACCEPTED_CONTENT_TYPES
 from faxes.models import DocumentSource, Fax, FaxStatus
 from sendfaxmail.lib.fetch import UnsafeUrl, check_url_syntax
+from sendfaxmail.lib.openapi import constant
 from sendfaxmail.lib.phone import E164_HELP, E164_SHAPE, InvalidPhoneNumber, normalize_e164
 
 PUBLIC_STATUSES = [
