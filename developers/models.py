@@ -17,9 +17,6 @@ class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
         """Keys the account can see: all but the deleted ones."""
         return self.filter(deleted_at__isnull=True)
 
-    def usable(self) -> ApiKeyQuerySet:
-        return self.filter(deleted_at__isnull=True, revoked_at__isnull=True)
-
 
 class ApiKey(models.Model):
     """A bearer key for /v1. Only its keyed digest is stored; the secret is shown once."""

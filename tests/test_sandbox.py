@@ -36,6 +36,12 @@ def send(client: ApiClient, to: str = "+15551234567", **extra) -> dict:
     return response.json()
 
 
+def marked_as_test(page: str, fax_id: str) -> bool:
+    """Whether the fax's own row carries the "test" badge (the mode switch above the table has
+    one on every test-mode page)."""
+    return re.search(rf'>{fax_id}</a>\s*<span class="badge test">test</span>', page) is not None
+
+
 def run_pipeline(fax_id: str, pipeline: list) -> None:
     """What the worker does with a fax: submit it, then play the carrier's events."""
     fax_pipeline.fax_submit_to_carrier(fax_id=fax_id)
@@ -193,7 +199,8 @@ def test_the_dashboard_separates_and_marks_test_faxes(
     assert test_fax["id"] not in live_page
     assert test_fax["id"] in test_page
     assert 'id="test-mode-notice"' in test_page
-    assert "badge test" in test_page
+    assert marked_as_test(test_page, test_fax["id"])
+    assert not marked_as_test(live_page, live_fax["id"])
 
 
 def test_test_deliveries_are_marked_in_the_log(

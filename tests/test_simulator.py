@@ -53,16 +53,22 @@ def test_each_magic_number_has_its_outcome(
 def test_the_slow_number_is_delivered_only_after_60_seconds(
     accepted_fax, pipeline, monkeypatch
 ) -> None:
-    delays: list[float] = []
+    steps: list[tuple[float, dict]] = []
     monkeypatch.setattr(
         "celery.app.base.Celery.send_task",
-        lambda self, name, *a, countdown=None, **k: delays.append(countdown),
+        lambda self, name, *a, kwargs=None, countdown=None, **k: steps.append((countdown, kwargs)),
     )
     fax = accepted_fax(to="+15550000007")
-
     fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
 
-    assert max(delays) == 60.0
+    for _, kwargs in [step for step in steps if step[0] < 60]:
+        tasks.simulator_step_task.run(**kwargs)
+    before_a_minute = Fax.objects.get(pk=fax.pk).status
+    for _, kwargs in [step for step in steps if step[0] == 60]:
+        tasks.simulator_step_task.run(**kwargs)
+
+    assert before_a_minute == FaxStatus.SENDING
+    assert Fax.objects.get(pk=fax.pk).status == FaxStatus.DELIVERED
 
 
 def test_simulated_events_walk_through_every_status(accepted_fax, pipeline) -> None:
