@@ -13,12 +13,17 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from sendfaxmail.lib.crypto import InvalidKeyError, keyring_from
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    environ.Env.read_env(BASE_DIR / ".env")
+# Variables already in the environment win over the file's. The test suite sets the name to
+# "" so that a developer's .env never changes what it tests.
+ENV_FILE = env.str("SENDFAXMAIL_ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    environ.Env.read_env(ENV_FILE)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -54,7 +59,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "sendfaxmail.lib",
+    "sendfaxmail.lib.apps.LibConfig",
     "accounts",
     "developers",
     "fax_numbers",
@@ -155,13 +160,65 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
-# Customer documents are PHI: they live under a private root that no URL serves.
+# Customer documents are PHI. They are encrypted by us before they reach storage
+# (sendfaxmail/lib/storage.py): on the filesystem under DOCUMENT_ROOT, which no URL serves, or in
+# an S3 bucket when AWS_STORAGE_BUCKET_NAME is set (web and workers on different machines).
 MEDIA_ROOT = env.path("DOCUMENT_ROOT", default=VAR_DIR / "documents")
 # Only the app's own user may read them: files 0600, the folders they are written in 0700.
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+
+# Key-encryption keys, comma-separated; the first encrypts, every one decrypts (rotation).
+DOCUMENT_ENCRYPTION_KEYS = env.list("DOCUMENT_ENCRYPTION_KEYS", default=[])
+if not DOCUMENT_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DOCUMENT_ENCRYPTION_KEYS is not set; it is required when DEBUG is off. "
+            "Generate a key with `DEBUG=true python manage.py generate_document_key`."
+        )
+    DOCUMENT_ENCRYPTION_KEYS = ["ihUjDXnA6Bv1vVfF-d9A0slVULTflIdn18O33utFEfo="]  # development only
+try:
+    keyring_from(tuple(DOCUMENT_ENCRYPTION_KEYS))
+except InvalidKeyError as error:
+    raise ImproperlyConfigured(
+        f"DOCUMENT_ENCRYPTION_KEYS: {error}; each key is 32 random bytes in URL-safe base64, "
+        "as `manage.py generate_document_key` prints."
+    ) from None
+
+# django-storages' S3 backend, under its own setting names. Credentials may also come from the
+# machine's role (leave the two keys unset). Objects get no ACL (the bucket's private policy
+# applies), names never overwrite, and url() is refused anyway: nothing is served from S3.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+AWS_DEFAULT_ACL = None
+AWS_S3_FILE_OVERWRITE = False
+AWS_QUERYSTRING_AUTH = True
+# S3-compatible stores (an endpoint URL) are addressed by path, AWS itself by host name.
+AWS_S3_ADDRESSING_STYLE = "path" if AWS_S3_ENDPOINT_URL else None
+AWS_S3_SIGNATURE_VERSION = "s3v4"
+if AWS_STORAGE_BUCKET_NAME:
+    from botocore.config import Config as _BotoConfig
+
+    # Bounded waits: a stalled store must fail a request or task, not hang it.
+    AWS_S3_CLIENT_CONFIG = _BotoConfig(
+        s3={"addressing_style": AWS_S3_ADDRESSING_STYLE},
+        signature_version=AWS_S3_SIGNATURE_VERSION,
+        connect_timeout=5,
+        read_timeout=60,
+        retries={"mode": "standard", "max_attempts": 4},
+    )
+    _DOCUMENT_BACKEND = {"BACKEND": "storages.backends.s3.S3Storage"}
+else:
+    _DOCUMENT_BACKEND = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": "sendfaxmail.lib.storage.EncryptedStorage",
+        "OPTIONS": {"inner": _DOCUMENT_BACKEND},
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"

@@ -103,7 +103,9 @@ def test_it_stores_the_document_privately_with_its_hash(
 
     fax = Fax.objects.get(pk=fax_id)
     path = Path(fax.document.path)
-    assert path.read_bytes() == pdf
+    with fax.document.open("rb") as document:
+        assert document.read() == pdf
+    assert b"%PDF" not in path.read_bytes()  # encrypted at rest
     assert path.is_relative_to(Path(settings.MEDIA_ROOT))
     assert not path.is_relative_to(Path(settings.STATIC_ROOT))
     assert fax.document_sha256 == hashlib.sha256(pdf).hexdigest()
@@ -125,7 +127,8 @@ def test_it_converts_an_image_to_a_pdf(api_client: ApiClient, queued: list[str])
     assert response.json()["page_count"] == 1
     assert response.json()["document"]["content_type"] == "image/png"
     fax = Fax.objects.get()
-    assert Path(fax.document.path).read_bytes().startswith(b"%PDF-")
+    with fax.document.open("rb") as document:
+        assert document.read().startswith(b"%PDF-")
 
 
 def test_it_accepts_a_document_url_with_the_page_count_unknown(

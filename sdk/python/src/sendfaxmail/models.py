@@ -1,0 +1,118 @@
+"""The API's objects as typed, immutable dataclasses.
+
+Each has `from_dict()` that reads the JSON the API answers with, and keeps that JSON in `raw`
+so that fields added to the API after this version stay reachable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = ["FINAL_STATUSES", "Fax", "FaxDocument", "FaxNumber", "parse_datetime"]
+
+# A fax in one of these states will not change again.
+FINAL_STATUSES = frozenset({"delivered", "failed", "canceled"})
+
+
+def parse_datetime(value: str) -> datetime:
+    """An ISO 8601 time as the API writes it (`2026-11-26T23:00:00Z`) as an aware datetime.
+
+    Python 3.10's `fromisoformat` does not read a `Z`, so it is rewritten as `+00:00` first.
+    """
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def _optional_datetime(value: Any) -> datetime | None:
+    return parse_datetime(value) if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True)
+class FaxDocument:
+    """What was sent: `source` is `inline` or `url`; `url` is set only for `url`."""
+
+    source: str
+    content_type: str | None
+    size_bytes: int | None
+    url: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaxDocument:
+        return cls(
+            source=data["source"],
+            content_type=data.get("content_type"),
+            size_bytes=data.get("size_bytes"),
+            url=data.get("url"),
+        )
+
+
+@dataclass(frozen=True)
+class Fax:
+    """A fax. `status` is `queued`, `sending`, `delivered` or `failed` (`canceled` is
+    reserved); `failure_reason` is set when it failed (`busy`, `no_answer`, …). `from_` is the
+    API's `from` (a Python keyword)."""
+
+    id: str
+    livemode: bool
+    status: str
+    to: str
+    from_: str
+    page_count: int | None
+    pages_delivered: int | None
+    document: FaxDocument
+    client_reference: str | None
+    failure_reason: str | None
+    failure_message: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def finished(self) -> bool:
+        """True once the fax is delivered or failed: its status will not change again."""
+        return self.status in FINAL_STATUSES
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fax:
+        return cls(
+            id=data["id"],
+            livemode=bool(data.get("livemode", True)),
+            status=data["status"],
+            to=data["to"],
+            from_=data["from"],
+            page_count=data.get("page_count"),
+            pages_delivered=data.get("pages_delivered"),
+            document=FaxDocument.from_dict(data.get("document") or {"source": "unknown"}),
+            client_reference=data.get("client_reference"),
+            failure_reason=data.get("failure_reason"),
+            failure_message=data.get("failure_message"),
+            created_at=parse_datetime(data["created_at"]),
+            updated_at=parse_datetime(data["updated_at"]),
+            completed_at=_optional_datetime(data.get("completed_at")),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class FaxNumber:
+    """One of the account's fax numbers: a `from_` for sends."""
+
+    id: str
+    number: str
+    label: str
+    created_at: datetime
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaxNumber:
+        return cls(
+            id=data["id"],
+            number=data["number"],
+            label=data.get("label") or "",
+            created_at=parse_datetime(data["created_at"]),
+            raw=data,
+        )
