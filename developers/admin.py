@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
-from developers.services import api_key_revoke
+from developers.services.api_keys import api_key_revoke
 
 
 @admin.register(ApiKey)

@@ -27,7 +27,7 @@ call_command("migrate", verbosity=0)
 from accounts.services import account_create, plan_get
 from developers.models import ApiKey
 from developers.selectors import api_key_for_secret
-from developers.services import api_key_create
+from developers.services.api_keys import api_key_create
 
 account = account_create(
     email="parity@example.com", password=None, plan=plan_get(slug="business"), trial=True

@@ -37,7 +37,7 @@ def test_the_contracts_hold() -> None:
     ("module", "line", "contract"),
     [
         ("accounts/views.py", "from fax_numbers import selectors", "Apps import only the apps"),
-        ("developers/services.py", "from faxes import models", "Apps import only the apps"),
+        ("developers/selectors.py", "from faxes import models", "Apps import only the apps"),
         ("sendfaxmail/lib/phone.py", "from accounts import models", "sendfaxmail.lib and the"),
         ("faxes/api.py", "import requests", "In faxes, only carrier.py speaks HTTP"),
     ],

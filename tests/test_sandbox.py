@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import Account
-from developers import services as webhook_services
 from developers.models import ApiKey, WebhookEvent
+from developers.services import webhook_endpoints
 from faxes import tasks
 from faxes.carrier import decode_client_state
 from faxes.models import Fax, FaxStatus
@@ -134,7 +134,7 @@ def test_a_live_key_still_goes_to_the_carrier(api_client, telnyx, pipeline) -> N
 def test_each_magic_number_and_its_webhook_events(
     test_client, account, receiver, pipeline, to, status, reason, event
 ) -> None:
-    webhook_services.webhook_endpoint_create(account=account, url=receiver.url())
+    webhook_endpoints.webhook_endpoint_create(account=account, url=receiver.url())
     fax = send(test_client, to=to)
 
     run_pipeline(fax["id"], pipeline)
@@ -206,7 +206,7 @@ def test_the_dashboard_separates_and_marks_test_faxes(
 def test_test_deliveries_are_marked_in_the_log(
     owner_client: Client, account: Account, test_client, receiver, pipeline
 ) -> None:
-    endpoint = webhook_services.webhook_endpoint_create(account=account, url=receiver.url())
+    endpoint = webhook_endpoints.webhook_endpoint_create(account=account, url=receiver.url())
     fax = send(test_client)
     Fax.objects.filter(pk=fax["id"]).update(status=FaxStatus.SENDING)
     fax_status.fax_advance(

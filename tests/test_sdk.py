@@ -14,8 +14,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from developers import services as developer_services
 from developers.models import Scope
+from developers.services import webhook_deliveries, webhook_endpoints
 from faxes.models import FaxStatus, IdempotencyKey
 from faxes.services import status as fax_status
 from sendfaxmail.lib.signing import sign_standard_webhook
@@ -570,11 +570,11 @@ def test_the_list_follows_next_cursor_when_the_api_answers_with_one() -> None:
 def delivered(db: None, account, receiver):
     """A real `fax.delivered` delivery as the customer's endpoint received it, and the
     endpoint's secret."""
-    endpoint = developer_services.webhook_endpoint_create(account=account, url=receiver.url())
+    endpoint = webhook_endpoints.webhook_endpoint_create(account=account, url=receiver.url())
     fax = FaxFactory(account=account, status=FaxStatus.SENDING)
     fax_status.fax_advance(fax=fax, status=FaxStatus.DELIVERED, source="test", pages_delivered=1)
-    for delivery_id in developer_services.webhook_deliveries_claim():
-        developer_services.webhook_delivery_attempt(delivery_id=delivery_id)
+    for delivery_id in webhook_deliveries.webhook_deliveries_claim():
+        webhook_deliveries.webhook_delivery_attempt(delivery_id=delivery_id)
     [received] = receiver.received
     return received, endpoint.secret, fax
 

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from developers.services import webhook_event_emit
+from developers.services.webhook_deliveries import webhook_event_emit
 from faxes.models import TERMINAL_STATUSES, Fax, FaxEvent, FaxStatus
 from faxes.selectors import fax_with_account
 from faxes.serializers import fax_public
