@@ -27,7 +27,11 @@ class FaxDocumentSerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=DocumentSource.values)
     content_type = serializers.CharField(allow_null=True, help_text="What the customer sent.")
     size_bytes = serializers.IntegerField(allow_null=True)
-    url = serializers.URLField(required=False, help_text="Only for source `url`.")
+    url = serializers.URLField(
+        required=False,
+        help_text="Only for source `url`: the `document_url` without its query string or "
+        "fragment, which may hold an access token.",
+    )
 
 
 NULLABLE_TEXT = serializers.CharField(allow_null=True)
@@ -83,7 +87,7 @@ class FaxSerializer(serializers.Serializer):
             "size_bytes": fax.document_size_bytes,
         }
         if fax.document_source == DocumentSource.URL:
-            document["url"] = fax.document_url
+            document["url"] = fax.document_url_shown
         return document
 
     @extend_schema_field(NULLABLE_TEXT)
