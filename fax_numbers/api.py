@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from developers.models import Scope
 from fax_numbers.models import FaxNumber
+from fax_numbers.selectors import fax_numbers_of_account
 from sendfaxmail.lib.openapi import (
     ERROR_RESPONSES,
     ListEnvelopeSerializer,
@@ -53,9 +54,7 @@ class NumberListView(APIView):
         responses={200: NumberListSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
-        numbers = FaxNumber.objects.filter(account=request.auth.account).order_by(
-            "created_at", "id"
-        )
+        numbers = fax_numbers_of_account(account=request.auth.account)
         return Response({"object": "list", "data": NumberSerializer(numbers, many=True).data})
 
 
