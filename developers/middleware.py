@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from developers.models import ApiKey
-from developers.services import RequestRecord, request_log_record
+from developers.services.request_log import RequestRecord, request_log_record
 from developers.throttling import USAGE_ATTRIBUTE
 from sendfaxmail.lib import request_id
 from sendfaxmail.lib.client_ip import client_ip

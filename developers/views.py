@@ -29,19 +29,19 @@ from developers.selectors import (
     webhook_deliveries_recent,
     webhook_ping_of,
 )
-from developers.services import (
+from developers.services.api_keys import api_key_create, api_key_delete, api_key_revoke
+from developers.services.request_log import request_log_flush
+from developers.services.webhook_deliveries import (
+    PingLimitReached,
+    webhook_delivery_resend,
+    webhook_endpoint_ping,
+)
+from developers.services.webhook_endpoints import (
     ENDPOINTS_PER_ACCOUNT,
     EndpointLimitReached,
-    PingLimitReached,
     WebhookError,
-    api_key_create,
-    api_key_delete,
-    api_key_revoke,
-    request_log_flush,
-    webhook_delivery_resend,
     webhook_endpoint_create,
     webhook_endpoint_delete,
-    webhook_endpoint_ping,
     webhook_endpoint_reveal_secret,
     webhook_endpoint_rotate_secret,
     webhook_endpoint_set_enabled,

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from developers.models import RequestLogEntry
-from developers.services import request_log_flush
+from developers.services.request_log import request_log_flush
 from tests import documents
 from tests.conftest import log_in, make_key
 from tests.factories import AccountFactory

@@ -13,9 +13,12 @@ from django.utils import timezone
 
 from accounts.models import Account
 from developers.models import ApiKey, RequestLogEntry
-from developers.services import REQUEST_LOG_BUFFER, request_log_flush, request_log_purge
-from developers.tasks import request_log_flush as request_log_flush_task
-from developers.tasks import request_log_purge as request_log_purge_task
+from developers.services.request_log import (
+    REQUEST_LOG_BUFFER,
+    request_log_flush,
+    request_log_purge,
+)
+from developers.tasks import request_log_flush_task, request_log_purge_task
 from sendfaxmail.lib.redis import get_redis
 from tests import documents
 from tests.conftest import ApiClient, make_key
@@ -222,9 +225,9 @@ def test_a_failure_is_logged_and_the_answer_stands(
     def broken() -> None:
         raise RuntimeError("something unexpected")
 
-    monkeypatch.setattr("developers.services.get_redis", broken)
+    monkeypatch.setattr("developers.services.request_log.get_redis", broken)
 
-    with caplog.at_level(logging.ERROR, logger="developers.services"):
+    with caplog.at_level(logging.ERROR, logger="developers.services.request_log"):
         response = api_client.get("/v1/numbers")
 
     assert response.status_code == 200
@@ -259,7 +262,7 @@ def test_when_redis_refuses_the_entry_is_inserted_at_once(api_client: ApiClient,
 def test_the_flush_moves_the_buffer_in_batches(
     api_client: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("developers.services.REQUEST_LOG_FLUSH_BATCH", 2)
+    monkeypatch.setattr("developers.services.request_log.REQUEST_LOG_FLUSH_BATCH", 2)
     ids = [api_client.get("/v1/numbers")["Request-Id"] for _ in range(5)]
 
     assert request_log_flush() == 5
@@ -325,7 +328,7 @@ def test_an_unreadable_buffered_entry_is_dropped(
 def test_a_buffered_record_carries_every_column_of_an_entry() -> None:
     from dataclasses import fields
 
-    from developers.services import RequestRecord
+    from developers.services.request_log import RequestRecord
 
     columns = {f.attname for f in RequestLogEntry._meta.concrete_fields if not f.primary_key}
     assert {field.name for field in fields(RequestRecord)} == columns
@@ -338,7 +341,7 @@ def test_the_flush_task_runs_every_5_seconds(api_client: ApiClient, settings) ->
 
     assert RequestLogEntry.objects.count() == 1
     schedule = {e["task"]: e["schedule"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert schedule["developers.tasks.request_log_flush"] == 5.0
+    assert schedule["developers.tasks.request_log_flush_task"] == 5.0
 
 
 # --- Retention ---------------------------------------------------------------------------------
@@ -380,4 +383,4 @@ def test_the_purge_is_scheduled_hourly(settings) -> None:
         entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
     }
 
-    assert schedule["developers.tasks.request_log_purge"] == 3600.0
+    assert schedule["developers.tasks.request_log_purge_task"] == 3600.0

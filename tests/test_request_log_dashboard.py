@@ -349,7 +349,7 @@ def test_the_developers_page_links_to_the_logs(owner_client: Client) -> None:
 
 
 def test_a_deleted_key_still_names_its_requests(owner_client: Client, account: Account) -> None:
-    from developers.services import api_key_delete
+    from developers.services.api_keys import api_key_delete
 
     key, _ = make_key(account)
     entry(account, api_key=key)

@@ -1,0 +1,345 @@
+"""Customer webhook events and their deliveries: the outbox, fair claims, signed attempts with
+retries, resends and test events."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from accounts.models import Account
+from audit.services import Actor
+from developers import ratelimit
+from developers.models import (
+    PING,
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from developers.services.webhook_endpoints import WebhookError, webhook_endpoint_set_enabled
+from sendfaxmail.lib.fetch import FetchError, post
+from sendfaxmail.lib.http import seconds_from_header
+from sendfaxmail.lib.signing import sign_standard_webhook
+
+# Standard Webhooks' schedule: the delay before each retry, counted from the attempt before.
+RETRY_DELAYS = [
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=10),
+]
+# An attempt in flight holds its delivery, and so its endpoint, this long; if its worker dies,
+# another takes over. Longer than the attempt task's hard time limit (developers/tasks.py).
+ATTEMPT_LEASE = timedelta(minutes=2)
+# Fairness between accounts. An endpoint has at most one delivery in flight, and an account at
+# most ACCOUNT_IN_FLIGHT, so one account's slow endpoints hold at most that many webhook worker
+# slots (the Procfile's worker runs 4) and queue at most that many attempts ahead of another
+# account's: the next claim takes the other account's delivery first.
+ACCOUNT_IN_FLIGHT = 2
+PING_RATE = ratelimit.Rate(limit=10, window=60)
+# Claims of all workers take turns (a transaction-scoped PostgreSQL advisory lock), so that two
+# claims cannot both see an endpoint or an account as free.
+CLAIM_LOCK = 0x5346_4D57
+DISABLE_AFTER = timedelta(days=5)
+DELIVERY_TIMEOUT = 10.0
+KEPT_RESPONSE_CHARACTERS = 1000
+USER_AGENT = "SendFaxMail-Webhooks/1.0"
+# Who the audit log says disabled an endpoint that answered 410 or kept failing.
+DELIVERIES_ACTOR = Actor.system("Webhook deliveries")
+
+
+class PingLimitReached(WebhookError):
+    """The account sent PING_RATE test events in the current minute; `retry_in` seconds left."""
+
+    def __init__(self, message: str, *, retry_in: int) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
+
+
+def _signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
+    secrets = [endpoint.secret]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires and expires > timezone.now():
+        secrets.append(endpoint.previous_secret)
+    return secrets
+
+
+def webhook_event_emit(
+    *, account: Account, livemode: bool, type: str, object_id: str, data: dict[str, Any]
+) -> WebhookEvent | None:
+    """Write an event and a pending delivery per subscribed endpoint, in the caller's
+    transaction (the outbox): a rollback takes the event with it. Delivery starts on commit."""
+    endpoints = [
+        e for e in WebhookEndpoint.objects.filter(account=account, enabled=True) if e.wants(type)
+    ]
+    if not endpoints:
+        return None
+    event = WebhookEvent(account=account, livemode=livemode, type=type, object_id=object_id)
+    event.body = {
+        "id": event.id,
+        "type": type,
+        "created_at": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "data": data,
+    }
+    event.save(force_insert=True)
+    now = timezone.now()
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=now)
+        for endpoint in endpoints
+    )
+    transaction.on_commit(_dispatch_soon, robust=True)
+    return event
+
+
+def _dispatch_soon() -> None:
+    # By task name: the task module imports this one.
+    current_app.send_task("developers.tasks.webhook_deliveries_dispatch_task")
+
+
+@transaction.atomic
+def webhook_deliveries_claim(*, limit: int = 100) -> list[str]:
+    """Claim due deliveries for this worker, fairly, and lease them (`leased_until`) until the
+    attempt records its result; return their ids in the order they should be attempted.
+
+    Fair: an endpoint with a delivery in flight gets no other, an account gets at most
+    ACCOUNT_IN_FLIGHT in flight, and accounts take turns (each account's oldest due delivery
+    comes before any account's second), so one account's backlog cannot starve another's.
+    Rows another transaction holds are skipped (`SKIP LOCKED`).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
+    now = timezone.now()
+    in_flight = list(
+        WebhookDelivery.objects.filter(
+            status=DeliveryStatus.PENDING, leased_until__gt=now
+        ).values_list("endpoint_id", "endpoint__account_id")
+    )
+    busy_endpoints = {endpoint_id for endpoint_id, _ in in_flight}
+    taken = Counter(account_id for _, account_id in in_flight)
+    # The oldest due delivery of each endpoint that has none in flight.
+    heads = (
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .exclude(endpoint_id__in=busy_endpoints)
+        .annotate(
+            place=Window(
+                RowNumber(),
+                partition_by=[F("endpoint_id")],
+                order_by=[F("next_attempt_at").asc(), F("id").asc()],
+            )
+        )
+        .filter(place=1)
+        .order_by("next_attempt_at", "id")
+        .values_list("id", "endpoint__account_id")
+    )
+    turns: list[tuple[int, str]] = []  # (the account's in-flight count once it runs, id)
+    for delivery_id, account_id in heads:
+        taken[account_id] += 1
+        if taken[account_id] <= ACCOUNT_IN_FLIGHT:
+            turns.append((taken[account_id], delivery_id))
+    # Stable sort: within a turn, oldest first, as `heads` came.
+    chosen = [delivery_id for _, delivery_id in sorted(turns, key=lambda turn: turn[0])][:limit]
+    locked = set(
+        WebhookDelivery.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=chosen, status=DeliveryStatus.PENDING)
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
+        .values_list("id", flat=True)
+    )
+    claimed = [delivery_id for delivery_id in chosen if delivery_id in locked]
+    WebhookDelivery.objects.filter(pk__in=claimed).update(leased_until=now + ATTEMPT_LEASE)
+    return claimed
+
+
+def _headers(event: WebhookEvent, endpoint: WebhookEndpoint, body: bytes) -> dict[str, str]:
+    timestamp = int(time.time())
+    return {
+        "webhook-id": event.id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign_standard_webhook(
+            msg_id=event.id, timestamp=timestamp, body=body, secrets=_signing_secrets(endpoint)
+        ),
+        "Content-Type": "application/json",
+        "User-Agent": f"{USER_AGENT} (+{settings.PUBLIC_BASE_URL}/docs/webhooks)",
+    }
+
+
+def webhook_delivery_attempt(*, delivery_id: str) -> WebhookDelivery | None:
+    """POST the event to the endpoint once, signed, and record the result.
+
+    Success is any 2xx within 10 s; a redirect is a failure (never followed); 410 disables the
+    endpoint; a `Retry-After` on 429/503 delays the next try at least that long. The URL passes
+    the SSRF guard again on every attempt.
+    """
+    delivery = (
+        WebhookDelivery.objects.select_related("event", "endpoint").filter(pk=delivery_id).first()
+    )
+    if delivery is None:
+        # The endpoint was deleted, and its deliveries with it.
+        return None
+    endpoint, event = delivery.endpoint, delivery.event
+    if delivery.status != DeliveryStatus.PENDING:
+        return delivery
+    if not endpoint.enabled:
+        return _finish(delivery, status=DeliveryStatus.FAILED, error="The endpoint is disabled.")
+    body = json.dumps(event.body, separators=(",", ":")).encode()
+    try:
+        result = post(
+            endpoint.url,
+            body=body,
+            headers=_headers(event, endpoint, body),
+            timeout=DELIVERY_TIMEOUT,
+        )
+    except FetchError as error:
+        return _failed(delivery, error=error.message)
+    delivery.last_status_code = result.status_code
+    delivery.last_response_ms = result.elapsed_ms
+    delivery.last_response_body = result.body.decode("utf-8", "replace")[:KEPT_RESPONSE_CHARACTERS]
+    if 200 <= result.status_code < 300:
+        _endpoint_answered(endpoint)
+        return _finish(delivery, status=DeliveryStatus.SUCCEEDED)
+    if result.status_code == 410:
+        webhook_endpoint_set_enabled(
+            endpoint=endpoint,
+            enabled=False,
+            reason="The endpoint answered 410 Gone.",
+            actor=DELIVERIES_ACTOR,
+        )
+        return _finish(delivery, status=DeliveryStatus.FAILED, error="410 Gone: endpoint disabled.")
+    wait = None
+    if result.status_code in (429, 503):
+        headers = {name.lower(): value for name, value in result.headers.items()}
+        wait = seconds_from_header(headers.get("retry-after"))
+    error = (
+        f"Redirects are not followed (answered {result.status_code})."
+        if 300 <= result.status_code < 400
+        else f"Answered {result.status_code}."
+    )
+    return _failed(delivery, error=error, at_least=wait)
+
+
+RECORDED_FIELDS = [
+    "status",
+    "attempts",
+    "first_attempt_at",
+    "last_attempt_at",
+    "next_attempt_at",
+    "leased_until",
+    "last_error",
+    "last_status_code",
+    "last_response_ms",
+    "last_response_body",
+]
+
+
+def _finish(
+    delivery: WebhookDelivery,
+    *,
+    status: DeliveryStatus,
+    error: str = "",
+    retry_after: timedelta | None = None,
+) -> WebhookDelivery:
+    """Record this attempt and end its lease (the endpoint may take its next delivery), unless
+    another attempt of the same delivery (a stale claim taken over) recorded first: the row
+    changes only while it is as this attempt read it."""
+    now = timezone.now()
+    read_attempts = delivery.attempts
+    delivery.status = status
+    delivery.attempts += 1
+    delivery.first_attempt_at = delivery.first_attempt_at or now
+    delivery.last_attempt_at = now
+    delivery.next_attempt_at = now + retry_after if retry_after else None
+    delivery.leased_until = None
+    delivery.last_error = error[:300]
+    WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=read_attempts
+    ).update(**{name: getattr(delivery, name) for name in RECORDED_FIELDS})
+    return delivery
+
+
+def _failed(
+    delivery: WebhookDelivery, *, error: str, at_least: float | None = None
+) -> WebhookDelivery:
+    """Schedule the next retry, or give up after the last one. A test event is not retried:
+    the member who sent it reads its result on the endpoint page."""
+    attempt_number = delivery.attempts  # retries already made
+    if attempt_number >= len(RETRY_DELAYS) or delivery.event.type == PING:
+        delivery = _finish(delivery, status=DeliveryStatus.FAILED, error=error)
+    else:
+        delay = RETRY_DELAYS[attempt_number]
+        if at_least:
+            delay = max(delay, timedelta(seconds=min(at_least, 86400)))
+        delivery = _finish(delivery, status=DeliveryStatus.PENDING, error=error, retry_after=delay)
+    _endpoint_failed(delivery.endpoint)
+    return delivery
+
+
+def _endpoint_answered(endpoint: WebhookEndpoint) -> None:
+    if endpoint.failing_since is not None:
+        endpoint.failing_since = None
+        endpoint.save(update_fields=["failing_since", "updated_at"])
+
+
+def _endpoint_failed(endpoint: WebhookEndpoint) -> None:
+    """An endpoint that has failed every delivery for 5 days is disabled."""
+    now = timezone.now()
+    if endpoint.failing_since is None:
+        endpoint.failing_since = now
+        endpoint.save(update_fields=["failing_since", "updated_at"])
+    elif endpoint.enabled and now - endpoint.failing_since >= DISABLE_AFTER:
+        webhook_endpoint_set_enabled(
+            endpoint=endpoint,
+            enabled=False,
+            reason="Every delivery failed for 5 days; fix the endpoint, then enable it again.",
+            actor=DELIVERIES_ACTOR,
+        )
+
+
+def webhook_delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send the same event (same webhook-id) to the endpoint again, as a new delivery."""
+    resend = WebhookDelivery.objects.create(
+        event=delivery.event, endpoint=delivery.endpoint, next_attempt_at=timezone.now()
+    )
+    transaction.on_commit(_dispatch_soon, robust=True)
+    return resend
+
+
+def webhook_endpoint_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Queue a signed `ping` event to this endpoint and return its pending delivery; a worker
+    attempts it once (no retries) and the endpoint page shows the result when it arrives.
+
+    An account may send PING_RATE test events a minute (PingLimitReached past that), counted
+    in Redis in one atomic step; when Redis does not answer, pings are let through.
+    """
+    usage = ratelimit.hit(bucket="webhook-ping", key_id=str(endpoint.account_id), rate=PING_RATE)
+    if usage is not None and not usage.allowed:
+        raise PingLimitReached(
+            f"You can send {PING_RATE.limit} test events a minute. "
+            f"Try again in {usage.reset} seconds.",
+            retry_in=usage.reset,
+        )
+    event = WebhookEvent(account_id=endpoint.account_id, livemode=True, type=PING)
+    event.body = {
+        "id": event.id,
+        "type": PING,
+        "created_at": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "data": {"object": {"endpoint": endpoint.id, "message": "A test event from SendFaxMail."}},
+    }
+    event.save(force_insert=True)
+    delivery = WebhookDelivery.objects.create(
+        event=event, endpoint=endpoint, next_attempt_at=timezone.now()
+    )
+    transaction.on_commit(_dispatch_soon, robust=True)
+    return delivery
