@@ -195,23 +195,30 @@ class RequestIdMiddleware:
         request_id.bind(current)
         response = self.get_response(request)
         response[request_id.HEADER] = current
-        duration_ms = round((time.perf_counter() - started) * 1000, 1)
-        route = route_of(request)
-        request_logger.info(
-            "method=%s route=%s status=%s duration_ms=%.1f",
-            request.method,
-            route,
-            response.status_code,
-            duration_ms,
-            extra={
-                "request_id": current,
-                "method": request.method,
-                "route": route,
-                "status": response.status_code,
-                "duration_ms": duration_ms,
-            },
-        )
+        if request_logger.isEnabledFor(logging.INFO):
+            _log_request(request, response, current, started)
         return response
+
+
+def _log_request(
+    request: HttpRequest, response: HttpResponse, current: str, started: float
+) -> None:
+    duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    route = route_of(request)
+    request_logger.info(
+        "method=%s route=%s status=%s duration_ms=%.1f",
+        request.method,
+        route,
+        response.status_code,
+        duration_ms,
+        extra={
+            "request_id": current,
+            "method": request.method,
+            "route": route,
+            "status": response.status_code,
+            "duration_ms": duration_ms,
+        },
+    )
 
 
 def route_of(request: HttpRequest) -> str:
