@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from accounts.models import Account, Plan, User
+from accounts.models import Account, Invitation, Membership, Plan, User
 
 
 @admin.register(Plan)
@@ -16,12 +16,34 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 class MemberInline(admin.TabularInline):
-    model = User
-    fields = ["email", "name", "is_active", "last_login"]
-    readonly_fields = ["email", "name", "last_login"]
+    """The account's members and their roles. Read-only: members change through the owner's
+    dashboard (the services keep the last owner and the audit trail)."""
+
+    model = Membership
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["user", "role", "created_at"]
     extra = 0
     can_delete = False
-    show_change_link = True
+    show_change_link = False
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+class InvitationInline(admin.TabularInline):
+    model = Invitation
+    fields = ["email", "role", "invited_by", "created_at", "expires_at", "accepted_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+class UserMembershipInline(MemberInline):
+    fields = ["account", "role", "created_at"]
+    readonly_fields = fields
 
 
 @admin.register(Account)
@@ -33,20 +55,19 @@ class AccountAdmin(admin.ModelAdmin):
     raw_id_fields = ["owner"]
     readonly_fields = ["created_at"]
     date_hierarchy = "created_at"
-    inlines = [MemberInline]
+    inlines = [MemberInline, InvitationInline]
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
-    list_display = ["email", "name", "account", "is_staff", "is_active", "last_login"]
+    list_display = ["email", "name", "is_staff", "is_active", "last_login"]
     list_filter = ["is_staff", "is_superuser", "is_active"]
-    search_fields = ["email", "name", "account__name"]
-    list_select_related = ["account"]
-    raw_id_fields = ["account"]
+    search_fields = ["email", "name", "memberships__account__name"]
+    inlines = [UserMembershipInline]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
-        ("Profile", {"fields": ["name", "account"]}),
+        ("Profile", {"fields": ["name"]}),
         (
             "Permissions",
             {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},

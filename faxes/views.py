@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from accounts.models import Account
+from accounts.permissions import Action, member_required
 from accounts.selectors import account_of_member
 from developers.selectors import webhook_deliveries_for_object
 from faxes.models import Fax
@@ -17,7 +17,7 @@ PAGE_SIZE = 50
 
 
 def _account(request: HttpRequest) -> Account:
-    return account_of_member(request.user)
+    return account_of_member(request)
 
 
 def _livemode(request: HttpRequest) -> bool:
@@ -25,7 +25,7 @@ def _livemode(request: HttpRequest) -> bool:
     return request.GET.get("mode") != "test"
 
 
-@login_required
+@member_required(Action.READ_FAXES)
 @require_GET
 def fax_list(request: HttpRequest) -> HttpResponse:
     livemode = _livemode(request)
@@ -36,7 +36,7 @@ def fax_list(request: HttpRequest) -> HttpResponse:
     return render(request, "faxes/list.html", {"page": page, "livemode": livemode})
 
 
-@login_required
+@member_required(Action.READ_FAXES)
 @require_GET
 def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
     account = _account(request)
