@@ -172,10 +172,7 @@ def test_role_matrix(world: World, name: str, method: str, role: str) -> None:
     client = _client(world.account, role)
     url = reverse(name, kwargs=world.kwargs.get(name, {}))
 
-    if method == "GET":
-        response = client.get(url)
-    else:
-        response = client.post(url, world.data.get(name, {}))
+    response = client.get(url) if method == "GET" else client.post(url, world.data.get(name, {}))
 
     if role in RULES[name]:
         assert response.status_code not in (403, 404), response.content[:500]
