@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Account, Invitation, Membership, Plan, User
+from accounts.two_factor import two_factor_disable, two_factor_enabled
+
+# django-otp's own device admins show each user's TOTP secret (as a QR code) to any staff
+# member. Support never needs it: they turn a locked-out user's two-factor login off instead
+# (the user action below), and the user sets it up again.
+for _device in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device):
+        admin.site.unregister(_device)
 
 
 @admin.register(Plan)
@@ -75,3 +87,21 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+    readonly_fields = ["two_factor"]
+    actions = ["two_factor_turn_off"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> list:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        return [*fieldsets, ("Two-factor login", {"fields": ["two_factor"]})]
+
+    @admin.display(description="Two-factor login")
+    def two_factor(self, user: User) -> str:
+        return "on" if two_factor_enabled(user=user) else "off"
+
+    @admin.action(description="Turn off two-factor login (they set it up again at next login)")
+    def two_factor_turn_off(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            two_factor_disable(user=user)
+        self.message_user(request, f"Two-factor login turned off for {queryset.count()} user(s).")

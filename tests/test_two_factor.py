@@ -385,3 +385,29 @@ def test_the_admin_refuses_staff_who_have_not_given_a_code(staff: User, clock) -
     staff.is_verified = lambda: False
 
     assert StaffAdminSite().has_permission(request) is False
+
+
+def test_the_admin_never_shows_a_users_totp_secret(staff: User, account: Account, clock) -> None:
+    from tests.conftest import verified_client
+
+    enrol(account.owner, clock)
+    client = verified_client(staff)
+
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
+    page = client.get(f"/admin/accounts/user/{account.owner.pk}/change/").content.decode()
+    assert device_of(account.owner).key not in page
+
+
+def test_support_turns_off_a_locked_out_users_two_factor(
+    staff: User, account: Account, clock
+) -> None:
+    from tests.conftest import verified_client
+
+    enrol(account.owner, clock)
+
+    verified_client(staff).post(
+        "/admin/accounts/user/",
+        {"action": "two_factor_turn_off", "_selected_action": [account.owner.pk]},
+    )
+
+    assert not TOTPDevice.objects.filter(user=account.owner).exists()
