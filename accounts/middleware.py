@@ -80,14 +80,7 @@ def _two_factor_gate(request: HttpRequest) -> HttpResponse | None:
 
 def _exempt(path: str) -> bool:
     """Pages a session that still owes a second factor may use: logging in (both steps) and
-    out, and the pages that need no login."""
+    out, and resetting the password."""
     return path.startswith(
-        (
-            reverse("login"),
-            reverse("logout"),
-            reverse("password_reset"),
-            "/accounts/reset/",
-            reverse("signup"),
-            "/accounts/invitations/",
-        )
+        (reverse("login"), reverse("logout"), reverse("password_reset"), "/accounts/reset/")
     )

@@ -218,3 +218,15 @@ def test_a_user_in_no_account_gets_a_404_on_account_pages() -> None:
 
     assert client.get("/dashboard/faxes").status_code == 404
     assert client.get("/dashboard/").status_code == 200
+
+
+def test_the_fax_page_shows_webhook_deliveries_only_to_those_who_manage_webhooks(
+    world: World,
+) -> None:
+    url = reverse("faxes:dashboard_detail", kwargs=world.kwargs["faxes:dashboard_detail"])
+
+    viewer = _client(world.account, Role.VIEWER).get(url).content.decode()
+    developer = _client(world.account, Role.DEVELOPER).get(url).content.decode()
+
+    assert "Webhook deliveries" not in viewer
+    assert "Webhook deliveries" in developer
