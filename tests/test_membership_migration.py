@@ -21,7 +21,11 @@ def test_owners_become_owner_members_and_other_users_developers() -> None:
     owner = User.objects.create(email="owner@example.com", password="!")
     colleague = User.objects.create(email="colleague@example.com", password="!")
     staff = User.objects.create(email="staff@example.com", password="!", is_staff=True)
-    account = Account.objects.create(name="Clinic", owner=owner, plan=Plan.objects.first())
+    # Earlier transactional tests may have flushed the seeded plans.
+    plan, _ = Plan.objects.get_or_create(
+        slug="starter", defaults={"name": "Starter", "monthly_price_cents": 1999}
+    )
+    account = Account.objects.create(name="Clinic", owner=owner, plan=plan)
     User.objects.filter(pk__in=[owner.pk, colleague.pk]).update(account=account)
 
     executor = MigrationExecutor(connection)
