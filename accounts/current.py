@@ -78,3 +78,21 @@ def on_login_choose_account(
         request.session.pop(SESSION_ACCOUNT_KEY, None)
     else:
         request.session[SESSION_ACCOUNT_KEY] = first
+
+
+def account_id_for_audit(user: User, request: HttpRequest | None = None) -> int | None:
+    """Which account a login, logout or failed login of `user` is recorded for
+    (AUDIT_ACCOUNT_OF_USER): the one this request's session works in, if the session is
+    `user`'s, else the user's oldest account, where their sessions start; None if they have
+    none."""
+    session_user = getattr(request, "user", None) if request is not None else None
+    if session_user is not None and getattr(session_user, "pk", None) == user.pk:
+        chosen = request.session.get(SESSION_ACCOUNT_KEY)
+        if chosen is not None:
+            return chosen
+    return (
+        Membership.objects.filter(user=user)
+        .order_by("created_at", "id")
+        .values_list("account_id", flat=True)
+        .first()
+    )

@@ -26,6 +26,7 @@ from accounts.members import (
 )
 from accounts.models import Invitation, Membership, Role, User
 from accounts.permissions import Action, member_required, role_allows
+from audit.services import actor_from_request
 
 
 def _roles_for(membership: Membership) -> list[tuple[str, str]]:
@@ -71,6 +72,7 @@ def members(request: HttpRequest) -> HttpResponse:
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
                 site_url=f"{request.scheme}://{request.get_host()}",
+                actor=actor_from_request(request),
             )
         except MemberError as error:
             form.add_error("email", str(error))
@@ -98,7 +100,10 @@ def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
         return redirect("dashboard:members")
     try:
         membership_set_role(
-            membership=member, role=form.cleaned_data["role"], by=request.membership
+            membership=member,
+            role=form.cleaned_data["role"],
+            by=request.membership,
+            actor=actor_from_request(request),
         )
     except MemberError as error:
         messages.error(request, str(error))
@@ -112,7 +117,9 @@ def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
 def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
     member = _member(request, membership_id)
     try:
-        membership_remove(membership=member, by=request.membership)
+        membership_remove(
+            membership=member, by=request.membership, actor=actor_from_request(request)
+        )
     except MemberError as error:
         messages.error(request, str(error))
         return _members_page(request, status=400)
@@ -154,7 +161,7 @@ def two_factor_requirement(request: HttpRequest) -> HttpResponse:
 @require_POST
 def leave(request: HttpRequest) -> HttpResponse:
     try:
-        membership_leave(membership=request.membership)
+        membership_leave(membership=request.membership, actor=actor_from_request(request))
     except MemberError as error:
         messages.error(request, str(error))
         return redirect("dashboard:home")
@@ -189,7 +196,9 @@ def invitation_accept_page(request: HttpRequest, token: str) -> HttpResponse:
     if request.user.is_authenticated:
         if request.method == "POST":
             try:
-                membership = invitation_accept(invitation=invitation, user=request.user)
+                membership = invitation_accept(
+                    invitation=invitation, user=request.user, actor=actor_from_request(request)
+                )
             except MemberError as error:
                 return _refused(request, error)
             session_account_set(request, membership.account)
@@ -215,6 +224,7 @@ def invitation_accept_page(request: HttpRequest, token: str) -> HttpResponse:
                 invitation=invitation,
                 password=form.cleaned_data["password"],
                 name=form.cleaned_data["name"],
+                request=request,
             )
         except MemberError as error:
             return _refused(request, error)

@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +26,8 @@ from django.utils import timezone
 from accounts.models import Account, Invitation, Membership, Role, User
 from accounts.permissions import Action, role_allows
 from accounts.services import AccountError, email_normalize
+from audit.models import Action as AuditAction
+from audit.services import Actor, actor_for_user, audit_record
 
 INVITATION_LIFETIME = timedelta(hours=72)
 INVITATION_SALT = "accounts.invitation"
@@ -45,9 +48,12 @@ def _check_may_manage(*, by: Membership, role: str, target_role: str | None = No
 # --- Invitations ---------------------------------------------------------------------------
 
 
-def invitation_create(*, by: Membership, email: str, role: str, site_url: str) -> Invitation:
+def invitation_create(
+    *, by: Membership, email: str, role: str, site_url: str, actor: Actor | None = None
+) -> Invitation:
     """Invite `email` to `by`'s account as `role` and mail the link. A newer invitation to the
-    same address replaces a pending one. MemberError if the address is a member already."""
+    same address replaces a pending one. MemberError if the address is a member already.
+    `actor` is `by` as the audit log names them (with their request's address)."""
     email = email_normalize(email)
     if role not in Role.values:
         raise MemberError(f"Unknown role '{role}'.")
@@ -72,6 +78,15 @@ def invitation_create(*, by: Membership, email: str, role: str, site_url: str) -
             invited_by=by.user,
             created_at=now,
             expires_at=now + INVITATION_LIFETIME,
+        )
+        audit_record(
+            action=AuditAction.MEMBER_INVITED,
+            account_id=account.pk,
+            actor=actor or actor_for_user(by.user),
+            target_type="invitation",
+            target_id=str(invitation.pk),
+            target_label=email,
+            details={"role": role},
         )
     token = signing.dumps(secret, salt=INVITATION_SALT)
     context = {
@@ -119,7 +134,9 @@ def _check_pending(invitation: Invitation | None) -> None:
         raise MemberError("This invitation link is invalid or has expired.")
 
 
-def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
+def invitation_accept(
+    *, invitation: Invitation, user: User, actor: Actor | None = None
+) -> Membership:
     """`user` joins the invitation's account with its role, once. MemberError if the
     invitation is no longer pending or was sent to another address."""
     with transaction.atomic():
@@ -135,17 +152,28 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
         invitation.accepted_at = timezone.now()
         invitation.accepted_by = user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
+        audit_record(
+            action=AuditAction.MEMBER_JOINED,
+            account_id=invitation.account_id,
+            actor=actor or actor_for_user(user),
+            target_type="membership",
+            target_id=str(membership.pk),
+            target_label=user.email,
+            details={"role": membership.role},
+        )
     return membership
 
 
 def invitation_accept_new_user(
-    *, invitation: Invitation, password: str, name: str = ""
+    *, invitation: Invitation, password: str, name: str = "", request: HttpRequest | None = None
 ) -> Membership:
-    """The invitee has no login yet: create it with `password`, then join."""
+    """The invitee has no login yet: create it with `password`, then join (the audit log names
+    the new user, with `request`'s address)."""
     try:
         with transaction.atomic():
             user = User.objects.create_user(email=invitation.email, password=password, name=name)
-            return invitation_accept(invitation=invitation, user=user)
+            actor = actor_for_user(user, request)
+            return invitation_accept(invitation=invitation, user=user, actor=actor)
     except IntegrityError:  # the address signed up meanwhile
         raise MemberError("This address has a login already: log in to accept.") from None
 
@@ -164,7 +192,9 @@ def _token_hash(secret: str) -> str:
 # --- Roles and removal ---------------------------------------------------------------------
 
 
-def membership_set_role(*, membership: Membership, role: str, by: Membership) -> Membership:
+def membership_set_role(
+    *, membership: Membership, role: str, by: Membership, actor: Actor | None = None
+) -> Membership:
     """Give `membership` the role `role`. MemberError if `by` may not, or if it would leave the
     account without an owner."""
     if role not in Role.values:
@@ -174,29 +204,55 @@ def membership_set_role(*, membership: Membership, role: str, by: Membership) ->
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if membership.role == Role.OWNER and role != Role.OWNER:
             _keep_an_owner(membership, "demoted")
+        previous = membership.role
         membership.role = role
         membership.save(update_fields=["role"])
+        if previous != role:
+            _audit_member(
+                AuditAction.MEMBER_ROLE_CHANGED,
+                membership,
+                actor or actor_for_user(by.user),
+                {"from": previous, "to": role},
+            )
     return membership
 
 
-def membership_remove(*, membership: Membership, by: Membership) -> None:
+def membership_remove(
+    *, membership: Membership, by: Membership, actor: Actor | None = None
+) -> None:
     """Remove a member. Their open sessions lose the account at their next request
     (`accounts.current`). MemberError if `by` may not, or for the last owner."""
     _check_may_manage(by=by, role=membership.role, target_role=membership.role)
-    _delete(membership, "removed")
+    _delete(membership, "removed", actor or actor_for_user(by.user))
 
 
-def membership_leave(*, membership: Membership) -> None:
+def membership_leave(*, membership: Membership, actor: Actor | None = None) -> None:
     """A member leaves the account. MemberError for the last owner."""
-    _delete(membership, "leave")
+    _delete(membership, "leave", actor or actor_for_user(membership.user))
 
 
-def _delete(membership: Membership, verb: str) -> None:
+def _delete(membership: Membership, verb: str, actor: Actor) -> None:
     with transaction.atomic():
-        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        membership = (
+            Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+        )
         if membership.role == Role.OWNER:
             _keep_an_owner(membership, verb)
+        details = {"role": membership.role, "left": verb == "leave"}
+        _audit_member(AuditAction.MEMBER_REMOVED, membership, actor, details)
         membership.delete()
+
+
+def _audit_member(action: str, membership: Membership, actor: Actor, details: dict) -> None:
+    audit_record(
+        action=action,
+        account_id=membership.account_id,
+        actor=actor,
+        target_type="membership",
+        target_id=str(membership.pk),
+        target_label=membership.user.email,
+        details=details,
+    )
 
 
 def _keep_an_owner(membership: Membership, verb: str) -> None:

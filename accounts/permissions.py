@@ -19,6 +19,7 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern
 
 from accounts.current import membership_of_session
 from accounts.models import Membership, Role
@@ -110,3 +111,12 @@ class Can:
         except ValueError:
             raise AttributeError(name) from None
         return self._role is not None and role_allows(self._role, action)
+
+
+def member_urlpatterns(patterns: list[URLPattern], action: Action) -> list[URLPattern]:
+    """Another app's dashboard routes, each view wrapped in `member_required(action)`: for apps
+    below `accounts` (audit), which cannot import this module; the URL map wraps them."""
+    return [
+        URLPattern(p.pattern, member_required(action)(p.callback), p.default_args, p.name)
+        for p in patterns
+    ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest
 
 from accounts.models import Account
-from accounts.permissions import current_membership
+from accounts.permissions import Action, current_membership, require
 
 
 def account_of_member(request: HttpRequest) -> Account:
@@ -13,3 +13,10 @@ def account_of_member(request: HttpRequest) -> Account:
     if membership is None:
         raise Http404("Your user belongs to no account.")
     return membership.account
+
+
+def audit_log_account_id(request: HttpRequest) -> int:
+    """The account whose security log (audit.views) the signed-in user may read: the one they
+    work in, if their role may (owners and admins). PermissionDenied for other roles; Http404
+    for a user in no account."""
+    return require(request, Action.VIEW_SECURITY_LOG).account_id

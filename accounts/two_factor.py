@@ -29,6 +29,8 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Membership, User
+from audit.models import Action
+from audit.services import Actor, actor_for_user, audit_record
 
 RECOVERY_CODE_COUNT = 10
 # 12 characters of base32 (60 bits), shown as xxxx-xxxx-xxxx.
@@ -84,9 +86,10 @@ def qr_code_svg(text: str) -> str:
     return image.to_string(encoding="unicode")
 
 
-def two_factor_enrol(*, device: TOTPDevice, code: str) -> list[str]:
+def two_factor_enrol(*, device: TOTPDevice, code: str, actor: Actor | None = None) -> list[str]:
     """Confirm the pending `device` with a code from the app. It replaces any authenticator the
-    user had. Returns the new recovery codes (shown once). TwoFactorError for a wrong code."""
+    user had. Returns the new recovery codes (shown once). TwoFactorError for a wrong code.
+    `actor` (with the request's address) is who the audit log says did it; the user if None."""
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().get(pk=device.pk, confirmed=False)
         _check_allowed(device)
@@ -97,6 +100,7 @@ def two_factor_enrol(*, device: TOTPDevice, code: str) -> list[str]:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             codes = recovery_codes_create(user=device.user)
+            _audit(Action.TWO_FACTOR_ENROLLED, user=device.user, actor=actor)
     if not accepted:
         raise TwoFactorError("That code is not right. Check the time on your phone and try again.")
     return codes
@@ -119,9 +123,10 @@ def recovery_codes_left(*, user: User) -> int:
     return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
 
 
-def two_factor_verify(*, user: User, code: str) -> Verification:
+def two_factor_verify(*, user: User, code: str, actor: Actor | None = None) -> Verification:
     """Check a second-factor code: six digits from the app, or a recovery code. Returns what
-    accepted it; TwoFactorError if nothing did, or while the device is throttled."""
+    accepted it; TwoFactorError if nothing did, or while the device is throttled. A recovery
+    code used is recorded in the audit log (by `actor`, the user if None)."""
     code = code.strip()
     if _digits(code).isdigit() and len(_digits(code)) <= 8:
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
@@ -141,16 +146,38 @@ def two_factor_verify(*, user: User, code: str) -> Verification:
     accepted = django_otp.verify_token(user, device.persistent_id, _recovery_digest(code))
     if accepted is None:
         raise TwoFactorError("That recovery code is not right, or it was used already.")
-    return Verification(
-        device=accepted, recovery_code_used=True, recovery_codes_left=recovery_codes_left(user=user)
-    )
+    left = recovery_codes_left(user=user)
+    _audit(Action.RECOVERY_CODE_USED, user=user, actor=actor, details={"remaining": left})
+    return Verification(device=accepted, recovery_code_used=True, recovery_codes_left=left)
 
 
 @transaction.atomic
-def two_factor_disable(*, user: User) -> None:
-    """Remove the user's authenticator and recovery codes (the caller re-authenticated them)."""
+def two_factor_disable(*, user: User, actor: Actor | None = None) -> None:
+    """Remove the user's authenticator and recovery codes (the caller re-authenticated them,
+    or is staff helping a locked-out user: `actor`, recorded in the audit log)."""
+    removed, _ = TOTPDevice.objects.filter(user=user, confirmed=True).delete()
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
+    if removed:
+        _audit(Action.TWO_FACTOR_DISABLED, user=user, actor=actor)
+
+
+def _audit(action: str, *, user: User, actor: Actor | None, details: dict | None = None) -> None:
+    """One entry for each account the user is a member of (each account's owners see it on
+    their Security page), or one for no account (staff)."""
+    account_ids = list(
+        Membership.objects.filter(user=user).values_list("account_id", flat=True)
+    ) or [None]
+    for account_id in account_ids:
+        audit_record(
+            action=action,
+            account_id=account_id,
+            actor=actor or actor_for_user(user),
+            target_type="user",
+            target_id=str(user.pk),
+            target_label=user.email,
+            details=details,
+        )
 
 
 def _check_allowed(device: TOTPDevice | StaticDevice) -> None:

@@ -40,6 +40,7 @@ from accounts.two_factor import (
     two_factor_verify,
 )
 from accounts.views import EmailAuthenticationForm
+from audit.services import actor_for_user, actor_from_request
 
 PENDING_KEY = "two_factor_pending"
 PENDING_SECONDS = 300
@@ -90,7 +91,9 @@ def login_code(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            verification = two_factor_verify(user=user, code=form.cleaned_data["code"])
+            verification = two_factor_verify(
+                user=user, code=form.cleaned_data["code"], actor=actor_for_user(user, request)
+            )
         except TwoFactorError as error:
             form.add_error("code", str(error))
         else:
@@ -143,7 +146,9 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            codes = two_factor_enrol(device=device, code=form.cleaned_data["code"])
+            codes = two_factor_enrol(
+                device=device, code=form.cleaned_data["code"], actor=actor_from_request(request)
+            )
         except TwoFactorError as error:
             form.add_error("code", str(error))
         else:
@@ -176,7 +181,9 @@ def recovery_codes_new(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST)
     if form.is_valid():
         try:
-            verification = two_factor_verify(user=request.user, code=form.cleaned_data["code"])
+            verification = two_factor_verify(
+                user=request.user, code=form.cleaned_data["code"], actor=actor_from_request(request)
+            )
             if verification.recovery_code_used:
                 raise TwoFactorError("Use a code from your authenticator app here.")
         except TwoFactorError as error:
@@ -203,11 +210,15 @@ def two_factor_off(request: HttpRequest) -> HttpResponse:
             form.add_error("password", "That password is not right.")
         else:
             try:
-                two_factor_verify(user=request.user, code=form.cleaned_data["code"])
+                two_factor_verify(
+                    user=request.user,
+                    code=form.cleaned_data["code"],
+                    actor=actor_from_request(request),
+                )
             except TwoFactorError as error:
                 form.add_error("code", str(error))
             else:
-                two_factor_disable(user=request.user)
+                two_factor_disable(user=request.user, actor=actor_from_request(request))
                 messages.success(request, "Two-factor login is off.")
                 return redirect("two_factor")
     context = {"enabled": True, "codes_left": recovery_codes_left(user=request.user), "form": form}

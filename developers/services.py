@@ -17,6 +17,8 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts.models import Account, User
+from audit.models import Action
+from audit.services import Actor, audit_record, url_label
 from developers import keys, ratelimit
 from developers.models import (
     PING,
@@ -49,6 +51,19 @@ def _clean_scopes(scopes: Iterable[str]) -> list[str]:
     return [scope for scope in Scope.values if scope in chosen]
 
 
+def _audit_key(api_key: ApiKey, action: str, actor: Actor | None, **details: Any) -> None:
+    audit_record(
+        action=action,
+        account_id=api_key.account_id,
+        actor=actor,
+        target_type="api_key",
+        target_id=api_key.pk,
+        target_label=str(api_key),
+        details=details,
+    )
+
+
+@transaction.atomic
 def api_key_create(
     *,
     account: Account,
@@ -56,8 +71,10 @@ def api_key_create(
     scopes: Iterable[str],
     created_by: User | None,
     livemode: bool = True,
+    actor: Actor | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key; return it with its secret, which is stored nowhere: show it once."""
+    """Create a key; return it with its secret, which is stored nowhere: show it once.
+    `actor` (the system if None) is who the audit log says created it."""
     secret = keys.generate(livemode=livemode)
     api_key = ApiKey.objects.create(
         account=account,
@@ -68,19 +85,28 @@ def api_key_create(
         digest=keys.digest(secret),
         prefix=keys.display_prefix(secret),
     )
+    _audit_key(
+        api_key, Action.API_KEY_CREATED, actor, scopes=api_key.scopes, livemode=api_key.livemode
+    )
     return api_key, secret
 
 
-def api_key_revoke(*, api_key: ApiKey) -> None:
-    """Stop the key working from the next request on. Revoking twice keeps the first time."""
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, actor: Actor | None = None) -> None:
+    """Stop the key working from the next request on. Revoking twice keeps the first time
+    (and the audit log records only the first)."""
+    now = timezone.now()
+    if ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now):
+        _audit_key(api_key, Action.API_KEY_REVOKED, actor)
 
 
-def api_key_delete(*, api_key: ApiKey) -> None:
+@transaction.atomic
+def api_key_delete(*, api_key: ApiKey, actor: Actor | None = None) -> None:
     """Revoke the key and remove it from every list."""
     now = timezone.now()
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
-    ApiKey.objects.filter(pk=api_key.pk).update(deleted_at=now)
+    if ApiKey.objects.filter(pk=api_key.pk, deleted_at__isnull=True).update(deleted_at=now):
+        _audit_key(api_key, Action.API_KEY_DELETED, actor)
 
 
 def api_key_touch(*, api_key: ApiKey) -> None:
@@ -122,6 +148,8 @@ SECRET_OVERLAP = timedelta(hours=24)
 DELIVERY_TIMEOUT = 10.0
 KEPT_RESPONSE_CHARACTERS = 1000
 USER_AGENT = "SendFaxMail-Webhooks/1.0"
+# Who the audit log says disabled an endpoint that answered 410 or kept failing.
+DELIVERIES_ACTOR = Actor.system("Webhook deliveries")
 
 
 class WebhookError(ValueError):
@@ -151,9 +179,28 @@ def _clean_endpoint(*, url: str, event_types: Iterable[str]) -> tuple[str, list[
     return url, chosen or list(WebhookEventType.values)
 
 
+def _audit_endpoint(
+    endpoint: WebhookEndpoint, action: str, actor: Actor | None, **details: Any
+) -> None:
+    audit_record(
+        action=action,
+        account_id=endpoint.account_id,
+        actor=actor,
+        target_type="webhook_endpoint",
+        target_id=endpoint.pk,
+        target_label=url_label(endpoint.url),
+        details=details,
+    )
+
+
 @transaction.atomic
 def webhook_endpoint_create(
-    *, account: Account, url: str, description: str = "", event_types: Iterable[str] = ()
+    *,
+    account: Account,
+    url: str,
+    description: str = "",
+    event_types: Iterable[str] = (),
+    actor: Actor | None = None,
 ) -> WebhookEndpoint:
     """Register an HTTPS endpoint. Its URL passes the SSRF guard now and at every delivery.
     An account has at most ENDPOINTS_PER_ACCOUNT endpoints (EndpointLimitReached)."""
@@ -165,39 +212,75 @@ def webhook_endpoint_create(
             f"An account can have at most {ENDPOINTS_PER_ACCOUNT} webhook endpoints. Delete one "
             "you no longer use, or subscribe one endpoint to more events."
         )
-    return WebhookEndpoint.objects.create(
+    endpoint = WebhookEndpoint.objects.create(
         account=account,
         url=url,
         description=description,
         event_types=chosen,
         secret=generate_webhook_secret(),
     )
-
-
-def webhook_endpoint_update(
-    *, endpoint: WebhookEndpoint, url: str, description: str, event_types: Iterable[str]
-) -> WebhookEndpoint:
-    endpoint.url, endpoint.event_types = _clean_endpoint(url=url, event_types=event_types)
-    endpoint.description = description
-    endpoint.save(update_fields=["url", "description", "event_types", "updated_at"])
+    _audit_endpoint(endpoint, Action.WEBHOOK_ENDPOINT_CREATED, actor, event_types=chosen)
     return endpoint
 
 
+@transaction.atomic
+def webhook_endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    url: str,
+    description: str,
+    event_types: Iterable[str],
+    actor: Actor | None = None,
+) -> WebhookEndpoint:
+    before = (endpoint.url, endpoint.description, list(endpoint.event_types))
+    endpoint.url, endpoint.event_types = _clean_endpoint(url=url, event_types=event_types)
+    endpoint.description = description
+    endpoint.save(update_fields=["url", "description", "event_types", "updated_at"])
+    after = (endpoint.url, endpoint.description, endpoint.event_types)
+    # Which fields changed, not their values: a URL's query string may hold a token.
+    changed = [
+        name
+        for name, old, new in zip(("url", "description", "event_types"), before, after, strict=True)
+        if old != new
+    ]
+    _audit_endpoint(endpoint, Action.WEBHOOK_ENDPOINT_CHANGED, actor, changed=changed)
+    return endpoint
+
+
+@transaction.atomic
 def webhook_endpoint_set_enabled(
-    *, endpoint: WebhookEndpoint, enabled: bool, reason: str = ""
+    *, endpoint: WebhookEndpoint, enabled: bool, reason: str = "", actor: Actor | None = None
 ) -> None:
-    """Enable, or disable with a reason the dashboard shows. Enabling forgets past failures."""
+    """Enable, or disable with a reason the dashboard shows. Enabling forgets past failures.
+    `actor` None is the system (an endpoint that answered 410 or kept failing)."""
     endpoint.enabled = enabled
     endpoint.disabled_reason = "" if enabled else (reason or "Disabled by a member of the account.")
     endpoint.failing_since = None if enabled else endpoint.failing_since
     endpoint.save(update_fields=["enabled", "disabled_reason", "failing_since", "updated_at"])
+    _audit_endpoint(
+        endpoint,
+        Action.WEBHOOK_ENDPOINT_CHANGED,
+        actor,
+        enabled=enabled,
+        reason=endpoint.disabled_reason or None,
+    )
 
 
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+@transaction.atomic
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor | None = None) -> None:
+    _audit_endpoint(endpoint, Action.WEBHOOK_ENDPOINT_DELETED, actor)
     endpoint.delete()
 
 
-def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
+def webhook_endpoint_reveal_secret(*, endpoint: WebhookEndpoint, actor: Actor | None) -> str:
+    """The endpoint's signing secret, for a member who asked to see it; the audit log records
+    that it was shown (never the secret)."""
+    _audit_endpoint(endpoint, Action.WEBHOOK_SECRET_REVEALED, actor)
+    return endpoint.secret
+
+
+@transaction.atomic
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Actor | None = None) -> str:
     """Issue a new secret; the old one keeps signing too for 24 hours. Returns the new one."""
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = timezone.now() + SECRET_OVERLAP
@@ -205,6 +288,7 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
     endpoint.save(
         update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
     )
+    _audit_endpoint(endpoint, Action.WEBHOOK_SECRET_ROTATED, actor)
     return endpoint.secret
 
 
@@ -351,7 +435,10 @@ def webhook_delivery_attempt(*, delivery_id: str) -> WebhookDelivery | None:
         return _finish(delivery, status=DeliveryStatus.SUCCEEDED)
     if result.status_code == 410:
         webhook_endpoint_set_enabled(
-            endpoint=endpoint, enabled=False, reason="The endpoint answered 410 Gone."
+            endpoint=endpoint,
+            enabled=False,
+            reason="The endpoint answered 410 Gone.",
+            actor=DELIVERIES_ACTOR,
         )
         return _finish(delivery, status=DeliveryStatus.FAILED, error="410 Gone: endpoint disabled.")
     wait = None
@@ -439,6 +526,7 @@ def _endpoint_failed(endpoint: WebhookEndpoint) -> None:
             endpoint=endpoint,
             enabled=False,
             reason="Every delivery failed for 5 days; fix the endpoint, then enable it again.",
+            actor=DELIVERIES_ACTOR,
         )
 
 

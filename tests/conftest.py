@@ -48,14 +48,14 @@ def owner_client(account: Account) -> Client:
     return client
 
 
-def verified_client(user: User) -> Client:
+def verified_client(user: User, **client_kwargs: object) -> Client:
     """A browser session logged in as `user` with two-factor login passed: the user gets a
     confirmed authenticator, and the session is marked verified by it (as the code step does)."""
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     device = TOTPDevice.objects.create(user=user, name="Test app", confirmed=True)
-    client = Client()
+    client = Client(**client_kwargs)
     client.force_login(user)
     session = client.session
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id

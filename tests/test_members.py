@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from accounts.members import MemberError, invitation_create, membership_set_role
 from accounts.models import Account, Invitation, Membership, Role, User
+from audit.models import Action as AuditAction
+from audit.models import AuditEntry
 from tests.factories import PASSWORD, FaxFactory, UserFactory, member
 
 pytestmark = pytest.mark.django_db
@@ -389,3 +391,54 @@ def test_require_two_factor_is_an_owner_setting(account: Account) -> None:
     assert admin.post("/dashboard/two-factor", {"required": "on"}).status_code == 403
     account.refresh_from_db()
     assert account.require_two_factor is False
+
+
+# --- Audit log -----------------------------------------------------------------------------
+
+
+def entry(action: str) -> AuditEntry:
+    [found] = AuditEntry.objects.filter(action=action)
+    return found
+
+
+def test_an_invitation_and_its_acceptance_are_audited(
+    owner_client: Client, account: Account
+) -> None:
+    link = invite(owner_client, "nurse@example.com", Role.SENDER)
+    Client().post(link, {"password": "a-long-new-passphrase"})
+
+    invited, joined = entry(AuditAction.MEMBER_INVITED), entry(AuditAction.MEMBER_JOINED)
+    assert (invited.account_id, invited.actor_label, invited.target_label) == (
+        account.pk,
+        account.owner.email,
+        "nurse@example.com",
+    )
+    assert invited.details == {"role": "sender"}
+    assert (joined.account_id, joined.actor_label) == (account.pk, "nurse@example.com")
+    assert link.split("/")[-2] not in str(invited.details) + invited.target_id
+
+
+def test_a_role_change_and_a_removal_are_audited(owner_client: Client, account: Account) -> None:
+    target = membership(account, member(account, Role.VIEWER, email="v@example.com"))
+
+    owner_client.post(f"/dashboard/members/{target.pk}/role", {"role": Role.DEVELOPER})
+    owner_client.post(f"/dashboard/members/{target.pk}/remove")
+
+    changed, removed = entry(AuditAction.MEMBER_ROLE_CHANGED), entry(AuditAction.MEMBER_REMOVED)
+    assert changed.details == {"from": "viewer", "to": "developer"}
+    assert (removed.account_id, removed.actor_label, removed.target_label) == (
+        account.pk,
+        account.owner.email,
+        "v@example.com",
+    )
+    assert removed.details == {"role": "developer", "left": False}
+
+
+def test_leaving_is_audited_as_a_removal_by_oneself(account: Account) -> None:
+    client = Client()
+    client.force_login(member(account, Role.VIEWER, email="v@example.com"))
+
+    client.post("/dashboard/leave")
+
+    left = entry(AuditAction.MEMBER_REMOVED)
+    assert (left.actor_label, left.details["left"]) == ("v@example.com", True)

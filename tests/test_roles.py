@@ -54,6 +54,8 @@ RULES: dict[str, frozenset[str]] = {
     "developers:webhook_ping": DEVELOPERS,
     "developers:webhook_ping_result": DEVELOPERS,
     "developers:webhook_resend": DEVELOPERS,
+    "audit:security": ADMINS,
+    "audit:security_export": ADMINS,
 }
 
 

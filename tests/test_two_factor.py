@@ -13,8 +13,10 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Account, Role, User
+from accounts.models import Account, Membership, Role, User
 from accounts.two_factor import totp_device_pending, two_factor_enrol
+from audit.models import Action as AuditAction
+from audit.models import AuditEntry
 from tests.factories import PASSWORD, UserFactory, member
 
 pytestmark = pytest.mark.django_db
@@ -411,3 +413,49 @@ def test_support_turns_off_a_locked_out_users_two_factor(
     )
 
     assert not TOTPDevice.objects.filter(user=account.owner).exists()
+    [off] = AuditEntry.objects.filter(action=AuditAction.TWO_FACTOR_DISABLED)
+    assert (off.actor_type, off.account_id) == ("staff", account.pk)
+
+
+# --- Audit log -----------------------------------------------------------------------------
+
+
+def audit_entries(action: str) -> list[AuditEntry]:
+    return list(AuditEntry.objects.filter(action=action).order_by("account_id"))
+
+
+def test_enrolling_is_audited_for_each_of_the_users_accounts(
+    owner_client: Client, account: Account, other_account: Account, clock
+) -> None:
+    Membership.objects.create(account=other_account, user=account.owner, role=Role.VIEWER)
+    owner_client.get(SETUP)
+
+    owner_client.post(SETUP, {"code": code_for(TOTPDevice.objects.get(user=account.owner))})
+
+    entries = audit_entries(AuditAction.TWO_FACTOR_ENROLLED)
+    assert [e.account_id for e in entries] == sorted([account.pk, other_account.pk])
+    assert {e.actor_label for e in entries} == {account.owner.email}
+
+
+def test_a_recovery_code_used_is_audited_without_the_code(account: Account, clock) -> None:
+    codes = enrol(account.owner, clock)
+    client, _ = password_step(account.owner.email)
+
+    client.post(CODE, {"code": codes[0]})
+
+    [used] = audit_entries(AuditAction.RECOVERY_CODE_USED)
+    assert (used.account_id, used.details) == (account.pk, {"remaining": 9})
+    assert codes[0] not in str(used.__dict__)
+
+
+def test_turning_it_off_is_audited(account: Account, clock) -> None:
+    enrol(account.owner, clock)
+    client = _verified(account, clock)
+
+    client.post(
+        "/accounts/two-factor/off/",
+        {"password": PASSWORD, "code": code_for(device_of(account.owner))},
+    )
+
+    [off] = audit_entries(AuditAction.TWO_FACTOR_DISABLED)
+    assert (off.account_id, off.actor_label) == (account.pk, account.owner.email)

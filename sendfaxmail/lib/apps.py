@@ -1,6 +1,7 @@
 """The shared library as an app: it has no models, only the document storage commands
 (`ensure_document_bucket`, `generate_document_key`, `rotate_document_keys`) and the hook that
-creates the document bucket after `migrate`."""
+creates the document bucket after `migrate`, the deploy checks (`checks.py`) and the idle-logoff
+stamp on sign-in (`sessions.py`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,14 @@ class LibConfig(AppConfig):
     verbose_name = "SendFaxMail library"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        # Importing the module registers its checks.
+        from sendfaxmail.lib import checks  # noqa: F401
+        from sendfaxmail.lib.sessions import stamp_session_on_login
+
         post_migrate.connect(ensure_bucket_after_migrate, dispatch_uid="ensure_document_bucket")
+        user_logged_in.connect(stamp_session_on_login, dispatch_uid="sendfaxmail-idle-timeout")
 
 
 # post_migrate is sent once per app with models; the bucket is checked once per process.
