@@ -24,6 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
+from accounts.current import account_id_for_audit
 from accounts.forms import CodeForm, ReauthenticateForm
 from accounts.models import User
 from accounts.two_factor import (
@@ -40,7 +41,8 @@ from accounts.two_factor import (
     two_factor_verify,
 )
 from accounts.views import EmailAuthenticationForm
-from audit.services import actor_for_user, actor_from_request
+from audit.models import Action as AuditAction
+from audit.services import actor_for_user, actor_from_request, audit_record
 
 PENDING_KEY = "two_factor_pending"
 PENDING_SECONDS = 300
@@ -96,6 +98,12 @@ def login_code(request: HttpRequest) -> HttpResponse:
             )
         except TwoFactorError as error:
             form.add_error("code", str(error))
+            audit_record(
+                action=AuditAction.LOGIN_FAILED,
+                account_id=account_id_for_audit(user),
+                actor=actor_for_user(user, request),
+                details={"step": "two_factor"},
+            )
         else:
             if pending:
                 request.session.pop(PENDING_KEY, None)

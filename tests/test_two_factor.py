@@ -459,3 +459,15 @@ def test_turning_it_off_is_audited(account: Account, clock) -> None:
 
     [off] = audit_entries(AuditAction.TWO_FACTOR_DISABLED)
     assert (off.account_id, off.actor_label) == (account.pk, account.owner.email)
+
+
+def test_a_wrong_code_is_audited_as_a_failed_login(account: Account, clock) -> None:
+    enrol(account.owner, clock)
+    client, _ = password_step(account.owner.email)
+
+    client.post(CODE, {"code": "000000"})
+
+    [failed] = audit_entries(AuditAction.LOGIN_FAILED)
+    assert (failed.account_id, failed.actor_label) == (account.pk, account.owner.email)
+    assert failed.details == {"step": "two_factor"}
+    assert "000000" not in str(failed.__dict__)
