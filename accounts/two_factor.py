@@ -123,12 +123,18 @@ def recovery_codes_left(*, user: User) -> int:
     return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
 
 
-def two_factor_verify(*, user: User, code: str, actor: Actor | None = None) -> Verification:
-    """Check a second-factor code: six digits from the app, or a recovery code. Returns what
-    accepted it; TwoFactorError if nothing did, or while the device is throttled. A recovery
-    code used is recorded in the audit log (by `actor`, the user if None)."""
+def two_factor_verify(
+    *, user: User, code: str, actor: Actor | None = None, recovery_ok: bool = True
+) -> Verification:
+    """Check a second-factor code: six digits from the app, or (unless `recovery_ok` is False)
+    a recovery code. Returns what accepted it; TwoFactorError if nothing did, or while the
+    device is throttled. A recovery code used is recorded in the audit log (by `actor`, the
+    user if None)."""
     code = code.strip()
-    if _digits(code).isdigit() and len(_digits(code)) <= 8:
+    is_totp = _digits(code).isdigit() and len(_digits(code)) <= 8
+    if not is_totp and not recovery_ok:
+        raise TwoFactorError("Use a code from your authenticator app here.")
+    if is_totp:
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
         if device is None:
             raise TwoFactorError("Two-factor login is not set up for this user.")

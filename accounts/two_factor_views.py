@@ -189,11 +189,12 @@ def recovery_codes_new(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST)
     if form.is_valid():
         try:
-            verification = two_factor_verify(
-                user=request.user, code=form.cleaned_data["code"], actor=actor_from_request(request)
+            two_factor_verify(
+                user=request.user,
+                code=form.cleaned_data["code"],
+                actor=actor_from_request(request),
+                recovery_ok=False,
             )
-            if verification.recovery_code_used:
-                raise TwoFactorError("Use a code from your authenticator app here.")
         except TwoFactorError as error:
             messages.error(request, str(error))
         else:

@@ -471,3 +471,15 @@ def test_a_wrong_code_is_audited_as_a_failed_login(account: Account, clock) -> N
     assert (failed.account_id, failed.actor_label) == (account.pk, account.owner.email)
     assert failed.details == {"step": "two_factor"}
     assert "000000" not in str(failed.__dict__)
+
+
+def test_new_recovery_codes_need_an_app_code_and_spend_no_recovery_code(
+    account: Account, clock
+) -> None:
+    codes = enrol(account.owner, clock)
+    client = _verified(account, clock)
+
+    response = client.post("/accounts/two-factor/recovery-codes/", {"code": codes[0]})
+
+    assert response.status_code == 302
+    assert StaticToken.objects.filter(device__user=account.owner).count() == 10
