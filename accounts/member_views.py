@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -44,13 +45,11 @@ def _members_page(
     context = {
         "account": account,
         "members": account.memberships.select_related("user").order_by("created_at", "id"),
-        "invitations": [
-            invitation
-            for invitation in account.invitations.select_related("invited_by").order_by(
-                "-created_at"
-            )
-            if invitation.is_pending
-        ],
+        "invitations": account.invitations.filter(
+            accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        )
+        .select_related("invited_by")
+        .order_by("-created_at"),
         "form": form or InvitationForm(roles=_roles_for(membership)),
         "roles": _roles_for(membership),
         "may_manage_owners": role_allows(membership.role, Action.MANAGE_OWNERS),

@@ -205,6 +205,21 @@ def test_an_admin_invites_below_owner(account: Account) -> None:
     assert Invitation.objects.get(account=account).role == Role.ADMIN
 
 
+def test_the_members_page_lists_pending_invitations_only(
+    owner_client: Client, account: Account
+) -> None:
+    invite(owner_client, "pending@example.com")
+    invite(owner_client, "stale@example.com")
+    Invitation.objects.filter(email="stale@example.com").update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+
+    page = owner_client.get("/dashboard/members").content.decode()
+
+    assert "pending@example.com" in page
+    assert "stale@example.com" not in page
+
+
 # --- Roles and the last owner --------------------------------------------------------------
 
 
