@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
@@ -171,6 +171,24 @@ def account_set_plan(*, account: Account, plan: Plan, actor: Actor | None = None
         target_label=account.name,
         details={"from": previous, "to": plan.pk},
     )
+    return account
+
+
+def account_trial_end_check(*, account: Account) -> None:
+    """AccountError unless the account has a sign-up trial whose end may be moved: running, or
+    ended without a plan being chosen. A paid plan has no trial to change."""
+    if account.trial_ends_at is None:
+        raise AccountError(
+            "This account is on a paid plan and has no trial to change. Choose a plan instead."
+        )
+
+
+def account_set_trial_end(*, account: Account, ends_at: datetime) -> Account:
+    """Move the end of the account's sign-up trial to `ends_at`: later to extend it (an ended
+    trial starts again), now or earlier to end it. AccountError for an account on a paid plan."""
+    account_trial_end_check(account=account)
+    account.trial_ends_at = ends_at
+    account.save(update_fields=["trial_ends_at"])
     return account
 
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from audit.admin import AccountDataAdminMixin
 from audit.services import actor_from_request, url_label
 from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
-from developers.services import api_key_revoke
+from developers.services.api_keys import api_key_revoke
 
 
 @admin.register(ApiKey)

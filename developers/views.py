@@ -23,18 +23,18 @@ from audit.services import actor_from_request
 from developers.forms import ApiKeyForm, WebhookEndpointForm
 from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from developers.selectors import webhook_deliveries_recent, webhook_ping_of
-from developers.services import (
+from developers.services.api_keys import api_key_create, api_key_delete, api_key_revoke
+from developers.services.webhook_deliveries import (
+    PingLimitReached,
+    webhook_delivery_resend,
+    webhook_endpoint_ping,
+)
+from developers.services.webhook_endpoints import (
     ENDPOINTS_PER_ACCOUNT,
     EndpointLimitReached,
-    PingLimitReached,
     WebhookError,
-    api_key_create,
-    api_key_delete,
-    api_key_revoke,
-    webhook_delivery_resend,
     webhook_endpoint_create,
     webhook_endpoint_delete,
-    webhook_endpoint_ping,
     webhook_endpoint_reveal_secret,
     webhook_endpoint_rotate_secret,
     webhook_endpoint_set_enabled,

@@ -10,13 +10,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from developers.models import Scope
-from developers.openapi import (
+from fax_numbers.models import FaxNumber
+from fax_numbers.selectors import fax_numbers_of_account
+from sendfaxmail.lib.openapi import (
     ERROR_RESPONSES,
     ListEnvelopeSerializer,
     constant,
     response_headers,
 )
-from fax_numbers.models import FaxNumber
 
 
 class NumberSerializer(serializers.Serializer):
@@ -53,9 +54,7 @@ class NumberListView(APIView):
         responses={200: NumberListSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
-        numbers = FaxNumber.objects.filter(account=request.auth.account).order_by(
-            "created_at", "id"
-        )
+        numbers = fax_numbers_of_account(account=request.auth.account)
         return Response({"object": "list", "data": NumberSerializer(numbers, many=True).data})
 
 

@@ -14,8 +14,8 @@ from django.test import Client
 from accounts.models import Account, Role, User
 from accounts.services import account_set_plan, plan_get
 from audit.models import Action, AuditEntry
-from developers import services
 from developers.models import ApiKey, WebhookEndpoint
+from developers.services import webhook_deliveries, webhook_endpoints
 from tests import factories
 from tests.conftest import make_key, verified_client
 from tests.factories import PASSWORD, FaxFactory
@@ -200,7 +200,9 @@ def test_a_key_made_by_the_operator_command_is_recorded_as_the_system(account: A
 
 @pytest.fixture
 def endpoint(account: Account, receiver) -> WebhookEndpoint:
-    return services.webhook_endpoint_create(account=account, url=receiver.url("/hook?token=t0p"))
+    return webhook_endpoints.webhook_endpoint_create(
+        account=account, url=receiver.url("/hook?token=t0p")
+    )
 
 
 def test_adding_an_endpoint_is_recorded_without_its_secret(
@@ -243,14 +245,14 @@ def test_disabling_an_endpoint_is_recorded_as_a_change(
 def test_an_endpoint_disabled_by_a_410_is_recorded_as_the_system(
     account: Account, endpoint: WebhookEndpoint, receiver
 ) -> None:
-    from faxes import services as fax_services
     from faxes.models import FaxStatus
+    from faxes.services.status import fax_advance
 
     receiver.answer(Answer(status=410))
     fax = FaxFactory(account=account, status=FaxStatus.SENDING)
-    fax_services.fax_advance(fax=fax, status=FaxStatus.DELIVERED, source="test", pages_delivered=1)
-    for delivery_id in services.webhook_deliveries_claim():
-        services.webhook_delivery_attempt(delivery_id=delivery_id)
+    fax_advance(fax=fax, status=FaxStatus.DELIVERED, source="test", pages_delivered=1)
+    for delivery_id in webhook_deliveries.webhook_deliveries_claim():
+        webhook_deliveries.webhook_delivery_attempt(delivery_id=delivery_id)
 
     entry = the_entry(Action.WEBHOOK_ENDPOINT_CHANGED)
     assert (entry.actor_type, entry.actor_label) == ("system", "Webhook deliveries")
@@ -310,7 +312,7 @@ def test_a_plan_change_by_staff_in_the_admin_is_recorded_as_staff(
         {
             "name": account.name,
             "owner": account.owner.pk,
-            "plan": "starter",
+            "new_plan": "starter",
             "memberships-TOTAL_FORMS": "1",
             "memberships-INITIAL_FORMS": "1",
             "memberships-0-id": account.memberships.get().pk,

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.services import AccountError, account_get_by_email
 from audit.services import Actor
-from developers.services import ApiKeyError, api_key_create
+from developers.services.api_keys import ApiKeyError, api_key_create
 
 
 class Command(BaseCommand):
