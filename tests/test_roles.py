@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Invitation, Membership, Role
 from developers.models import WebhookEndpoint
-from developers.services import webhook_endpoint_ping
+from developers.services.webhook_deliveries import webhook_endpoint_ping
 from tests.conftest import make_key
 from tests.factories import AccountFactory, FaxFactory, member
 
