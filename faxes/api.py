@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from developers.models import Scope
 from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError
+from faxes.models import Direction as FaxDirection
 from faxes.selectors import FaxFilters, fax_of_account, faxes_page
 from faxes.serializers import (
     PUBLIC_STATUSES,
@@ -258,6 +259,12 @@ class FaxListCreateView(APIView):
                 description="Only faxes in this status.",
             ),
             OpenApiParameter(
+                "direction",
+                OpenApiTypes.STR,
+                enum=FaxDirection.values,
+                description="Only sent (`outbound`) or received (`inbound`) faxes.",
+            ),
+            OpenApiParameter(
                 "to",
                 OpenApiTypes.STR,
                 pattern=E164_SHAPE.pattern,
@@ -342,6 +349,11 @@ def _filters(params: Any) -> FaxFilters:
         raise InvalidRequest(
             f"'status' must be one of: {', '.join(PUBLIC_STATUSES)}.", param="status"
         )
+    direction = params.get("direction")
+    if direction is not None and direction not in FaxDirection.values:
+        raise InvalidRequest(
+            f"'direction' must be one of: {', '.join(FaxDirection.values)}.", param="direction"
+        )
     to = params.get("to")
     if to is not None:
         try:
@@ -350,6 +362,7 @@ def _filters(params: Any) -> FaxFilters:
             raise InvalidRequest(str(error), param="to") from None
     return FaxFilters(
         status=status,
+        direction=direction,
         to=to,
         created_after=_datetime_param(params, "created_after"),
         created_before=_datetime_param(params, "created_before"),

@@ -20,6 +20,7 @@ class FaxFilters:
     aware times."""
 
     status: str | None = None
+    direction: str | None = None
     to: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
@@ -46,6 +47,8 @@ def faxes_page(
     faxes = faxes_of_account(account=account, livemode=livemode)
     if filters.status is not None:
         faxes = faxes.filter(status__in=_STATUSES_SHOWN_AS.get(filters.status, [filters.status]))
+    if filters.direction is not None:
+        faxes = faxes.filter(direction=filters.direction)
     if filters.to is not None:
         faxes = faxes.filter(to_number=filters.to)
     if filters.created_after is not None:

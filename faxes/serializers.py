@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from faxes.documents import ACCEPTED_CONTENT_TYPES
-from faxes.models import DocumentSource, Fax, FaxStatus
+from faxes.models import Direction, DocumentSource, Fax, FaxStatus
 from sendfaxmail.lib.fetch import UnsafeUrl, check_url_syntax
 from sendfaxmail.lib.openapi import constant
 from sendfaxmail.lib.phone import E164_HELP, E164_SHAPE, InvalidPhoneNumber, normalize_e164
@@ -20,6 +20,8 @@ PUBLIC_STATUSES = [
     FaxStatus.DELIVERED,
     FaxStatus.FAILED,
     FaxStatus.CANCELED,
+    FaxStatus.RECEIVING,
+    FaxStatus.RECEIVED,
 ]
 
 
@@ -37,7 +39,8 @@ class FaxDocumentSerializer(serializers.Serializer):
 NULLABLE_TEXT = serializers.CharField(allow_null=True)
 FAILURE_REASONS = (
     "busy, no_answer, invalid_number, not_a_fax_machine, rejected, transmission_error, "
-    "document_invalid, document_fetch_failed, carrier_rejected, carrier_error"
+    "document_invalid, document_fetch_failed, carrier_rejected, carrier_error; received faxes "
+    "also media_unavailable (the carrier's copy could not be fetched) and media_invalid"
 )
 
 
@@ -49,8 +52,19 @@ class FaxSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="Opaque and stable, e.g. `fax_3kTq…`.")
     object = serializers.SerializerMethodField()
     livemode = serializers.BooleanField(help_text="False for faxes sent with a `sfm_test_` key.")
-    status = serializers.ChoiceField(choices=PUBLIC_STATUSES, source="public_status")
-    to = serializers.CharField(source="to_number", help_text="E.164.")
+    direction = serializers.ChoiceField(
+        choices=Direction.values,
+        help_text="`outbound`: sent by you; `inbound`: received on one of your numbers.",
+    )
+    status = serializers.ChoiceField(
+        choices=PUBLIC_STATUSES,
+        source="public_status",
+        help_text="Outbound: queued, sending, delivered, failed, canceled. Inbound: receiving, "
+        "received, failed.",
+    )
+    to = serializers.CharField(
+        source="to_number", help_text="E.164; for a received fax, your number it arrived on."
+    )
     page_count = serializers.IntegerField(
         allow_null=True, help_text="Pages in the document; null until a URL document is fetched."
     )
@@ -72,7 +86,11 @@ class FaxSerializer(serializers.Serializer):
         for name, field in super().get_fields().items():
             fields[name] = field
             if name == "to":
-                fields["from"] = serializers.CharField(source="from_number", help_text="E.164.")
+                fields["from"] = serializers.CharField(
+                    source="from_number",
+                    help_text="E.164 for a sent fax. For a received fax, what the sender's fax "
+                    "machine gave, as it gave it: possibly `anonymous`, a short number, or empty.",
+                )
         return fields
 
     @extend_schema_field(constant("fax"))

@@ -366,6 +366,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "faxes.tasks.fax_fetch_task": {"queue": "fetch"},
+    "faxes.tasks.inbound_media_fetch_task": {"queue": "fetch"},
     "faxes.tasks.fax_submit_task": {"queue": "carrier"},
     "faxes.tasks.simulator_step_task": {"queue": "events"},
     "developers.tasks.*": {"queue": "webhooks"},

@@ -124,8 +124,18 @@ def test_it_documents_the_fax_resource(schema: dict[str, Any]) -> None:
     document = _component(schema, fields["document"]["allOf"][0]["$ref"].rsplit("/", 1)[1])
     assert document["properties"]["content_type"]["nullable"] is True
     assert document["properties"]["size_bytes"]["nullable"] is True
-    status = _component(schema, fields["status"]["$ref"].rsplit("/", 1)[1])
-    assert status["enum"] == ["queued", "sending", "delivered", "failed", "canceled"]
+    status = _component(schema, fields["status"]["allOf"][0]["$ref"].rsplit("/", 1)[1])
+    assert status["enum"] == [
+        "queued",
+        "sending",
+        "delivered",
+        "failed",
+        "canceled",
+        "receiving",
+        "received",
+    ]
+    direction = _component(schema, fields["direction"]["allOf"][0]["$ref"].rsplit("/", 1)[1])
+    assert direction["enum"] == ["outbound", "inbound"]
     assert fields["object"]["allOf"] == [{"type": "string", "enum": ["fax"]}]
     for name in ("created_at", "updated_at", "completed_at"):
         assert fields[name]["format"] == "date-time"
