@@ -210,3 +210,48 @@ class FaxCreateSerializer(serializers.Serializer):
             return check_url_syntax(value)
         except UnsafeUrl as error:
             raise serializers.ValidationError(error.message) from None
+
+
+class InboundFaxTestSerializer(serializers.Serializer):
+    """POST /v1/test_helpers/inbound_faxes: a simulated fax received in test mode."""
+
+    to = serializers.RegexField(
+        E164_SHAPE, help_text="One of your numbers.", error_messages={"invalid": E164_HELP}
+    )
+    from_ = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        default="+15551230000",
+        help_text="The sender as a fax machine would give it: anything, even empty.",
+    )
+    document = InlineDocumentSerializer(
+        required=False, help_text="Default: a generated one-page PDF."
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["The request body must be a JSON object."]}
+            )
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    unknown[
+                        0
+                    ]: f"Unknown field '{unknown[0]}'. Known fields: {', '.join(self.fields)}."
+                }
+            )
+        return super().to_internal_value(data)
+
+    def validate_to(self, value: str) -> str:
+        try:
+            return normalize_e164(value)
+        except InvalidPhoneNumber as error:
+            raise serializers.ValidationError(str(error)) from None

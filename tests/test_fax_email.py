@@ -21,7 +21,9 @@ def receive(
     number = account.fax_numbers.get()
     number.email_recipients, number.email_attach_pdf = recipients, attach
     number.save(update_fields=["email_recipients", "email_attach_pdf"])
-    return inbound.inbound_fax_simulate(number=number.number, from_=sender, pdf=PDF, livemode=True)
+    return inbound.inbound_fax_simulate(
+        number=number.number, from_=sender, document=PDF, livemode=True
+    )
 
 
 def send_all(fax: Fax) -> None:

@@ -9,6 +9,7 @@ minutes, so an expired one (403/404) is renewed through the carrier before the f
 
 from __future__ import annotations
 
+import io
 import logging
 from datetime import timedelta
 from typing import Any
@@ -19,10 +20,13 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from PIL import Image, ImageDraw, ImageFont
 
+from accounts.models import Account
 from fax_numbers.selectors import fax_number_by_number
 from faxes.carrier import CarrierError, CarrierRejected, TelnyxClient
 from faxes.documents import DocumentError, PreparedDocument, prepare_document
+from faxes.documents.images import image_to_pdf
 from faxes.events import CarrierEvent, failure_for
 from faxes.models import Direction as FaxDirection
 from faxes.models import DocumentSource, Fax, FaxEvent, FaxStatus
@@ -242,15 +246,35 @@ def inbound_media_give_up(*, fax_id: str) -> None:
 # --- Simulated faxes ---------------------------------------------------------------------------
 
 
-def inbound_fax_simulate(*, number: str, from_: str, pdf: bytes, livemode: bool) -> Fax:
+def sample_received_pdf() -> bytes:
+    """A one-page fax for simulations: a few lines of text on a US Letter page."""
+    page = Image.new("L", (1700, 2200), color=255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=64)
+    for line, text in enumerate(["SIMULATED FAX", "SendFaxMail sandbox", "Page 1 of 1"]):
+        draw.text((150, 200 + line * 120), text, fill=0, font=font)
+    out = io.BytesIO()
+    page.save(out, format="PNG")
+    return image_to_pdf(out.getvalue(), content_type="image/png")
+
+
+def inbound_fax_simulate(
+    *,
+    number: str,
+    from_: str,
+    document: bytes,
+    livemode: bool,
+    content_type: str = "application/pdf",
+    account: Account | None = None,
+) -> Fax:
     """A received fax that never came from a carrier (the sandbox's test helper, the operator's
     `simulate_inbound_fax`): created on `number`, then stored, webhooked and emailed exactly as
-    a real one. DocumentError when `pdf` is not a document we can store; LookupError when the
-    number is nobody's."""
+    a real one. DocumentError when `document` is not one we accept; LookupError when the number
+    is nobody's (or, given `account`, not that account's)."""
     fax_number = fax_number_by_number(number=number)
-    if fax_number is None:
+    if fax_number is None or (account is not None and fax_number.account_id != account.pk):
         raise LookupError(number)
-    prepared = prepare_document(pdf, declared_type="application/pdf")
+    prepared = prepare_document(document, declared_type=content_type)
     with transaction.atomic():
         fax = Fax.objects.create(
             account_id=fax_number.account_id,
@@ -263,6 +287,6 @@ def inbound_fax_simulate(*, number: str, from_: str, pdf: bytes, livemode: bool)
             carrier="simulator",
         )
         fax_event_record(fax=fax, source="simulator", type="status.receiving")
-    inbound_fax_store(fax=fax, prepared=prepared, source="simulator")
+        inbound_fax_store(fax=fax, prepared=prepared, source="simulator")
     fax.refresh_from_db()
     return fax
