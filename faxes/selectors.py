@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 
 from accounts.models import Account
 from fax_numbers.selectors import fax_numbers_of_account
-from faxes.models import Fax, FaxEvent, FaxStatus
+from faxes.models import Direction, Fax, FaxEmail, FaxEvent, FaxStatus
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,18 @@ def faxes_page(
 def faxes_newest_first(*, account: Account, livemode: bool) -> QuerySet[Fax]:
     """The dashboard's list: the account's faxes in one world, newest first."""
     return faxes_of_account(account=account, livemode=livemode).order_by("-created_at", "-id")
+
+
+def faxes_received_newest_first(*, account: Account, livemode: bool) -> QuerySet[Fax]:
+    """The inbox: the account's received faxes in one world, newest first."""
+    return faxes_newest_first(account=account, livemode=livemode).filter(
+        direction=Direction.INBOUND
+    )
+
+
+def fax_emails(*, fax: Fax) -> QuerySet[FaxEmail]:
+    """Who the received fax was emailed to, and how each went."""
+    return fax.emails.order_by("id")
 
 
 def fax_of_member_account(*, account: Account, fax_id: str) -> Fax | None:

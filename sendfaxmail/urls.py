@@ -38,6 +38,7 @@ urlpatterns = [
     path("dashboard/", include((dashboard_urlpatterns, "dashboard"))),
     path("dashboard/", include("developers.urls")),
     path("dashboard/", include("faxes.urls")),
+    path("dashboard/", include("fax_numbers.urls")),
     path("v1/", include((v1_urlpatterns, "v1"))),
     re_path(r"^v1$", not_found_view),
     path("webhooks/telnyx", telnyx_webhook, name="telnyx_webhook"),

@@ -290,3 +290,18 @@ def inbound_fax_simulate(
         inbound_fax_store(fax=fax, prepared=prepared, source="simulator")
     fax.refresh_from_db()
     return fax
+
+
+# --- The inbox ---------------------------------------------------------------------------------
+
+
+def fax_mark_read(*, fax: Fax) -> bool:
+    """A member opened the received fax: it is no longer unread in the inbox (only the first
+    opening counts)."""
+    now = timezone.now()
+    marked = Fax.objects.filter(
+        pk=fax.pk, direction=FaxDirection.INBOUND, read_at__isnull=True
+    ).update(read_at=now)
+    if marked:
+        fax.read_at = now
+    return bool(marked)
