@@ -228,7 +228,7 @@ STORAGES = {
     },
 }
 
-# Password-reset mail: printed to the console unless EMAIL_URL names a server
+# Password-reset mail and fax-to-email: printed to the console unless EMAIL_URL names a server
 # (smtp+tls://user:password@smtp.example.com:587).
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SendFaxMail <no-reply@localhost>")
