@@ -104,7 +104,7 @@ class Fax(models.Model):
             models.Index(
                 fields=["status", "updated_at"],
                 name="fax_unfinished",
-                condition=Q(status__in=["queued", "submitting", "sending"]),
+                condition=Q(status__in=["queued", "submitting", "sending", "receiving"]),
             ),
         ]
 

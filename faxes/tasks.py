@@ -117,7 +117,7 @@ def simulator_step_task(
 @shared_task(ignore_result=True, time_limit=300)
 def faxes_sweep_task() -> None:
     """Periodic: restart faxes whose task is overdue (failing those out of restarts); ask the
-    carrier about silent ones."""
+    carrier about silent ones; fetch received faxes whose media task was lost."""
     outcome = sweeper.faxes_restart_stalled()
     if outcome.restarted or outcome.failed:
         logger.warning(
@@ -126,6 +126,9 @@ def faxes_sweep_task() -> None:
             len(outcome.failed),
         )
     sweeper.faxes_poll_silent()
+    resent, failed = inbound.inbound_faxes_sweep()
+    if resent or failed:
+        logger.warning("Sweep: resent %d received faxes' media tasks, failed %d", resent, failed)
 
 
 @shared_task(ignore_result=True)

@@ -5,9 +5,11 @@ come."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from developers.models import WebhookEvent
 from developers.services import webhook_endpoints
@@ -130,3 +132,28 @@ def test_it_fetches_a_fax_once_when_the_task_runs_twice(received_fax, receiver) 
     assert not inbound.inbound_media_fetch(fax_id=received_fax.id)
 
     assert len(receiver.received) == 1
+
+
+def test_the_sweep_resends_a_lost_media_task(received_fax, pipeline) -> None:
+    Fax.objects.filter(pk=received_fax.pk).update(
+        enqueued_at=timezone.now() - timedelta(minutes=20)
+    )
+
+    assert inbound.inbound_faxes_sweep() == (1, 0)
+
+    assert pipeline[-1] == (inbound.MEDIA_TASK, [received_fax.id], {})
+    assert inbound.inbound_faxes_sweep() == (0, 0)
+
+
+def test_the_sweep_leaves_a_fax_whose_media_task_is_recent(received_fax, pipeline) -> None:
+    assert inbound.inbound_faxes_sweep() == (0, 0)
+
+
+def test_the_sweep_fails_a_fax_whose_media_never_came(received_fax, pipeline) -> None:
+    long_ago = timezone.now() - timedelta(hours=2)
+    Fax.objects.filter(pk=received_fax.pk).update(enqueued_at=long_ago, created_at=long_ago)
+
+    assert inbound.inbound_faxes_sweep() == (0, 1)
+
+    received_fax.refresh_from_db()
+    assert (received_fax.status, received_fax.failure_reason) == ("failed", "media_unavailable")

@@ -42,6 +42,11 @@ MEDIA_LEASE = timedelta(minutes=2)
 # The media host's answers for a link that has expired.
 EXPIRED_LINK_STATUSES = frozenset({403, 404})
 
+# The media task retries for about 10 minutes; a fax still receiving after this lost its task.
+MEDIA_RESEND_AFTER = timedelta(minutes=15)
+MEDIA_GIVE_UP_AFTER = timedelta(hours=1)
+SWEEP_BATCH = 200
+
 MEDIA_UNAVAILABLE = (
     "The received pages could not be fetched from the carrier; the carrier's copy is the "
     "only one. Contact support with this fax's id."
@@ -84,6 +89,9 @@ def inbound_fax_apply_carrier_event(*, event: CarrierEvent, source: str) -> str:
     except IntegrityError:
         return "duplicate"
     updates: dict[str, Any] = {"last_event_at": timezone.now()}
+    if event.status == FaxStatus.RECEIVED:
+        # The sweeper's clock: a fax still receiving long after this lost its media task.
+        updates["enqueued_at"] = timezone.now()
     if event.page_count is not None:
         updates["page_count"] = event.page_count
     if event.status == FaxStatus.RECEIVED and event.media_url:
@@ -241,6 +249,31 @@ def inbound_media_give_up(*, fax_id: str) -> None:
     if fax is None or fax.is_terminal:
         return
     fax_fail(fax=fax, reason="media_unavailable", message=MEDIA_UNAVAILABLE)
+
+
+def inbound_faxes_sweep() -> tuple[int, int]:
+    """Periodic: a fax still `receiving` MEDIA_RESEND_AFTER after Telnyx said it was received
+    lost its media task (the broker was down, a worker died): send the task again, or, past
+    MEDIA_GIVE_UP_AFTER, fail it `media_unavailable`. Returns (resent, failed)."""
+    now = timezone.now()
+    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    stale = Fax.objects.filter(
+        free,
+        status=FaxStatus.RECEIVING,
+        direction=FaxDirection.INBOUND,
+        document="",
+        enqueued_at__lt=now - MEDIA_RESEND_AFTER,
+    ).values_list("id", "created_at")[:SWEEP_BATCH]
+    resent = failed = 0
+    for fax_id, created_at in stale:
+        if created_at < now - MEDIA_GIVE_UP_AFTER:
+            inbound_media_give_up(fax_id=fax_id)
+            failed += 1
+            continue
+        Fax.objects.filter(pk=fax_id).update(enqueued_at=now)
+        inbound_media_fetch_send(fax_id)
+        resent += 1
+    return resent, failed
 
 
 # --- Simulated faxes ---------------------------------------------------------------------------
