@@ -12,9 +12,9 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import Account
 from accounts.selectors import account_of_member
+from audit.services import actor_from_request
 from developers.selectors import webhook_deliveries_for_object
 from faxes.documents import DocumentError
-from faxes.documents.render import render_page_png
 from faxes.models import Direction, Fax, FaxStatus
 from faxes.selectors import (
     fax_emails,
@@ -23,7 +23,7 @@ from faxes.selectors import (
     faxes_newest_first,
     faxes_received_newest_first,
 )
-from faxes.services.inbound import fax_mark_read
+from faxes.services.inbound import fax_mark_read, fax_page_view
 
 PAGE_SIZE = 50
 
@@ -94,10 +94,8 @@ def fax_page_image(request: HttpRequest, fax_id: str, page_number: int) -> HttpR
     fax = _fax(request, fax_id)
     if page_number not in _pages_shown(fax):
         raise Http404("No such page.")
-    with fax.document.open("rb") as document:
-        pdf = document.read()
     try:
-        image = render_page_png(pdf, page_number=page_number)
+        image = fax_page_view(fax=fax, page_number=page_number, actor=actor_from_request(request))
     except DocumentError:
         raise Http404("The page cannot be shown.") from None
     return HttpResponse(image, content_type="image/png")

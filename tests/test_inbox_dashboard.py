@@ -11,6 +11,7 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.models import Account
+from audit.models import Action, AuditEntry
 from faxes.models import Fax
 from faxes.services import inbound
 from tests import documents
@@ -71,6 +72,20 @@ def test_it_renders_a_page_as_a_png_that_is_not_cached(owner_client, account, pi
     assert response["Content-Type"] == "image/png"
     assert "no-store" in response["Cache-Control"]
     assert Image.open(io.BytesIO(response.content)).size == (918, 1188)
+
+
+def test_viewing_a_page_is_in_the_audit_log(owner_client, account, pipeline) -> None:
+    fax = receive(account)
+
+    owner_client.get(f"/dashboard/faxes/{fax.id}/pages/1.png")
+
+    entry = AuditEntry.objects.get(action=Action.DOCUMENT_VIEWED)
+    assert (entry.account_id, entry.target_id, entry.actor_id) == (
+        account.pk,
+        fax.id,
+        str(account.owner.pk),
+    )
+    assert entry.details["page"] == 1
 
 
 def test_it_has_no_page_beyond_the_last(owner_client, account, pipeline) -> None:

@@ -23,10 +23,13 @@ from django.utils import timezone
 from PIL import Image, ImageDraw, ImageFont
 
 from accounts.models import Account
+from audit.models import Action
+from audit.services import Actor, audit_record
 from fax_numbers.selectors import fax_number_by_number
 from faxes.carrier import CarrierError, CarrierRejected, TelnyxClient
 from faxes.documents import DocumentError, PreparedDocument, prepare_document
 from faxes.documents.images import image_to_pdf
+from faxes.documents.render import render_page_png
 from faxes.events import CarrierEvent, failure_for
 from faxes.models import Direction as FaxDirection
 from faxes.models import DocumentSource, Fax, FaxEvent, FaxStatus
@@ -338,3 +341,20 @@ def fax_mark_read(*, fax: Fax) -> bool:
     if marked:
         fax.read_at = now
     return bool(marked)
+
+
+def fax_page_view(*, fax: Fax, page_number: int, actor: Actor) -> bytes:
+    """Page `page_number` of the fax's stored document as a PNG, for a member's screen; the
+    viewing is recorded in the audit log. DocumentError when the page cannot be rendered."""
+    with fax.document.open("rb") as document:
+        image = render_page_png(document.read(), page_number=page_number)
+    audit_record(
+        action=Action.DOCUMENT_VIEWED,
+        account_id=fax.account_id,
+        actor=actor,
+        target_type="fax",
+        target_id=fax.pk,
+        target_label=fax.pk,
+        details={"page": page_number, "direction": fax.direction},
+    )
+    return image
