@@ -421,9 +421,25 @@ class InboundFaxTestView(APIView):
             "processing as a real one: `fax.received` webhook event and fax-to-email."
         ),
         request=InboundFaxTestSerializer,
-        parameters=[*response_headers(201, 400)],
+        parameters=[
+            *response_headers(201, 400, 413, 415),
+            response_header(
+                "Location",
+                "The new fax's URL, e.g. `/v1/faxes/fax_3kTq…`.",
+                statuses=[201],
+                schema=OpenApiTypes.STR,
+                required=True,
+            ),
+        ],
         responses={
             201: FaxSerializer,
+            413: error_response(
+                "`request_too_large`: the body is over 28 MB.", "request_too_large"
+            ),
+            415: error_response(
+                "`unsupported_media_type`: the body must be `application/json`.",
+                "unsupported_media_type",
+            ),
             400: error_response(
                 "`validation_error`: `param` names the field at fault (`to` when the number "
                 "is not one of yours).",
