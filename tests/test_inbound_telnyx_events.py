@@ -85,6 +85,15 @@ def test_it_answers_a_duplicate_with_200_and_stores_it_once(telnyx, number, carr
     assert FaxEvent.objects.filter(carrier_event_id__isnull=False).count() == 1
 
 
+def test_it_creates_no_fax_for_an_event_id_it_has_seen(telnyx, number, carrier_fax_id) -> None:
+    deliver(telnyx, "fax.receiving.started", carrier_fax_id, number)
+
+    response = deliver(telnyx, "fax.receiving.started", str(uuid.uuid4()), number)
+
+    assert response.json() == {"status": "duplicate"}
+    assert Fax.objects.count() == 1
+
+
 def test_it_never_moves_back_when_events_come_out_of_order(
     telnyx, number, carrier_fax_id, pipeline
 ) -> None:

@@ -75,6 +75,9 @@ def inbound_fax_apply_carrier_event(*, event: CarrierEvent, source: str) -> str:
     """
     if not event.carrier_fax_id:
         return "unknown_fax"
+    # Checked first, so that a replayed event creates no fax (the unique id still decides races).
+    if FaxEvent.objects.filter(carrier_event_id=event.event_id).exists():
+        return "duplicate"
     fax = _inbound_fax_for_event(event)
     if fax is None:
         logger.warning("Inbound event %s for a number we do not hold; ignored", event.event_id)
