@@ -8,6 +8,8 @@ from django.utils import timezone
 
 TRIAL_DAYS = 7
 TRIAL_PLAN = "business"
+# Most of our customers are in the US; the time zone is editable per account.
+DEFAULT_TIME_ZONE = "America/New_York"
 
 # slug, name, monthly price in cents, API access, sort order.
 DEFAULT_PLANS = [
@@ -51,6 +53,8 @@ class Account(models.Model):
     trial_ends_at = models.DateTimeField(
         null=True, blank=True, help_text="Set while on the sign-up trial; cleared by a plan change."
     )
+    # The zone of the date and time in the header line of the faxes it sends (an IANA name).
+    time_zone = models.CharField(max_length=64, default=DEFAULT_TIME_ZONE)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

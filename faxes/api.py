@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from developers.models import Scope
 from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError
+from faxes.documents.compose import CoverPage
 from faxes.selectors import FaxFilters, fax_of_account, faxes_page
 from faxes.serializers import (
     PUBLIC_STATUSES,
@@ -33,6 +34,7 @@ from faxes.services.intake import (
     FromNumberRefused,
     IdempotencyConflict,
     InlineDocument,
+    UrlDocument,
     fax_accept,
     idempotency_key_is_valid,
     request_fingerprint,
@@ -205,6 +207,7 @@ class FaxListCreateView(APIView):
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
         document = values.get("document")
+        cover = values.get("cover_page")
         try:
             accepted = fax_accept(
                 account=request.auth.account,
@@ -216,6 +219,10 @@ class FaxListCreateView(APIView):
                     document=InlineDocument(**document) if document else None,
                     document_url=values.get("document_url"),
                     client_reference=values.get("client_reference"),
+                    documents=tuple(_document_part(item) for item in values.get("documents", [])),
+                    cover_page=CoverPage(**cover) if cover is not None else None,
+                    header=values["header"],
+                    header_text=values.get("header_text", ""),
                 ),
                 idempotency_key=idempotency_key,
                 fingerprint=request_fingerprint(
@@ -304,6 +311,10 @@ class FaxListCreateView(APIView):
                 "has_more": has_more,
             }
         )
+
+
+def _document_part(item: dict[str, str]) -> InlineDocument | UrlDocument:
+    return UrlDocument(item["url"]) if "url" in item else InlineDocument(**item)
 
 
 def _int_param(params: Any, name: str, *, default: int, low: int, high: int) -> int:

@@ -48,6 +48,16 @@ class Fax(models.Model):
     document_size_bytes = models.PositiveIntegerField(null=True, blank=True)
     document_sha256 = models.CharField(max_length=64, blank=True)
     document = models.FileField(upload_to="faxes/", blank=True)
+    # How many documents were sent to be faxed as one, in order; the stored `document` is them
+    # merged, after the cover page when there is one.
+    document_count = models.PositiveSmallIntegerField(default=1)
+    # The cover page asked for ({to_name, from_name, subject, message}), or null; rendered when
+    # the document is assembled (at intake, or once a URL document is fetched).
+    cover_page = models.JSONField(null=True, blank=True)
+    # The header line (date and time sent, business name, number, "Page n/N") stamped on every
+    # page just before each submission; `header_text` replaces the account's name in it.
+    header = models.BooleanField(default=True)
+    header_text = models.CharField(max_length=60, blank=True)
     page_count = models.PositiveSmallIntegerField(null=True, blank=True)
     pages_delivered = models.PositiveSmallIntegerField(null=True, blank=True)
 

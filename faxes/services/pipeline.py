@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
@@ -30,6 +31,7 @@ from faxes.carrier import (
     encode_client_state,
 )
 from faxes.documents import DocumentError, PreparedDocument, prepare_document
+from faxes.documents.compose import CoverPage, FaxParties, assemble, stamp_header
 from faxes.models import DocumentSource, Fax, FaxStatus
 from faxes.services.status import fax_advance, fax_event_record, fax_fail
 from faxes.simulator import SimulatorCarrier
@@ -138,13 +140,21 @@ def _fetch_and_prepare(fax: Fax) -> PreparedDocument | None:
         fax_fail(fax=fax, reason="document_fetch_failed", message=FETCH_TOO_SLOW)
         return None
     try:
-        return prepare_document(fetched.content, declared_type=None)
+        return _with_cover_page(fax, prepare_document(fetched.content, declared_type=None))
     except SoftTimeLimitExceeded:
         fax_fail(fax=fax, reason="document_invalid", message=CONVERT_TOO_SLOW)
     except DocumentError as error:
         message = CONVERT_TOO_SLOW if _interrupted_by_time_limit(error) else error.message
         fax_fail(fax=fax, reason="document_invalid", message=message)
     return None
+
+
+def _with_cover_page(fax: Fax, prepared: PreparedDocument) -> PreparedDocument:
+    """The fetched document after the fax's cover page, if it asked for one."""
+    if fax.cover_page is None:
+        return prepared
+    parties = FaxParties(fax.account.name, fax.from_number, fax.to_number)
+    return assemble([prepared], cover=CoverPage(**fax.cover_page), parties=parties)
 
 
 def _interrupted_by_time_limit(error: BaseException) -> bool:
@@ -289,6 +299,10 @@ def _upload_and_send(
             message="The stored document is missing; send the fax again.",
         )
         return None
+    if fax.header:
+        # Stamped per attempt from the stored document, so that the date and time is when this
+        # attempt is sent, as 47 U.S.C. § 227(d) requires.
+        content = stamp_header(content, text=fax_header_text(fax, sent_at=timezone.now()))
     # A new media name per attempt: a retry must not collide with an earlier upload.
     media_name = carrier.upload_media(
         name=f"{fax.id}-{fax.submit_attempts + 1}.pdf", content=content
@@ -318,6 +332,17 @@ def _upload_and_send(
         # attempt need not look for it.
         Fax.objects.filter(pk=fax.pk, submit_token=token).update(submitted_at=None)
         raise
+
+
+def fax_header_text(fax: Fax, *, sent_at: datetime) -> str:
+    """The header line's text before "Page n/N": the date and time sent in the account's time
+    zone, the business name (or the fax's `header_text`) and the number it is sent from."""
+    try:
+        zone = ZoneInfo(fax.account.time_zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        zone = ZoneInfo("UTC")
+    when = sent_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    return f"{when}   {fax.header_text or fax.account.name}   Fax {fax.from_number}"
 
 
 def fax_give_up(*, fax_id: str, reason: str) -> None:
