@@ -21,7 +21,10 @@ from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError
 from faxes.documents.compose import CoverPage
 from faxes.selectors import FaxFilters, fax_of_account, faxes_page
 from faxes.serializers import (
+    MAX_DOCUMENTS,
     PUBLIC_STATUSES,
+    CoverPageSerializer,
+    DocumentItemSerializer,
     FaxCreateSerializer,
     FaxSerializer,
     InlineDocumentSerializer,
@@ -119,13 +122,55 @@ class FaxCreateRequestSchema(OpenApiSerializerExtension):
         schema["oneOf"] = [
             {"title": "Inline document", "required": ["document"]},
             {"title": "Document by URL", "required": ["document_url"]},
+            {"title": "Several documents", "required": ["documents"]},
         ]
         schema["description"] = (
-            "Send exactly one of `document` (the file, base64-encoded) and `document_url`. "
-            "Unknown fields are refused."
+            "Send exactly one of `document` (the file, base64-encoded), `document_url` and "
+            "`documents` (1 to 10, faxed in order as one fax: at most 20 MB and 350 pages in "
+            "all, cover page included; several documents must all be inline, a URL document is "
+            "sent on its own). Errors about one of `documents` name it by index, e.g. "
+            "`documents[2].content`. Unknown fields are refused."
         )
         schema["properties"]["from"]["pattern"] = E164_SHAPE.pattern
         schema["properties"]["document_url"].update(format="uri", maxLength=MAX_URL_LENGTH)
+        schema["properties"]["documents"].update(minItems=1, maxItems=MAX_DOCUMENTS)
+        return schema
+
+
+class DocumentItemRequestSchema(OpenApiSerializerExtension):
+    """Each of `documents` is inline (`content`, `content_type`) or by `url`, never both."""
+
+    target_class = DocumentItemSerializer
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        schema = super().map_serializer(auto_schema, direction)
+        schema["additionalProperties"] = False
+        schema["properties"]["content_type"]["enum"] = list(ACCEPTED_CONTENT_TYPES)
+        schema["properties"]["content_type"].pop("minLength", None)
+        schema["properties"]["url"].update(format="uri", maxLength=MAX_URL_LENGTH)
+        schema["oneOf"] = [
+            {
+                "title": "Inline",
+                "required": ["content", "content_type"],
+                "not": {"required": ["url"]},
+            },
+            {
+                "title": "By URL",
+                "required": ["url"],
+                "not": {"anyOf": [{"required": ["content"]}, {"required": ["content_type"]}]},
+            },
+        ]
+        return schema
+
+
+class CoverPageRequestSchema(OpenApiSerializerExtension):
+    """Unknown fields are refused."""
+
+    target_class = CoverPageSerializer
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        schema = super().map_serializer(auto_schema, direction)
+        schema["additionalProperties"] = False
         return schema
 
 
