@@ -51,10 +51,11 @@ _CREATED = 201
 
 @dataclass(frozen=True)
 class InlineDocument:
-    """A document sent in the request: base64 `content` of the declared `content_type`."""
+    """A document sent in the request: base64 `content` of the declared `content_type` (None for
+    a file uploaded from a browser, whose type is taken from its magic bytes)."""
 
     content: str
-    content_type: str
+    content_type: str | None
 
 
 @dataclass(frozen=True)
