@@ -105,7 +105,7 @@ def merge_pdfs(pdfs: Sequence[bytes]) -> bytes:
         for source in sources:
             merged.pages.extend(source.pages)
         out = io.BytesIO()
-        merged.save(out)
+        _save_as_is(merged, out)
     finally:
         for source in sources:
             source.close()
@@ -177,8 +177,15 @@ def stamp_header(pdf_bytes: bytes, *, text: str) -> bytes:
             for page, header in zip(pdf.pages, overlay.pages, strict=True):
                 page.add_overlay(header, shrink=False, expand=False)
             out = io.BytesIO()
-            pdf.save(out)
+            _save_as_is(pdf, out)
     return out.getvalue()
+
+
+def _save_as_is(pdf: pikepdf.Pdf, out: io.BytesIO) -> None:
+    """Save with every stream copied as it is: qpdf's default decodes and recompresses them all,
+    which is most of the cost of stamping a long scanned document (1.7 s of 1.9 s for 350
+    pages) and changes nothing a fax machine sees."""
+    pdf.save(out, compress_streams=False, stream_decode_level=pikepdf.StreamDecodeLevel.none)
 
 
 def _displayed_size(page: pikepdf.Page) -> tuple[float, float]:
