@@ -44,6 +44,9 @@ class Fax(models.Model):
 
     document_source = models.CharField(max_length=8, choices=DocumentSource.choices)
     document_url = models.URLField(max_length=2048, blank=True)
+    # When several URL documents are faxed as one: all of them, in order (the first is also
+    # `document_url`). Empty for a single document.
+    document_urls = models.JSONField(default=list, blank=True)
     document_content_type = models.CharField(max_length=64, blank=True)
     document_size_bytes = models.PositiveIntegerField(null=True, blank=True)
     document_sha256 = models.CharField(max_length=64, blank=True)

@@ -154,12 +154,69 @@ def test_it_refuses_more_than_350_pages_in_all(api_client: ApiClient, queued: li
     assert "400 pages" in message
 
 
-def test_it_refuses_several_documents_when_one_is_a_url(
+def test_it_refuses_inline_and_url_documents_in_one_fax(
     api_client: ApiClient, queued: list[str]
 ) -> None:
     body = {"to": TO, "documents": [inline("a"), {"url": "https://docs.example.com/a.pdf"}]}
 
     refused(api_client.post_json(URL, body), "documents[1].url")
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes | Exception]:
+    """What each URL answers; the fetcher itself is tested in test_fetch.py."""
+    from sendfaxmail.lib.fetch import FetchedBody
+
+    answers: dict[str, bytes | Exception] = {}
+
+    def fake_fetch(url: str, *, max_bytes: int, timeout: float = 30.0) -> FetchedBody:
+        answer = answers[url]
+        if isinstance(answer, Exception):
+            raise answer
+        return FetchedBody(content=answer, content_type="application/pdf", final_url=url)
+
+    monkeypatch.setattr(fax_pipeline, "fetch", fake_fetch)
+    return answers
+
+
+def test_it_fetches_several_url_documents_and_faxes_them_in_order(
+    api_client: ApiClient, pipeline, served: dict, django_capture_on_commit_callbacks
+) -> None:
+    first, second = "https://a.example/one.pdf?token=s3cr3t", "https://b.example/two.pdf"
+    served[first] = documents.text_pdf("one 1", "one 2")
+    served[second] = documents.text_pdf("two 1")
+    body = {"to": TO, "documents": [{"url": first}, {"url": second}], "cover_page": {}}
+    fax = api_client.post_json(URL, body).json()
+    assert (fax["document"]["source"], fax["document"]["count"]) == ("url", 2)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert fax_pipeline.fax_fetch_document(fax_id=fax["id"])
+
+    stored = Fax.objects.get(pk=fax["id"])
+    assert stored.page_count == 4
+    assert stored_texts(fax["id"])[1:] == ["one 1", "one 2", "two 1"]
+    assert pipeline[-1] == ("faxes.tasks.fax_submit_task", [fax["id"]], {})
+
+
+def test_a_url_document_that_fails_fails_the_fax_naming_it(
+    api_client: ApiClient, pipeline, served: dict
+) -> None:
+    from sendfaxmail.lib.fetch import FetchError
+
+    first, second = "https://a.example/one.pdf", "https://b.example/two.pdf?token=s3cr3t"
+    served[first] = documents.text_pdf("one")
+    served[second] = FetchError("The server answered 404 Not Found.")
+    body = {"to": TO, "documents": [{"url": first}, {"url": second}]}
+    fax_id = api_client.post_json(URL, body).json()["id"]
+
+    assert not fax_pipeline.fax_fetch_document(fax_id=fax_id)
+
+    fax = Fax.objects.get(pk=fax_id)
+    assert fax.failure_reason == "document_fetch_failed"
+    assert fax.failure_message == (
+        "Document 2 (https://b.example/two.pdf): The server answered 404 Not Found."
+    )
+    assert not fax.document
 
 
 def test_it_accepts_one_url_document_in_the_list(api_client: ApiClient, queued: list[str]) -> None:
@@ -320,23 +377,11 @@ def test_header_false_sends_the_pages_unstamped(telnyx, api_client: ApiClient, p
 
 
 def test_a_url_document_gets_its_cover_page_once_fetched(
-    api_client: ApiClient, pipeline, monkeypatch: pytest.MonkeyPatch
+    api_client: ApiClient, pipeline, served: dict
 ) -> None:
-    from sendfaxmail.lib.fetch import FetchedBody
-
-    served = documents.text_pdf("u1", "u2")
-    monkeypatch.setattr(
-        fax_pipeline,
-        "fetch",
-        lambda url, **kw: FetchedBody(
-            content=served, content_type="application/pdf", final_url=url
-        ),
-    )
-    body = {
-        "to": TO,
-        "document_url": "https://docs.example.com/a.pdf",
-        "cover_page": {"subject": "Fetched"},
-    }
+    url = "https://docs.example.com/a.pdf"
+    served[url] = documents.text_pdf("u1", "u2")
+    body = {"to": TO, "document_url": url, "cover_page": {"subject": "Fetched"}}
     fax_id = api_client.post_json(URL, body).json()["id"]
 
     assert fax_pipeline.fax_fetch_document(fax_id=fax_id)

@@ -235,7 +235,7 @@ def fax_accept(
             parties=FaxParties(account.name, from_number, request.to),
         )
     else:
-        _refuse_several_urls(parts)
+        _refuse_mixed(parts)
 
     def create() -> Fax:
         return fax_create(
@@ -246,6 +246,7 @@ def fax_accept(
             from_number=from_number,
             document=prepared,
             document_url=None if prepared else parts[0][1].url,  # type: ignore[union-attr]
+            document_urls=[] if prepared or len(parts) == 1 else [p.url for _, p in parts],  # type: ignore[union-attr]
             client_reference=request.client_reference,
             compose=FaxCompose(
                 document_count=len(parts),
@@ -289,14 +290,14 @@ def fax_accept(
     return FaxAccepted(fax_id=fax.id, representation=record.response_body)
 
 
-def _refuse_several_urls(parts: list[tuple[str, InlineDocument | UrlDocument]]) -> None:
-    """A URL document is faxed alone (with its cover page and header): the worker fetches one
-    URL per fax. Several documents must all be inline for now."""
-    if len(parts) > 1:
+def _refuse_mixed(parts: list[tuple[str, InlineDocument | UrlDocument]]) -> None:
+    """Several documents are all inline or all URLs: the worker fetches the URLs and merges
+    them; it does not keep inline documents waiting for the fetch."""
+    if any(isinstance(part, InlineDocument) for _, part in parts):
         param = next(param for param, part in parts if isinstance(part, UrlDocument))
         raise DocumentError(
-            "A URL document can only be sent on its own (as 'document_url' or the only item "
-            "of 'documents'); send several documents inline, as 'content' and 'content_type'.",
+            "Send documents either all inline ('content' and 'content_type') or all as 'url', "
+            "not both in one fax.",
             param=f"{param}.url",
         )
 
@@ -341,6 +342,7 @@ def fax_create(
     document_url: str | None,
     client_reference: str | None,
     compose: FaxCompose | None = None,
+    document_urls: list[str] | None = None,
 ) -> Fax:
     """Store an accepted fax and its document; processing starts once the transaction commits.
 
@@ -371,6 +373,7 @@ def fax_create(
     else:
         fax.document_source = DocumentSource.URL
         fax.document_url = document_url or ""
+        fax.document_urls = document_urls or []
     try:
         with transaction.atomic():
             fax.save(force_insert=True)

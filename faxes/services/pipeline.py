@@ -35,7 +35,7 @@ from faxes.documents.compose import CoverPage, FaxParties, assemble, stamp_heade
 from faxes.models import DocumentSource, Fax, FaxStatus
 from faxes.services.status import fax_advance, fax_event_record, fax_fail
 from faxes.simulator import SimulatorCarrier
-from sendfaxmail.lib.fetch import FetchError, fetch
+from sendfaxmail.lib.fetch import FetchError, fetch, without_query
 from sendfaxmail.lib.ids import make_id
 
 logger = logging.getLogger(__name__)
@@ -130,31 +130,56 @@ def fax_fetch_document(*, fax_id: str) -> bool:
 
 
 def _fetch_and_prepare(fax: Fax) -> PreparedDocument | None:
-    """The fax's document, fetched and ready to fax; None when the fax was failed instead."""
+    """The fax's documents, fetched in order, merged after its cover page and ready to fax; None
+    when the fax was failed instead. Several URLs share one budget of MAX_DOCUMENT_BYTES."""
+    urls = fax.document_urls or [fax.document_url]
+    prepared: list[PreparedDocument] = []
+    budget = settings.MAX_DOCUMENT_BYTES
+    for number, url in enumerate(urls, start=1):
+        which = f"Document {number} ({without_query(url)}): " if len(urls) > 1 else ""
+        if budget <= 0:
+            limit = settings.MAX_DOCUMENT_BYTES // 1_000_000
+            message = f"The documents are larger than {limit} MB in all."
+            fax_fail(fax=fax, reason="document_invalid", message=message)
+            return None
+        try:
+            fetched = fetch(url, max_bytes=budget)
+        except FetchError as error:
+            fax_fail(fax=fax, reason="document_fetch_failed", message=which + error.message)
+            return None
+        except SoftTimeLimitExceeded:
+            fax_fail(fax=fax, reason="document_fetch_failed", message=FETCH_TOO_SLOW)
+            return None
+        budget -= len(fetched.content)
+        document = _prepare_fetched(fax, fetched.content, which=which)
+        if document is None:
+            return None
+        prepared.append(document)
     try:
-        fetched = fetch(fax.document_url, max_bytes=settings.MAX_DOCUMENT_BYTES)
-    except FetchError as error:
-        fax_fail(fax=fax, reason="document_fetch_failed", message=error.message)
-        return None
+        return _assembled(fax, prepared)
     except SoftTimeLimitExceeded:
-        fax_fail(fax=fax, reason="document_fetch_failed", message=FETCH_TOO_SLOW)
-        return None
+        fax_fail(fax=fax, reason="document_invalid", message=CONVERT_TOO_SLOW)
+    except DocumentError as error:
+        fax_fail(fax=fax, reason="document_invalid", message=error.message)
+    return None
+
+
+def _prepare_fetched(fax: Fax, content: bytes, *, which: str) -> PreparedDocument | None:
     try:
-        return _with_cover_page(fax, prepare_document(fetched.content, declared_type=None))
+        return prepare_document(content, declared_type=None)
     except SoftTimeLimitExceeded:
         fax_fail(fax=fax, reason="document_invalid", message=CONVERT_TOO_SLOW)
     except DocumentError as error:
         message = CONVERT_TOO_SLOW if _interrupted_by_time_limit(error) else error.message
-        fax_fail(fax=fax, reason="document_invalid", message=message)
+        fax_fail(fax=fax, reason="document_invalid", message=which + message)
     return None
 
 
-def _with_cover_page(fax: Fax, prepared: PreparedDocument) -> PreparedDocument:
-    """The fetched document after the fax's cover page, if it asked for one."""
-    if fax.cover_page is None:
-        return prepared
+def _assembled(fax: Fax, prepared: list[PreparedDocument]) -> PreparedDocument:
+    """The fetched documents in order, after the fax's cover page if it asked for one."""
+    cover = CoverPage(**fax.cover_page) if fax.cover_page is not None else None
     parties = FaxParties(fax.account.name, fax.from_number, fax.to_number)
-    return assemble([prepared], cover=CoverPage(**fax.cover_page), parties=parties)
+    return assemble(prepared, cover=cover, parties=parties)
 
 
 def _interrupted_by_time_limit(error: BaseException) -> bool:
