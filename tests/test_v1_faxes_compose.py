@@ -391,3 +391,14 @@ def test_a_url_document_gets_its_cover_page_once_fetched(
     assert "Subject: Fetched" in first
     assert "Pages: 3" in first
     assert rest == ["u1", "u2"]
+
+
+def test_the_account_time_zone_must_be_a_real_zone(account: Account) -> None:
+    from django.core.exceptions import ValidationError
+
+    account.time_zone = "Mars/Olympus_Mons"
+
+    with pytest.raises(ValidationError) as error:
+        account.full_clean()
+
+    assert "time_zone" in error.value.message_dict
