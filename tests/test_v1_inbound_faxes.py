@@ -72,6 +72,9 @@ def test_it_shows_a_received_fax_with_its_sender_as_given(api_client, account, p
         "source": "carrier",
         "content_type": "application/pdf",
         "size_bytes": fax.document_size_bytes,
+        "count": 1,
+        "cover_page": False,
+        "header": False,
     }
 
 

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0002_seed_plans"),
         ("developers", "0003_webhookdelivery_leased_until"),
-        ("faxes", "0003_fax_enqueued_at_and_pipeline_restarts"),
+        ("faxes", "0004_fax_documents_cover_page_header"),
     ]
 
     operations = [
