@@ -130,8 +130,8 @@ def _inbound_fax_for_event(event: CarrierEvent) -> Fax | None:
                 to_number=number.number,
                 from_number=event.from_,
                 document_source=DocumentSource.CARRIER,
-            # We stamp no header line on a fax we did not send.
-            header=False,
+                # We stamp no header line on a fax we did not send.
+                header=False,
                 carrier="telnyx",
                 carrier_fax_id=event.carrier_fax_id,
                 page_count=event.page_count,
