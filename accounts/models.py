@@ -7,12 +7,17 @@ of several accounts and switches between them.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 TRIAL_DAYS = 7
 TRIAL_PLAN = "business"
+# Most of our customers are in the US; the time zone is editable per account.
+DEFAULT_TIME_ZONE = "America/New_York"
 
 # slug, name, monthly price in cents, API access, sort order.
 DEFAULT_PLANS = [
@@ -21,6 +26,16 @@ DEFAULT_PLANS = [
     ("business", "Business", 7999, True, 3),
     ("enterprise", "Enterprise", 16999, True, 4),
 ]
+
+
+def validate_time_zone(value: str) -> None:
+    """An IANA time zone name, e.g. America/Chicago."""
+    try:
+        ZoneInfo(value)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValidationError(
+            f"'{value}' is not a time zone name such as America/Chicago or Europe/Paris."
+        ) from None
 
 
 class Plan(models.Model):
@@ -57,6 +72,13 @@ class Account(models.Model):
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="accounts")
     trial_ends_at = models.DateTimeField(
         null=True, blank=True, help_text="Set while on the sign-up trial; cleared by a plan change."
+    )
+    # The zone of the date and time in the header line of the faxes it sends (an IANA name).
+    time_zone = models.CharField(
+        max_length=64,
+        default=DEFAULT_TIME_ZONE,
+        validators=[validate_time_zone],
+        help_text="The time zone of the date and time in the header line of its faxes.",
     )
     require_two_factor = models.BooleanField(
         default=False,

@@ -34,6 +34,7 @@ class Action(StrEnum):
     MANAGE_KEYS = "manage_keys"
     MANAGE_WEBHOOKS = "manage_webhooks"
     VIEW_API_LOGS = "view_api_logs"
+    MANAGE_NUMBERS = "manage_numbers"  # where a number's received faxes are emailed
     MANAGE_MEMBERS = "manage_members"  # invite, change roles below owner, remove non-owners
     MANAGE_OWNERS = "manage_owners"  # make or unmake owners, remove an owner
     MANAGE_PLAN = "manage_plan"
@@ -44,7 +45,7 @@ class Action(StrEnum):
 _EVERYONE = {Action.VIEW_DASHBOARD, Action.READ_FAXES}
 _SENDER = _EVERYONE | {Action.SEND_FAXES}
 _DEVELOPER = _SENDER | {Action.MANAGE_KEYS, Action.MANAGE_WEBHOOKS, Action.VIEW_API_LOGS}
-_ADMIN = _DEVELOPER | {Action.MANAGE_MEMBERS, Action.VIEW_SECURITY_LOG}
+_ADMIN = _DEVELOPER | {Action.MANAGE_NUMBERS, Action.MANAGE_MEMBERS, Action.VIEW_SECURITY_LOG}
 _OWNER = set(Action)
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {

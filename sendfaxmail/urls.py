@@ -41,6 +41,7 @@ urlpatterns = [
     path("dashboard/", include((dashboard_urlpatterns, "dashboard"))),
     path("dashboard/", include("developers.urls")),
     path("dashboard/", include("faxes.urls")),
+    path("dashboard/", include("fax_numbers.urls")),
     path(
         "dashboard/",
         include(

@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("accounts", "0002_seed_plans")]
-AFTER = [("accounts", "0005_remove_user_account")]
+BEFORE = [("accounts", "0003_account_time_zone")]
+AFTER = [("accounts", "0006_remove_user_account")]
 
 
 @pytest.mark.django_db(transaction=True)

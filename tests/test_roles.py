@@ -16,12 +16,16 @@ from django.utils import timezone
 from accounts.models import Account, Invitation, Membership, Role
 from developers.models import WebhookEndpoint
 from developers.services.webhook_deliveries import webhook_endpoint_ping
+from faxes.models import Fax
+from faxes.services import inbound
+from tests import documents
 from tests.conftest import make_key
 from tests.factories import AccountFactory, FaxFactory, member
 
 pytestmark = pytest.mark.django_db
 
 EVERYONE = frozenset(Role.values)
+SENDERS = frozenset({Role.OWNER, Role.ADMIN, Role.DEVELOPER, Role.SENDER})
 DEVELOPERS = frozenset({Role.OWNER, Role.ADMIN, Role.DEVELOPER})
 ADMINS = frozenset({Role.OWNER, Role.ADMIN})
 OWNERS = frozenset({Role.OWNER})
@@ -38,6 +42,11 @@ RULES: dict[str, frozenset[str]] = {
     "dashboard:two_factor_requirement": OWNERS,
     "faxes:dashboard_list": EVERYONE,
     "faxes:dashboard_detail": EVERYONE,
+    "faxes:dashboard_page_image": EVERYONE,
+    "faxes:dashboard_inbox": EVERYONE,
+    "faxes:dashboard_send": SENDERS,
+    "numbers:dashboard_numbers": EVERYONE,
+    "numbers:dashboard_number_email": ADMINS,
     "developers:index": DEVELOPERS,
     "developers:key_create": DEVELOPERS,
     "developers:key_revoke": DEVELOPERS,
@@ -125,6 +134,7 @@ def world() -> World:
         "dashboard:member_remove": {"membership_id": target.pk},
         "dashboard:invitation_withdraw": {"invitation_id": invitation.pk},
         "faxes:dashboard_detail": {"fax_id": fax.pk},
+        "numbers:dashboard_number_email": {"number_id": account.fax_numbers.get().pk},
         "developers:key_revoke": {"key_id": key.pk},
         "developers:key_delete": {"key_id": key.pk},
         **{
@@ -149,9 +159,19 @@ def world() -> World:
         "dashboard:member_role": {"role": Role.SENDER},
         "dashboard:members": {"email": "new@example.com", "role": Role.VIEWER},
         "dashboard:two_factor_requirement": {"required": "on"},
+        "numbers:dashboard_number_email": {"recipients": "desk@clinic.test"},
         "developers:key_create": {"name": "k", "scopes": ["faxes:read"], "mode": "live"},
     }
     return World(account, target, invitation, kwargs, data)
+
+
+def _received_fax(account: Account) -> Fax:
+    return inbound.inbound_fax_simulate(
+        number=account.fax_numbers.get().number,
+        from_="+15551230000",
+        document=documents.pdf_bytes(pages=1),
+        livemode=True,
+    )
 
 
 def _client(account: Account, role: str) -> Client:
@@ -170,9 +190,12 @@ CASES = [
 
 
 @pytest.mark.parametrize(("name", "method", "role"), CASES)
-def test_role_matrix(world: World, name: str, method: str, role: str) -> None:
+def test_role_matrix(world: World, name: str, method: str, role: str, pipeline: list) -> None:
     client = _client(world.account, role)
-    url = reverse(name, kwargs=world.kwargs.get(name, {}))
+    kwargs = world.kwargs.get(name, {})
+    if name == "faxes:dashboard_page_image":  # only a received fax has page images
+        kwargs = {"fax_id": _received_fax(world.account).pk, "page_number": 1}
+    url = reverse(name, kwargs=kwargs)
 
     response = client.get(url) if method == "GET" else client.post(url, world.data.get(name, {}))
 

@@ -14,7 +14,7 @@ ROLES = [
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0002_seed_plans"),
+        ("accounts", "0003_account_time_zone"),
     ]
 
     operations = [

@@ -34,7 +34,7 @@ def restore_user_accounts(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0003_memberships_invitations_require_two_factor"),
+        ("accounts", "0004_memberships_invitations_require_two_factor"),
     ]
 
     operations = [migrations.RunPython(create_memberships, restore_user_accounts)]

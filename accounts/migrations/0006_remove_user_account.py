@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0004_memberships_from_owners_and_members"),
+        ("accounts", "0005_memberships_from_owners_and_members"),
     ]
 
     operations = [
