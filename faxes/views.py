@@ -9,7 +9,6 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import Account
+from accounts.permissions import Action, member_required
 from accounts.selectors import account_of_member
 from audit.services import actor_from_request
 from developers.selectors import webhook_deliveries_for_object
@@ -47,7 +47,7 @@ PAGE_SIZE = 50
 
 
 def _account(request: HttpRequest) -> Account:
-    return account_of_member(request.user)
+    return account_of_member(request)
 
 
 def _livemode(request: HttpRequest) -> bool:
@@ -55,7 +55,7 @@ def _livemode(request: HttpRequest) -> bool:
     return request.GET.get("mode") != "test"
 
 
-@login_required
+@member_required(Action.READ_FAXES)
 @require_GET
 def fax_list(request: HttpRequest) -> HttpResponse:
     livemode = _livemode(request)
@@ -64,7 +64,7 @@ def fax_list(request: HttpRequest) -> HttpResponse:
     return render(request, "faxes/list.html", {"page": page, "livemode": livemode})
 
 
-@login_required
+@member_required(Action.READ_FAXES)
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     livemode = _livemode(request)
@@ -87,7 +87,7 @@ def _pages_shown(fax: Fax) -> range:
     return range(1, (fax.page_count or 0) + 1)
 
 
-@login_required
+@member_required(Action.READ_FAXES)
 @require_GET
 @never_cache
 def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
@@ -104,7 +104,7 @@ def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
     return render(request, "faxes/detail.html", context)
 
 
-@login_required
+@member_required(Action.READ_FAXES)
 @require_GET
 @never_cache
 def fax_page_image(request: HttpRequest, fax_id: str, page_number: int) -> HttpResponse:
@@ -119,7 +119,7 @@ def fax_page_image(request: HttpRequest, fax_id: str, page_number: int) -> HttpR
     return HttpResponse(image, content_type="image/png")
 
 
-@login_required
+@member_required(Action.SEND_FAXES)
 @require_http_methods(["GET", "POST"])
 def fax_send(request: HttpRequest) -> HttpResponse:
     """Send a fax from the browser through the API's intake service: the same checks, and the
