@@ -1,4 +1,4 @@
-"""/dashboard/developers: API keys and webhook endpoints for account members.
+"""/dashboard/developers: API keys and webhook endpoints, for owners, admins and developers.
 
 Creating and changing things that use the API needs a plan with API access (the server refuses
 it with 403, not only the page hiding it); revoking, disabling and deleting stay open on every
@@ -11,16 +11,15 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Account
+from accounts.permissions import Action, member_required
 from accounts.selectors import account_of_member
 from audit.services import actor_from_request
-from developers.access import can_read_request_log
 from developers.forms import ApiKeyForm, RequestLogFilterForm, WebhookEndpointForm
 from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from developers.selectors import (
@@ -52,7 +51,7 @@ View = Callable[..., HttpResponse]
 
 
 def _account(request: HttpRequest) -> Account:
-    return account_of_member(request.user)
+    return account_of_member(request)
 
 
 def api_plan_required(view: View) -> View:
@@ -85,13 +84,13 @@ def _page(
     return render(request, "developers/index.html", context, status=status)
 
 
-@login_required
+@member_required(Action.MANAGE_KEYS)
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     return _page(request)
 
 
-@login_required
+@member_required(Action.MANAGE_KEYS)
 @require_POST
 @never_cache
 @api_plan_required
@@ -115,14 +114,14 @@ def _own_key(request: HttpRequest, key_id: str) -> ApiKey:
     return get_object_or_404(ApiKey.objects.visible(), pk=key_id, account=_account(request))
 
 
-@login_required
+@member_required(Action.MANAGE_KEYS)
 @require_POST
 def key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
     api_key_revoke(api_key=_own_key(request, key_id), actor=actor_from_request(request))
     return redirect("developers:index")
 
 
-@login_required
+@member_required(Action.MANAGE_KEYS)
 @require_POST
 def key_delete(request: HttpRequest, key_id: str) -> HttpResponse:
     api_key_delete(api_key=_own_key(request, key_id), actor=actor_from_request(request))
@@ -158,7 +157,7 @@ def _endpoint_page(
     return response
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_http_methods(["GET", "POST"])
 @api_plan_required
 def webhook_new(request: HttpRequest) -> HttpResponse:
@@ -178,13 +177,13 @@ def webhook_new(request: HttpRequest) -> HttpResponse:
     return render(request, "developers/webhook_new.html", {"form": form}, status=status)
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_GET
 def webhook_detail(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     return _endpoint_page(request, _own_endpoint(request, endpoint_id))
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_POST
 def webhook_secret(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     """Show the signing secret to a member who asks for it (never on a plain page load)."""
@@ -193,7 +192,7 @@ def webhook_secret(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     return _endpoint_page(request, endpoint, show_secret=True)
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_POST
 @api_plan_required
 def webhook_edit(request: HttpRequest, endpoint_id: str) -> HttpResponse:
@@ -211,7 +210,7 @@ def webhook_edit(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     return _endpoint_page(request, endpoint, form=form, status=400)
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_POST
 def webhook_disable(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     webhook_endpoint_set_enabled(
@@ -222,7 +221,7 @@ def webhook_disable(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     return redirect("developers:webhook_detail", endpoint_id=endpoint_id)
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_POST
 @api_plan_required
 def webhook_enable(request: HttpRequest, endpoint_id: str) -> HttpResponse:
@@ -234,7 +233,7 @@ def webhook_enable(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     return redirect("developers:webhook_detail", endpoint_id=endpoint_id)
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_POST
 def webhook_delete(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     webhook_endpoint_delete(
@@ -243,7 +242,7 @@ def webhook_delete(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     return redirect("developers:index")
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_POST
 @api_plan_required
 def webhook_rotate(request: HttpRequest, endpoint_id: str) -> HttpResponse:
@@ -252,7 +251,7 @@ def webhook_rotate(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     return _endpoint_page(request, endpoint, show_secret=True, rotated=True)
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_POST
 @api_plan_required
 def webhook_test(request: HttpRequest, endpoint_id: str) -> HttpResponse:
@@ -275,7 +274,7 @@ def _own_ping(request: HttpRequest, endpoint_id: str, delivery_id: str) -> Webho
     return ping
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_GET
 def webhook_ping(request: HttpRequest, endpoint_id: str, delivery_id: str) -> HttpResponse:
     """The endpoint page with a test event's result, or "sending" while it is pending."""
@@ -283,7 +282,7 @@ def webhook_ping(request: HttpRequest, endpoint_id: str, delivery_id: str) -> Ht
     return _endpoint_page(request, ping.endpoint, ping=ping)
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_GET
 def webhook_ping_result(request: HttpRequest, endpoint_id: str, delivery_id: str) -> HttpResponse:
     """Just the test event's result box, which the endpoint page polls while it is pending."""
@@ -295,7 +294,7 @@ def webhook_ping_result(request: HttpRequest, endpoint_id: str, delivery_id: str
     return response
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_POST
 @api_plan_required
 def webhook_resend(request: HttpRequest, endpoint_id: str, delivery_id: str) -> HttpResponse:
@@ -308,25 +307,13 @@ def webhook_resend(request: HttpRequest, endpoint_id: str, delivery_id: str) -> 
 # --- The request log -----------------------------------------------------------------------
 
 
-def request_log_reader(view: View) -> View:
-    """Let in only those who may read the account's request log (`can_read_request_log`);
-    others get a 403 page. Answers are never cached: they list other people's traffic."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        account = _account(request)
-        if not can_read_request_log(user=request.user, account=account):
-            return render(request, "developers/logs_forbidden.html", status=403)
-        return view(request, account, *args, **kwargs)
-
-    return never_cache(wrapper)
-
-
-@login_required
+# Both pages list the account's API traffic: never cached, for the roles that may see it.
+@member_required(Action.VIEW_API_LOGS)
 @require_GET
-@request_log_reader
-def request_log(request: HttpRequest, account: Account) -> HttpResponse:
+@never_cache
+def request_log(request: HttpRequest) -> HttpResponse:
     """Developers → Logs: the account's /v1 requests of the last 30 days, newest first."""
+    account = _account(request)
     request_log_flush()  # so that a request made a moment ago is listed already
     api_keys = list(ApiKey.objects.filter(account=account).order_by("name", "created_at"))
     form = RequestLogFilterForm(request.GET, api_keys=api_keys)
@@ -343,12 +330,12 @@ def request_log(request: HttpRequest, account: Account) -> HttpResponse:
     return render(request, "developers/logs.html", context)
 
 
-@login_required
+@member_required(Action.VIEW_API_LOGS)
 @require_GET
-@request_log_reader
-def request_log_detail(request: HttpRequest, account: Account, request_id: str) -> HttpResponse:
+@never_cache
+def request_log_detail(request: HttpRequest, request_id: str) -> HttpResponse:
     request_log_flush()
-    entry = request_log_entry(account=account, request_id=request_id)
+    entry = request_log_entry(account=_account(request), request_id=request_id)
     if entry is None:
         raise Http404("No request with this id in your account's log.")
     return render(request, "developers/logs_detail.html", {"entry": entry})

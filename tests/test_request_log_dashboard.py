@@ -12,11 +12,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import Account, Role
 from developers.models import ApiKey, RequestLogEntry
 from tests import documents
 from tests.conftest import ApiClient, make_key
-from tests.factories import UserFactory
+from tests.factories import member
 
 pytestmark = pytest.mark.django_db
 
@@ -226,8 +226,9 @@ def test_the_list_runs_the_same_queries_for_3_or_40_entries(
         entry(account, api_key=make_key(account)[0])
 
     assert queries_for_page() == few
-    # Session, user, account; the keys for the filter; the page of entries with their keys.
-    with django_assert_num_queries(5):
+    # Session, user, membership with account, two-factor device; the keys for the filter; the
+    # page of entries with their keys.
+    with django_assert_num_queries(6):
         owner_client.get(LOGS)
 
 
@@ -261,13 +262,13 @@ def test_it_opens_a_request_with_its_details(owner_client: Client, account: Acco
     assert 'id="sent-fax"' not in page
 
 
-def test_a_request_page_takes_four_queries(
+def test_a_request_page_takes_five_queries(
     owner_client: Client, account: Account, django_assert_num_queries
 ) -> None:
     entry(account, api_key=make_key(account)[0], request_id="req_countedQueries0000000")
 
-    # Session, user, account; the entry with its key.
-    with django_assert_num_queries(4):
+    # Session, user, membership with account, two-factor device; the entry with its key.
+    with django_assert_num_queries(5):
         assert owner_client.get(f"{LOGS}/req_countedQueries0000000").status_code == 200
 
 
@@ -308,12 +309,22 @@ def test_an_unknown_request_is_a_404(owner_client: Client, account: Account) -> 
 # --- Who may look ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [LOGS, f"{LOGS}/req_anyRequestId0000000000"])
-def test_a_member_who_is_not_the_owner_is_refused(account: Account, path: str) -> None:
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.DEVELOPER])
+def test_admins_and_developers_see_the_log(account: Account, role: str) -> None:
     entry(account, request_id="req_anyRequestId0000000000")
-    member = UserFactory(account=account)
     client = Client()
-    client.force_login(member)
+    client.force_login(member(account, role))
+
+    assert "req_anyRequestId" in client.get(LOGS).content.decode()
+    assert client.get(f"{LOGS}/req_anyRequestId0000000000").status_code == 200
+
+
+@pytest.mark.parametrize("role", [Role.SENDER, Role.VIEWER])
+@pytest.mark.parametrize("path", [LOGS, f"{LOGS}/req_anyRequestId0000000000"])
+def test_senders_and_viewers_are_refused(account: Account, role: str, path: str) -> None:
+    entry(account, request_id="req_anyRequestId0000000000")
+    client = Client()
+    client.force_login(member(account, role))
 
     response = client.get(path)
 
