@@ -46,6 +46,7 @@ from _server import (
     prepare_database,
     reset_peak_memory,
     run_python,
+    worker_description,
 )
 from pikepdf import Dictionary, Name
 
@@ -253,7 +254,8 @@ def run(args: argparse.Namespace, env: dict[str, str], documents: dict[str, byte
     secret = create_api_account(env)
     headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
     probe = probe_memory(env, bodies["large"], bodies["small"], secret)
-    with gunicorn_process(env, args.port, workers=args.workers) as (base_url, master):
+    server = gunicorn_process(env, args.port, workers=args.workers, threads=args.threads)
+    with server as (base_url, master):
         url = f"{base_url}/v1/faxes"
         check_send(url, headers, bodies["small"])
         pids = child_pids(master.pid)
@@ -413,7 +415,9 @@ def main() -> None:
         fail(BenchError("The large document is over the app's limit."))
     print("SendFaxMail benchmark: POST /v1/faxes, 1-page and ~20 MB PDFs")
     print(
-        f"server: gunicorn sendfaxmail.wsgi, {args.workers} sync workers on 127.0.0.1:{args.port},"
+        f"server: gunicorn sendfaxmail.wsgi, {worker_description(args.workers, args.threads)}"
+        " on "
+        f"127.0.0.1:{args.port},"
         f" DEBUG=false, PostgreSQL + Redis on 127.0.0.1"
     )
     print(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+from typing import Any
+
 from django.urls import path
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -17,6 +20,7 @@ from developers.openapi import (
     response_headers,
 )
 from fax_numbers.models import FaxNumber
+from fax_numbers.selectors import numbers_for_account
 
 
 class NumberSerializer(serializers.Serializer):
@@ -53,10 +57,20 @@ class NumberListView(APIView):
         responses={200: NumberListSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
-        numbers = FaxNumber.objects.filter(account=request.auth.account).order_by(
-            "created_at", "id"
-        )
-        return Response({"object": "list", "data": NumberSerializer(numbers, many=True).data})
+        numbers = numbers_for_account(account_id=request.auth.account.pk)
+        return Response({"object": "list", "data": [number_json(n) for n in numbers]})
+
+
+def number_json(number: dict[str, Any]) -> dict[str, Any]:
+    """A number as NumberSerializer describes it, built directly: DRF's serializer copies its
+    fields on every use, which cost more than the query."""
+    return {
+        "id": number["id"],
+        "object": "number",
+        "number": number["number"],
+        "label": number["label"],
+        "created_at": number["created_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 urlpatterns = [path("numbers", NumberListView.as_view(), name="numbers")]

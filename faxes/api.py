@@ -85,14 +85,33 @@ def _idempotency_key(request: Request) -> str | None:
     return value
 
 
+# Hashing a document's text this much at a time needs no copy of the whole text.
+_HASH_CHUNK = 1024 * 1024
+
+
 def _without_content(data: Any) -> Any:
     """The body as fingerprinted: a document's base64 content enters by its SHA-256, so that a
     20 MB body is not serialised once more just to be hashed."""
     document = data.get("document") if isinstance(data, dict) else None
     if not isinstance(document, dict) or not isinstance(document.get("content"), str):
         return data
-    digest = hashlib.sha256(document["content"].encode()).hexdigest()
-    return {**data, "document": {**document, "content": f"sha256:{digest}"}}
+    content, digest = document["content"], hashlib.sha256()
+    for start in range(0, len(content), _HASH_CHUNK):
+        digest.update(content[start : start + _HASH_CHUNK].encode())
+    return {**data, "document": {**document, "content": f"sha256:{digest.hexdigest()}"}}
+
+
+def _release(request: Request, serializer: FaxCreateSerializer) -> None:
+    """Drop the body's data once the answer is made.
+
+    DRF's request (through its parser context), the view, the response and every serializer
+    (through its fields' `parent`) are reference cycles, which only the garbage collector frees,
+    whenever it next runs: a 20 MB document and its 27 MB of base64 stayed in memory after the
+    request, and a worker grew by about 100 MB a send until a `gc.collect()` after each large
+    body. Emptying the few attributes that hold the data frees it as soon as the view returns.
+    """
+    request._full_data = request._data = {}
+    serializer.initial_data = serializer._validated_data = {}
 
 
 def _account_faxes(request: Request) -> Any:
@@ -208,8 +227,18 @@ class FaxListCreateView(APIView):
     )
     def post(self, request: Request) -> Response:
         idempotency_key = _idempotency_key(request)
-        data = request.data
-        serializer = FaxCreateSerializer(data=data, context={"account": request.auth.account})
+        serializer = FaxCreateSerializer(
+            data=request.data, context={"account": request.auth.account}
+        )
+        try:
+            return self._send(request, serializer, idempotency_key=idempotency_key)
+        finally:
+            _release(request, serializer)
+
+    def _send(
+        self, request: Request, serializer: FaxCreateSerializer, *, idempotency_key: str | None
+    ) -> Response:
+        data = serializer.initial_data
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
         document = values.get("document")

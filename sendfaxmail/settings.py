@@ -62,7 +62,6 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "sendfaxmail.lib.middleware.CollectAfterLargeBodiesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -229,7 +228,7 @@ REST_FRAMEWORK = {
         "developers.permissions.HasScope",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["developers.throttling.ApiKeyRateThrottle"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["sendfaxmail.lib.api.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["sendfaxmail.lib.api.LimitedJSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "sendfaxmail.lib.api.JSONOnlyNegotiation",
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",
