@@ -22,13 +22,14 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/pyth
 	$(PY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt 2> >(grep -v "is ignored: it is neither" >&2)
 	touch $(VENV)/.installed $@
 
-## make run: migrate, create the demo account, serve http://127.0.0.1:8000 with a Celery worker.
+## make run: write .env (first run only), migrate, create the demo account, serve
+## http://127.0.0.1:8000 with a Celery worker. Every setting comes from .env (DEBUG=true).
 run: $(VENV)/.installed
-	@DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput -v 0
-	@DEBUG=$${DEBUG:-true} $(PY) manage.py createcachetable
-	@DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo
-	@export DEBUG=$${DEBUG:-true}; \
-	trap 'kill 0' INT TERM EXIT; \
+	@$(PY) scripts/dev_env.py
+	@$(PY) manage.py migrate --noinput -v 0
+	@$(PY) manage.py createcachetable
+	@$(PY) manage.py seed_demo
+	@trap 'kill 0' INT TERM EXIT; \
 	$(VENV)/bin/celery -A sendfaxmail worker --beat --loglevel=INFO --concurrency=2 \
 		--schedule=var/celerybeat-schedule -Q celery,fetch,carrier,events,webhooks & \
 	$(PY) manage.py runserver 127.0.0.1:8000 --noreload; \

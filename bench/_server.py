@@ -8,6 +8,7 @@ limits so high that the limiter counts every request but never refuses one.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import math
@@ -77,6 +78,8 @@ def bench_env(
         DEBUG="false",
         SECRET_KEY=f"bench-only-{secrets.token_urlsafe(32)}",
         API_KEY_PEPPER=f"bench-only-{secrets.token_urlsafe(32)}",
+        DOCUMENT_ENCRYPTION_KEYS=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        SENDFAXMAIL_ENV_FILE="",
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         SECURE_SSL_REDIRECT="false",

@@ -69,6 +69,10 @@ class WebhookEventType(models.TextChoices):
     FAX_FAILED = "fax.failed", "fax.failed — the fax could not be delivered"
 
 
+# The test event a member sends from the endpoint page; no endpoint subscribes to it.
+PING = "ping"
+
+
 class WebhookEndpoint(models.Model):
     """A customer's HTTPS URL that receives signed events."""
 
@@ -125,8 +129,9 @@ class DeliveryStatus(models.TextChoices):
 
 
 class WebhookDelivery(models.Model):
-    """One event to one endpoint, with its attempts. `next_attempt_at` is when a worker may
-    claim it next (a retry, or the lease of an attempt in flight)."""
+    """One event to one endpoint, with its attempts. `next_attempt_at` is when it is due (first
+    try or retry); `leased_until` is set while an attempt is in flight, and a lease that ran out
+    (its worker died) no longer counts, so another worker takes the delivery over."""
 
     id = models.CharField(primary_key=True, max_length=32, default=delivery_id, editable=False)
     event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
@@ -138,6 +143,7 @@ class WebhookDelivery(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
     first_attempt_at = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -154,6 +160,12 @@ class WebhookDelivery(models.Model):
                 condition=models.Q(status="pending"),
             ),
             models.Index(fields=["endpoint", "-created_at"]),
+            # The few deliveries in flight, counted per endpoint and account at every claim.
+            models.Index(
+                fields=["endpoint"],
+                name="delivery_leased",
+                condition=models.Q(leased_until__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

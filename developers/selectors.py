@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Plan
 from developers import keys
-from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
+from developers.models import PING, ApiKey, WebhookDelivery, WebhookEndpoint
 
 # The authentication query, written out: it runs on every /v1 request, and building it with the
 # ORM (select_related + only) cost more than running it. It reads only what authentication, the
@@ -76,3 +76,12 @@ def webhook_deliveries_recent(
     *, endpoint: WebhookEndpoint, limit: int = 50
 ) -> list[WebhookDelivery]:
     return list(endpoint.deliveries.select_related("event").order_by("-created_at")[:limit])
+
+
+def webhook_ping_of(*, endpoint: WebhookEndpoint, delivery_id: str) -> WebhookDelivery | None:
+    """The test event delivery `delivery_id` of this endpoint, if it is one."""
+    return (
+        endpoint.deliveries.select_related("event", "endpoint")
+        .filter(pk=delivery_id, event__type=PING)
+        .first()
+    )

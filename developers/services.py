@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts.models import Account, User
-from developers import keys
+from developers import keys, ratelimit
 from developers.models import (
+    PING,
     ApiKey,
     DeliveryStatus,
     Scope,
@@ -100,8 +104,19 @@ RETRY_DELAYS = [
     timedelta(hours=10),
     timedelta(hours=10),
 ]
-# An attempt in flight holds its delivery this long; if its worker dies, another takes over.
+# An attempt in flight holds its delivery, and so its endpoint, this long; if its worker dies,
+# another takes over. Longer than the attempt task's hard time limit (developers/tasks.py).
 ATTEMPT_LEASE = timedelta(minutes=2)
+# Fairness between accounts. An endpoint has at most one delivery in flight, and an account at
+# most ACCOUNT_IN_FLIGHT, so one account's slow endpoints hold at most that many webhook worker
+# slots (the Procfile's worker runs 4) and queue at most that many attempts ahead of another
+# account's: the next claim takes the other account's delivery first.
+ACCOUNT_IN_FLIGHT = 2
+ENDPOINTS_PER_ACCOUNT = 16
+PING_RATE = ratelimit.Rate(limit=10, window=60)
+# Claims of all workers take turns (a transaction-scoped PostgreSQL advisory lock), so that two
+# claims cannot both see an endpoint or an account as free.
+CLAIM_LOCK = 0x5346_4D57
 DISABLE_AFTER = timedelta(days=5)
 SECRET_OVERLAP = timedelta(hours=24)
 DELIVERY_TIMEOUT = 10.0
@@ -111,6 +126,18 @@ USER_AGENT = "SendFaxMail-Webhooks/1.0"
 
 class WebhookError(ValueError):
     """The endpoint cannot be saved as asked; the message says why."""
+
+
+class EndpointLimitReached(WebhookError):
+    """The account already has ENDPOINTS_PER_ACCOUNT endpoints."""
+
+
+class PingLimitReached(WebhookError):
+    """The account sent PING_RATE test events in the current minute; `retry_in` seconds left."""
+
+    def __init__(self, message: str, *, retry_in: int) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
 
 
 def _clean_endpoint(*, url: str, event_types: Iterable[str]) -> tuple[str, list[str]]:
@@ -124,11 +151,20 @@ def _clean_endpoint(*, url: str, event_types: Iterable[str]) -> tuple[str, list[
     return url, chosen or list(WebhookEventType.values)
 
 
+@transaction.atomic
 def webhook_endpoint_create(
     *, account: Account, url: str, description: str = "", event_types: Iterable[str] = ()
 ) -> WebhookEndpoint:
-    """Register an HTTPS endpoint. Its URL passes the SSRF guard now and at every delivery."""
+    """Register an HTTPS endpoint. Its URL passes the SSRF guard now and at every delivery.
+    An account has at most ENDPOINTS_PER_ACCOUNT endpoints (EndpointLimitReached)."""
     url, chosen = _clean_endpoint(url=url, event_types=event_types)
+    # The account's row lock makes concurrent additions count one after the other.
+    Account.objects.select_for_update().filter(pk=account.pk).first()
+    if WebhookEndpoint.objects.filter(account=account).count() >= ENDPOINTS_PER_ACCOUNT:
+        raise EndpointLimitReached(
+            f"An account can have at most {ENDPOINTS_PER_ACCOUNT} webhook endpoints. Delete one "
+            "you no longer use, or subscribe one endpoint to more events."
+        )
     return WebhookEndpoint.objects.create(
         account=account,
         url=url,
@@ -214,17 +250,56 @@ def _dispatch_soon() -> None:
 
 @transaction.atomic
 def webhook_deliveries_claim(*, limit: int = 100) -> list[str]:
-    """Claim due deliveries for this worker: `FOR UPDATE SKIP LOCKED`, so two workers never take
-    the same rows, and a lease in `next_attempt_at` until the attempt records its result."""
+    """Claim due deliveries for this worker, fairly, and lease them (`leased_until`) until the
+    attempt records its result; return their ids in the order they should be attempted.
+
+    Fair: an endpoint with a delivery in flight gets no other, an account gets at most
+    ACCOUNT_IN_FLIGHT in flight, and accounts take turns (each account's oldest due delivery
+    comes before any account's second), so one account's backlog cannot starve another's.
+    Rows another transaction holds are skipped (`SKIP LOCKED`).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
     now = timezone.now()
-    due = list(
-        WebhookDelivery.objects.select_for_update(skip_locked=True)
-        .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at")
-        .values_list("id", flat=True)[:limit]
+    in_flight = list(
+        WebhookDelivery.objects.filter(
+            status=DeliveryStatus.PENDING, leased_until__gt=now
+        ).values_list("endpoint_id", "endpoint__account_id")
     )
-    WebhookDelivery.objects.filter(pk__in=due).update(next_attempt_at=now + ATTEMPT_LEASE)
-    return due
+    busy_endpoints = {endpoint_id for endpoint_id, _ in in_flight}
+    taken = Counter(account_id for _, account_id in in_flight)
+    # The oldest due delivery of each endpoint that has none in flight.
+    heads = (
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .exclude(endpoint_id__in=busy_endpoints)
+        .annotate(
+            place=Window(
+                RowNumber(),
+                partition_by=[F("endpoint_id")],
+                order_by=[F("next_attempt_at").asc(), F("id").asc()],
+            )
+        )
+        .filter(place=1)
+        .order_by("next_attempt_at", "id")
+        .values_list("id", "endpoint__account_id")
+    )
+    turns: list[tuple[int, str]] = []  # (the account's in-flight count once it runs, id)
+    for delivery_id, account_id in heads:
+        taken[account_id] += 1
+        if taken[account_id] <= ACCOUNT_IN_FLIGHT:
+            turns.append((taken[account_id], delivery_id))
+    # Stable sort: within a turn, oldest first, as `heads` came.
+    chosen = [delivery_id for _, delivery_id in sorted(turns, key=lambda turn: turn[0])][:limit]
+    locked = set(
+        WebhookDelivery.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=chosen, status=DeliveryStatus.PENDING)
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
+        .values_list("id", flat=True)
+    )
+    claimed = [delivery_id for delivery_id in chosen if delivery_id in locked]
+    WebhookDelivery.objects.filter(pk__in=claimed).update(leased_until=now + ATTEMPT_LEASE)
+    return claimed
 
 
 def _headers(event: WebhookEvent, endpoint: WebhookEndpoint, body: bytes) -> dict[str, str]:
@@ -297,6 +372,7 @@ RECORDED_FIELDS = [
     "first_attempt_at",
     "last_attempt_at",
     "next_attempt_at",
+    "leased_until",
     "last_error",
     "last_status_code",
     "last_response_ms",
@@ -311,8 +387,9 @@ def _finish(
     error: str = "",
     retry_after: timedelta | None = None,
 ) -> WebhookDelivery:
-    """Record this attempt, unless another attempt of the same delivery (a stale claim taken
-    over) recorded first: the row changes only while it is as this attempt read it."""
+    """Record this attempt and end its lease (the endpoint may take its next delivery), unless
+    another attempt of the same delivery (a stale claim taken over) recorded first: the row
+    changes only while it is as this attempt read it."""
     now = timezone.now()
     read_attempts = delivery.attempts
     delivery.status = status
@@ -320,6 +397,7 @@ def _finish(
     delivery.first_attempt_at = delivery.first_attempt_at or now
     delivery.last_attempt_at = now
     delivery.next_attempt_at = now + retry_after if retry_after else None
+    delivery.leased_until = None
     delivery.last_error = error[:300]
     WebhookDelivery.objects.filter(
         pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=read_attempts
@@ -330,9 +408,10 @@ def _finish(
 def _failed(
     delivery: WebhookDelivery, *, error: str, at_least: float | None = None
 ) -> WebhookDelivery:
-    """Schedule the next retry, or give up after the last one."""
+    """Schedule the next retry, or give up after the last one. A test event is not retried:
+    the member who sent it reads its result on the endpoint page."""
     attempt_number = delivery.attempts  # retries already made
-    if attempt_number >= len(RETRY_DELAYS):
+    if attempt_number >= len(RETRY_DELAYS) or delivery.event.type == PING:
         delivery = _finish(delivery, status=DeliveryStatus.FAILED, error=error)
     else:
         delay = RETRY_DELAYS[attempt_number]
@@ -373,19 +452,29 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
 
 
 def webhook_endpoint_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
-    """Deliver a signed `ping` event to this endpoint now, once, and return the result."""
-    event = WebhookEvent(account=endpoint.account, livemode=True, type="ping")
+    """Queue a signed `ping` event to this endpoint and return its pending delivery; a worker
+    attempts it once (no retries) and the endpoint page shows the result when it arrives.
+
+    An account may send PING_RATE test events a minute (PingLimitReached past that), counted
+    in Redis in one atomic step; when Redis does not answer, pings are let through.
+    """
+    usage = ratelimit.hit(bucket="webhook-ping", key_id=str(endpoint.account_id), rate=PING_RATE)
+    if usage is not None and not usage.allowed:
+        raise PingLimitReached(
+            f"You can send {PING_RATE.limit} test events a minute. "
+            f"Try again in {usage.reset} seconds.",
+            retry_in=usage.reset,
+        )
+    event = WebhookEvent(account_id=endpoint.account_id, livemode=True, type=PING)
     event.body = {
         "id": event.id,
-        "type": "ping",
+        "type": PING,
         "created_at": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         "data": {"object": {"endpoint": endpoint.id, "message": "A test event from SendFaxMail."}},
     }
     event.save(force_insert=True)
-    delivery = WebhookDelivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=None)
-    delivery = webhook_delivery_attempt(delivery_id=delivery.pk) or delivery
-    if delivery.status == DeliveryStatus.PENDING:
-        # A test event is not retried: its result is shown at once.
-        delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
-        delivery.save(update_fields=["status", "next_attempt_at"])
+    delivery = WebhookDelivery.objects.create(
+        event=event, endpoint=endpoint, next_attempt_at=timezone.now()
+    )
+    transaction.on_commit(_dispatch_soon, robust=True)
     return delivery

@@ -20,6 +20,12 @@ urlpatterns = [
     path(f"{WEBHOOK}/delete", views.webhook_delete, name="webhook_delete"),
     path(f"{WEBHOOK}/rotate", views.webhook_rotate, name="webhook_rotate"),
     path(f"{WEBHOOK}/test", views.webhook_test, name="webhook_test"),
+    path(f"{WEBHOOK}/pings/<id:delivery_id>", views.webhook_ping, name="webhook_ping"),
+    path(
+        f"{WEBHOOK}/pings/<id:delivery_id>/result",
+        views.webhook_ping_result,
+        name="webhook_ping_result",
+    ),
     path(
         f"{WEBHOOK}/deliveries/<id:delivery_id>/resend",
         views.webhook_resend,

@@ -12,7 +12,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -21,8 +21,11 @@ from accounts.models import Account
 from accounts.selectors import account_of_member
 from developers.forms import ApiKeyForm, WebhookEndpointForm
 from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
-from developers.selectors import webhook_deliveries_recent
+from developers.selectors import webhook_deliveries_recent, webhook_ping_of
 from developers.services import (
+    ENDPOINTS_PER_ACCOUNT,
+    EndpointLimitReached,
+    PingLimitReached,
     WebhookError,
     api_key_create,
     api_key_delete,
@@ -67,6 +70,7 @@ def _page(
         "form": form or ApiKeyForm(),
         "api_keys": account.api_keys.visible().select_related("created_by").order_by("-created_at"),
         "endpoints": account.webhook_endpoints.order_by("created_at"),
+        "endpoints_per_account": ENDPOINTS_PER_ACCOUNT,
         **extra,
     }
     return render(request, "developers/index.html", context, status=status)
@@ -152,6 +156,8 @@ def webhook_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             endpoint = webhook_endpoint_create(account=_account(request), **form.cleaned_data)
+        except EndpointLimitReached as error:
+            form.add_error(None, str(error))
         except WebhookError as error:
             form.add_error("url", str(error))
         else:
@@ -224,9 +230,43 @@ def webhook_rotate(request: HttpRequest, endpoint_id: str) -> HttpResponse:
 @require_POST
 @api_plan_required
 def webhook_test(request: HttpRequest, endpoint_id: str) -> HttpResponse:
-    """Deliver a signed `ping` now and show the outcome on the page."""
+    """Queue a signed `ping` and send the member to the page that shows its result; the
+    request never waits for the customer's server."""
     endpoint = _own_endpoint(request, endpoint_id)
-    return _endpoint_page(request, endpoint, ping=webhook_endpoint_ping(endpoint=endpoint))
+    try:
+        ping = webhook_endpoint_ping(endpoint=endpoint)
+    except PingLimitReached as error:
+        response = _endpoint_page(request, endpoint, status=429, ping_refused=str(error))
+        response["Retry-After"] = str(error.retry_in)
+        return response
+    return redirect("developers:webhook_ping", endpoint_id=endpoint.pk, delivery_id=ping.pk)
+
+
+def _own_ping(request: HttpRequest, endpoint_id: str, delivery_id: str) -> WebhookDelivery:
+    ping = webhook_ping_of(endpoint=_own_endpoint(request, endpoint_id), delivery_id=delivery_id)
+    if ping is None:
+        raise Http404
+    return ping
+
+
+@login_required
+@require_GET
+def webhook_ping(request: HttpRequest, endpoint_id: str, delivery_id: str) -> HttpResponse:
+    """The endpoint page with a test event's result, or "sending" while it is pending."""
+    ping = _own_ping(request, endpoint_id, delivery_id)
+    return _endpoint_page(request, ping.endpoint, ping=ping)
+
+
+@login_required
+@require_GET
+def webhook_ping_result(request: HttpRequest, endpoint_id: str, delivery_id: str) -> HttpResponse:
+    """Just the test event's result box, which the endpoint page polls while it is pending."""
+    ping = _own_ping(request, endpoint_id, delivery_id)
+    response = render(
+        request, "developers/_ping_result.html", {"endpoint": ping.endpoint, "ping": ping}
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required

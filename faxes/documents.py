@@ -24,20 +24,37 @@ import img2pdf
 import pikepdf
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from PIL import Image, ImageOps, ImageSequence
+from PIL import ExifTags, Image, ImageOps, TiffImagePlugin
 
 logger = logging.getLogger(__name__)
 
 ACCEPTED_CONTENT_TYPES = ("application/pdf", "image/tiff", "image/png", "image/jpeg")
 MAX_PAGES = 350
 
-# A page scanned at 600 dpi is about 35 million pixels. The limit is checked against the sizes
-# an image declares, before any pixel is decoded, and is lower than Pillow's own
-# decompression-bomb limit, which stays in place as a second guard.
-MAX_IMAGE_PIXELS = 50_000_000
+# Pixel budgets for images, checked against the sizes an image declares before any pixel is
+# decoded. A fax page is about 1728 x 2200 pixels (3.8 million); a page of an image may have
+# about four times that, enough for a Letter or A4 page scanned at 400 dpi (15.5 million).
+FAX_PAGE_PIXELS = 1728 * 2200
+MAX_PAGE_PIXELS = 16_000_000
+# A JPEG is copied into the PDF without being decoded (its completeness is checked at an eighth of
+# its size), so a photo of a page from a phone camera (12 to 50 million pixels) may be larger.
+MAX_JPEG_PAGE_PIXELS = 50_000_000
+# The pixels of an image that must be decoded to convert it (every frame, unless img2pdf copies
+# them all into the PDF as they are: see _image_to_pdf), per document. A black-and-white pixel
+# counts a fifth: it costs about that much less to decode and redraw. The budget bounds the
+# worst conversion to under half a second of one CPU (0.37 s on the 2-core test machine).
+MAX_DECODED_PIXELS = 20_000_000
+BILEVEL_DISCOUNT = 5
+
+# Pillow's own decompression-bomb guard stays in place behind those checks: it refuses to open an
+# image of more than twice MAX_IMAGE_PIXELS pixels (and warns above it), wherever it is opened,
+# img2pdf included.
+Image.MAX_IMAGE_PIXELS = MAX_JPEG_PAGE_PIXELS
 
 _PDF = "application/pdf"
 _CONTENT = "document.content"
+# A document over a pixel budget is refused as a whole: no change to its content fixes that.
+_BUDGET = "document"
 _MIB = 1024 * 1024
 _KIB = 1024
 
@@ -74,6 +91,12 @@ _LETTER_LAYOUT = img2pdf.get_layout_fun(
 )
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 _DEEP_GRAY_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+_STRIP_OFFSETS = TiffImagePlugin.STRIPOFFSETS
+_STRIP_BYTE_COUNTS = TiffImagePlugin.STRIPBYTECOUNTS
+_PHOTOMETRIC = TiffImagePlugin.PHOTOMETRIC_INTERPRETATION
+_FILL_ORDER = TiffImagePlugin.FILLORDER
+# An empty EXIF block: see _as_png.
+_NO_EXIF = Image.Exif().tobytes()
 
 _BASE64_JUNK = re.compile(r"[^A-Za-z0-9+/=\r\n]")
 
@@ -82,8 +105,9 @@ class DocumentError(Exception):
     """The document cannot be faxed.
 
     `message` tells the customer what to fix; `param` names the field at fault
-    ("document.content", "document.content_type") or is None; `reason` is always
-    "document_invalid", for callers that record why a fax failed.
+    ("document.content", "document.content_type"), is "document" for an image over a pixel
+    budget, or is None; `reason` is always "document_invalid", for callers that record why a fax
+    failed.
     """
 
     reason = "document_invalid"
@@ -256,10 +280,14 @@ def prepare_document(data: bytes, *, declared_type: str | None) -> PreparedDocum
     `data` must be non-empty and at most settings.MAX_DOCUMENT_BYTES. A PDF must open, be
     undamaged, be unencrypted (an owner password alone is refused too, because a fax cannot honour
     its restrictions) and have 1 to MAX_PAGES pages; it is returned unchanged, never re-saved.
-    PNG, JPEG and TIFF images become one page per frame on US Letter pages; transparency is
-    flattened onto white and samples deeper than 8 bits are scaled down first, because img2pdf
-    refuses or mishandles both. Every failure is a DocumentError(param="document.content");
-    no exception from pikepdf, img2pdf or Pillow escapes.
+    PNG and JPEG images become one page, TIFFs one page per frame, on US Letter pages. The cheap
+    checks (type, size, magic bytes) come first. An image is then surveyed from its headers, and
+    a frame over MAX_PAGE_PIXELS, or an image needing more than MAX_DECODED_PIXELS decoded, is a
+    DocumentError(param="document") before any pixel is decoded. Images that cannot be copied
+    into the PDF as they are get transparency flattened onto white and samples deeper than 8
+    bits scaled down, because img2pdf refuses or mishandles both. Every other failure is a
+    DocumentError(param="document.content"); no exception from pikepdf, img2pdf or Pillow
+    escapes.
     """
     content_type = _check_declared_type(declared_type)
     if not data:
@@ -337,7 +365,7 @@ def _library_errors(message: str) -> Iterator[None]:
     except DocumentError:
         raise
     except Image.DecompressionBombError:
-        raise DocumentError(_too_many_pixels_message(), param=_CONTENT) from None
+        raise DocumentError(_too_many_pixels_message(), param=_BUDGET) from None
     except Exception as error:
         logger.info("Refused a document: %s while reading it.", type(error).__name__)
         raise DocumentError(message, param=_CONTENT) from None
@@ -393,23 +421,55 @@ def _check_page_count(page_count: int) -> None:
 
 
 # Images
+#
+# Converting an image costs what decoding its pixels costs, and a small file can declare a huge
+# number of them, so every image is surveyed first, from its headers alone: the size of each
+# frame, whether img2pdf can copy its compressed data into the PDF without decoding it, and how
+# many pixels would have to be decoded otherwise. Budgets are checked on that survey before any
+# pixel is decoded.
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """One frame (page) of an image, as its header declares it."""
+
+    pixels: int
+    bilevel: bool
+    # img2pdf copies the frame's compressed data into the PDF as it is (JPEG, a single-strip
+    # Group 4 TIFF frame, an opaque non-interlaced PNG).
+    copied: bool
+
+    @property
+    def decoding_cost(self) -> int:
+        """What decoding the frame counts against MAX_DECODED_PIXELS."""
+        return self.pixels // BILEVEL_DISCOUNT if self.bilevel else self.pixels
 
 
 def _image_to_pdf(data: bytes, *, content_type: str) -> bytes:
     """Convert a PNG, JPEG or TIFF into a PDF with one page per frame.
 
-    Images img2pdf takes as they are (the usual case) are passed straight through, which keeps
-    JPEG and fax-encoded TIFF data unchanged. Transparent images, and any image img2pdf refuses,
-    are first redrawn by Pillow as 8-bit images without transparency.
+    JPEGs and TIFFs whose frames are all single-strip Group 4 (the usual fax TIFF) are copied
+    into the PDF as they are, without decoding a pixel. Other images are decoded, within
+    MAX_DECODED_PIXELS, and redrawn as upright, opaque greyscale (or black-and-white) pages: a
+    fax is black and white, and grey costs a third of colour to redraw. An opaque PNG is copied
+    in colour, though img2pdf decodes it to read it, so it counts against the budget too.
     """
     pil_format = _PIL_FORMATS[content_type]
     unreadable = f"The {pil_format} image could not be read: it is damaged or incomplete."
     with _library_errors(unreadable):
-        transparent = _inspect_image(data, pil_format=pil_format)
-    pdf = None if transparent else _try_img2pdf(data)
+        frames = _survey(data, pil_format=pil_format)
+        if pil_format == "JPEG":
+            _check_jpeg_is_whole(data)
+    pdf = None
+    if all(frame.copied for frame in frames):
+        if pil_format == "PNG":
+            _check_decoding_budget(frames)
+        pdf = _try_img2pdf(data)
     if pdf is None:
+        _check_decoding_budget(frames)
+        pages = _redraw(data, pil_format=pil_format, count=len(frames), unreadable=unreadable)
         with _library_errors(f"The {pil_format} image could not be converted to PDF."):
-            pdf = _convert_with_img2pdf(*_flatten_frames(data, pil_format=pil_format))
+            pdf = _convert_with_img2pdf(*pages)
     if len(pdf) > settings.MAX_DOCUMENT_BYTES:
         raise DocumentError(
             f"Converted to PDF, the image is too large ({_human_size(len(pdf))}); it must be at "
@@ -419,15 +479,15 @@ def _image_to_pdf(data: bytes, *, content_type: str) -> bytes:
     return pdf
 
 
-def _inspect_image(data: bytes, *, pil_format: str) -> bool:
-    """Decode every frame to prove the image is whole; return whether any frame is transparent.
+def _survey(data: bytes, *, pil_format: str) -> list[_Frame]:
+    """Read every frame's header, decoding no pixel; refuse too many frames or a frame too large.
 
-    Refuses images with more than MAX_PAGES frames or a frame over MAX_IMAGE_PIXELS, checking
-    each frame's declared size before decoding it.
+    Only a TIFF has pages: a PNG or JPEG is faxed as its first frame (an animated PNG's other
+    frames can only be reached by decoding every frame before them).
     """
-    transparent = False
+    frames: list[_Frame] = []
     with Image.open(io.BytesIO(data), formats=[pil_format]) as image:
-        for index in range(MAX_PAGES + 1):
+        for index in range(MAX_PAGES + 1 if pil_format == "TIFF" else 1):
             try:
                 image.seek(index)
             except EOFError:
@@ -438,24 +498,75 @@ def _inspect_image(data: bytes, *, pil_format: str) -> bool:
                     f"{MAX_PAGES}. Split it into several faxes.",
                     param=_CONTENT,
                 )
-            _check_pixels(image.size)
-            image.load()
-            transparent = transparent or _has_alpha(image)
-    return transparent
+            width, height = image.size
+            limit = MAX_JPEG_PAGE_PIXELS if pil_format == "JPEG" else MAX_PAGE_PIXELS
+            if width * height > limit:
+                raise DocumentError(
+                    _too_many_pixels_message(f"{width} × {height}", limit=limit), param=_BUDGET
+                )
+            frames.append(
+                _Frame(
+                    pixels=width * height,
+                    bilevel=image.mode == "1",
+                    copied=_img2pdf_copies(image, data=data),
+                )
+            )
+    return frames
 
 
-def _check_pixels(size: tuple[int, int]) -> None:
-    """Refuse a frame with more than MAX_IMAGE_PIXELS pixels, a likely decompression bomb."""
-    width, height = size
-    if width * height > MAX_IMAGE_PIXELS:
-        raise DocumentError(_too_many_pixels_message(f"{width} × {height} pixels"), param=_CONTENT)
-
-
-def _too_many_pixels_message(dimensions: str = "too large") -> str:
+def _img2pdf_copies(image: Image.Image, *, data: bytes) -> bool:
+    """Whether img2pdf copies the current frame's data into the PDF instead of re-encoding it
+    (the same tests img2pdf makes), and, for a Group 4 strip, whether the strip is in the file."""
+    if image.format == "JPEG":
+        return True
+    if image.format == "PNG":
+        interlaced = data[28] != 0
+        icc_palette = image.mode == "P" and "icc_profile" in image.info
+        return not (interlaced or icc_palette or _has_alpha(image))
+    tags = image.tag_v2  # type: ignore[attr-defined]
+    offsets, lengths = tags.get(_STRIP_OFFSETS, ()), tags.get(_STRIP_BYTE_COUNTS, ())
     return (
-        f"The image is {dimensions}; a page may have at most "
-        f"{MAX_IMAGE_PIXELS // 1_000_000} million pixels (a page scanned at 600 dpi has about 35). "
-        "Scale it down and send it again."
+        image.info.get("compression") == "group4"
+        and len(offsets) == len(lengths) == 1
+        and offsets[0] + lengths[0] <= len(data)
+        and tags.get(_PHOTOMETRIC, 0) in (0, 1)
+        and tags.get(_FILL_ORDER, 1) in (1, 2)
+    )
+
+
+def _check_jpeg_is_whole(data: bytes) -> None:
+    """Read all of a JPEG's compressed data, to refuse a truncated one, without decoding it at
+    full size: at an eighth of its width and height, a 64th of the pixels."""
+    with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
+        image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+        image.load()
+
+
+def _check_decoding_budget(frames: list[_Frame]) -> None:
+    """Refuse an image whose frames would take more than MAX_DECODED_PIXELS to decode."""
+    cost = sum(frame.decoding_cost for frame in frames)
+    if cost > MAX_DECODED_PIXELS:
+        raise DocumentError(
+            f"The image is too large to convert: that means decoding {_millions(cost)} million "
+            "pixels (a black-and-white pixel counts as a fifth), and an image may need at most "
+            f"{_millions(MAX_DECODED_PIXELS)} million, about "
+            f"{MAX_DECODED_PIXELS // FAX_PAGE_PIXELS} pages at fax resolution or "
+            f"{MAX_DECODED_PIXELS * BILEVEL_DISCOUNT // FAX_PAGE_PIXELS} in black and white. "
+            "Send it as a PDF, or split it into several faxes.",
+            param=_BUDGET,
+        )
+
+
+def _millions(pixels: int) -> str:
+    return f"{pixels / 1_000_000:.1f}".removesuffix(".0")
+
+
+def _too_many_pixels_message(dimensions: str | None = None, *, limit: int = MAX_PAGE_PIXELS) -> str:
+    size = f"{dimensions} pixels" if dimensions else "too large"
+    return (
+        f"The image is {size}; a page may have at most {_millions(limit)} million "
+        "pixels (a fax page has about 4 million, a Letter or A4 page scanned at 400 dpi about "
+        "15 million). Scale it down and send it again."
     )
 
 
@@ -479,28 +590,50 @@ def _convert_with_img2pdf(*images: bytes) -> bytes:
     return img2pdf.convert(*images, layout_fun=_LETTER_LAYOUT, rotation=img2pdf.Rotation.ifvalid)
 
 
-def _flatten_frames(data: bytes, *, pil_format: str) -> list[bytes]:
-    """Redraw every frame as a PNG img2pdf accepts: upright, opaque, 8 bits per sample."""
+def _redraw(data: bytes, *, pil_format: str, count: int, unreadable: str) -> list[bytes]:
+    """Decode the first `count` frames, one at a time, and redraw each as a PNG page."""
     pages = []
     with Image.open(io.BytesIO(data), formats=[pil_format]) as image:
-        for frame in ImageSequence.Iterator(image):
-            buffer = io.BytesIO()
-            _flatten(ImageOps.exif_transpose(frame)).save(buffer, format="PNG")
-            pages.append(buffer.getvalue())
+        for index in range(count):
+            with _library_errors(unreadable):
+                image.seek(index)
+                image.load()
+            with _library_errors(f"The {pil_format} image could not be converted to PDF."):
+                pages.append(_as_png(image))
     return pages
 
 
+def _as_png(frame: Image.Image) -> bytes:
+    """`frame` as a PNG that img2pdf copies without decoding: upright, opaque, in mode 1 or L,
+    at the frame's resolution, with an empty EXIF chunk ahead of the pixels (without one, img2pdf
+    decodes the whole PNG looking for EXIF data after them)."""
+    page = _flatten(_upright(frame))
+    dpi = frame.info.get("dpi")
+    options = {"dpi": dpi} if dpi and min(dpi) > 0 else {}
+    buffer = io.BytesIO()
+    page.save(buffer, format="PNG", compress_level=1, exif=_NO_EXIF, **options)
+    return buffer.getvalue()
+
+
+def _upright(frame: Image.Image) -> Image.Image:
+    """`frame` turned as its EXIF orientation says (exif_transpose copies even an upright one)."""
+    if frame.getexif().get(ExifTags.Base.Orientation, 1) == 1:
+        return frame
+    return ImageOps.exif_transpose(frame)
+
+
 def _flatten(frame: Image.Image) -> Image.Image:
-    """Return `frame` in mode 1, L or RGB, with transparency composited onto white paper."""
+    """Return `frame` in mode 1 or L, with transparency composited onto white paper."""
     if _has_alpha(frame):
-        rgba = frame.convert("RGBA")
-        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(paper, rgba).convert("RGB")
+        rgba = frame if frame.mode == "RGBA" else frame.convert("RGBA")
+        paper = Image.new("L", rgba.size, 255)
+        paper.paste(rgba.convert("L"), mask=rgba.getchannel("A"))
+        return paper
     if frame.mode in _DEEP_GRAY_MODES:
         return _to_8_bit_gray(frame)
-    if frame.mode in ("1", "L", "RGB"):
+    if frame.mode in ("1", "L"):
         return frame
-    return frame.convert("RGB")
+    return frame.convert("L")
 
 
 def _to_8_bit_gray(frame: Image.Image) -> Image.Image:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from sendfaxmail.lib.fetch import without_query
 from sendfaxmail.lib.ids import fax_id
 
 
@@ -95,6 +96,11 @@ class Fax(models.Model):
     @property
     def public_status(self) -> str:
         return PUBLIC_STATUS.get(self.status, self.status)
+
+    @property
+    def document_url_shown(self) -> str:
+        """The `document_url` as answers, webhooks and pages show it: without its query string."""
+        return without_query(self.document_url)
 
     @property
     def is_terminal(self) -> bool:

@@ -8,7 +8,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from developers.openapi import constant
-from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError, decode_base64, prepare_document
+from faxes.documents import (
+    ACCEPTED_CONTENT_TYPES,
+    DocumentError,
+    PreparedDocument,
+    decode_base64,
+    prepare_document,
+)
 from faxes.models import DocumentSource, Fax, FaxStatus
 from sendfaxmail.lib.fetch import UnsafeUrl, check_url_syntax
 from sendfaxmail.lib.phone import E164_HELP, E164_SHAPE, InvalidPhoneNumber, normalize_e164
@@ -26,7 +32,11 @@ class FaxDocumentSerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=DocumentSource.values)
     content_type = serializers.CharField(allow_null=True, help_text="What the customer sent.")
     size_bytes = serializers.IntegerField(allow_null=True)
-    url = serializers.URLField(required=False, help_text="Only for source `url`.")
+    url = serializers.URLField(
+        required=False,
+        help_text="Only for source `url`: the `document_url` without its query string or "
+        "fragment, which may hold an access token.",
+    )
 
 
 NULLABLE_TEXT = serializers.CharField(allow_null=True)
@@ -82,7 +92,7 @@ class FaxSerializer(serializers.Serializer):
             "size_bytes": fax.document_size_bytes,
         }
         if fax.document_source == DocumentSource.URL:
-            document["url"] = fax.document_url
+            document["url"] = fax.document_url_shown
         return document
 
     @extend_schema_field(NULLABLE_TEXT)
@@ -122,15 +132,8 @@ class InlineDocumentSerializer(serializers.Serializer):
             )
         return super().to_internal_value(data)
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        try:
-            data = decode_base64(attrs["content"])
-            attrs["prepared"] = prepare_document(data, declared_type=attrs["content_type"])
-        except DocumentError as error:
-            raise serializers.ValidationError(
-                {(error.param or "content").removeprefix("document."): error.message}
-            ) from None
-        return attrs
+    # The content is decoded and converted by FaxCreateSerializer.validate, once every cheaper
+    # check of the request has passed: see _prepare_inline_document.
 
 
 class FaxCreateSerializer(serializers.Serializer):
@@ -178,25 +181,46 @@ class FaxCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(error)) from None
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """The sender's number, then the inline document: converting a document is the one
+        expensive check, so a request that fails a cheap one never pays for it."""
+        attrs["from_number"] = self._from_number(attrs.pop("from", None))
+        if (document := attrs.get("document")) is not None:
+            document["prepared"] = _prepare_inline_document(document)
+        return attrs
+
+    def _from_number(self, requested: str | None) -> str:
         account = self.context["account"]
         numbers = account.fax_numbers.order_by("created_at", "id").values_list("number", flat=True)
-        requested = attrs.pop("from", None)
         if requested is None:
-            attrs["from_number"] = numbers.first()
-            if attrs["from_number"] is None:
+            number = numbers.first()
+            if number is None:
                 raise serializers.ValidationError(
                     {"from": "This account has no fax number to send from. Ask support to add one."}
                 )
-        elif requested in numbers:
-            attrs["from_number"] = requested
-        else:
+            return number
+        if requested not in numbers:
             raise serializers.ValidationError(
                 {"from": f"'{requested}' is not one of this account's numbers (GET /v1/numbers)."}
             )
-        return attrs
+        return requested
 
     def validate_document_url(self, value: str) -> str:
         try:
             return check_url_syntax(value)
         except UnsafeUrl as error:
             raise serializers.ValidationError(error.message) from None
+
+
+def _prepare_inline_document(document: dict[str, Any]) -> PreparedDocument:
+    """Decode and convert a validated `document` object, or raise a ValidationError naming the
+    field at fault: `document.content`, `document.content_type`, or `document` itself when the
+    document is over a size budget as a whole."""
+    try:
+        data = decode_base64(document["content"])
+        return prepare_document(data, declared_type=document["content_type"])
+    except DocumentError as error:
+        # "document.content" becomes {"document": {"content": message}}, as DRF nests errors.
+        detail: Any = error.message
+        for name in reversed((error.param or "document.content").split(".")):
+            detail = {name: detail}
+        raise serializers.ValidationError(detail) from None

@@ -13,12 +13,17 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from sendfaxmail.lib.crypto import InvalidKeyError, keyring_from
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    environ.Env.read_env(BASE_DIR / ".env")
+# Variables already in the environment win over the file's. The test suite sets the name to
+# "" so that a developer's .env never changes what it tests.
+ENV_FILE = env.str("SENDFAXMAIL_ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    environ.Env.read_env(ENV_FILE)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -54,6 +59,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "sendfaxmail.lib.apps.LibConfig",
     "accounts",
     "developers",
     "fax_numbers",
@@ -62,12 +68,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # These two come first so that they see every answer, Django's own error pages included.
+    "sendfaxmail.lib.middleware.NoStoreMiddleware",
+    "sendfaxmail.lib.middleware.ApiAnswersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sendfaxmail.lib.sessions.SessionIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "developers.middleware.RateLimitHeadersMiddleware",
@@ -153,13 +163,65 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
-# Customer documents are PHI: they live under a private root that no URL serves.
+# Customer documents are PHI. They are encrypted by us before they reach storage
+# (sendfaxmail/lib/storage.py): on the filesystem under DOCUMENT_ROOT, which no URL serves, or in
+# an S3 bucket when AWS_STORAGE_BUCKET_NAME is set (web and workers on different machines).
 MEDIA_ROOT = env.path("DOCUMENT_ROOT", default=VAR_DIR / "documents")
 # Only the app's own user may read them: files 0600, the folders they are written in 0700.
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+
+# Key-encryption keys, comma-separated; the first encrypts, every one decrypts (rotation).
+DOCUMENT_ENCRYPTION_KEYS = env.list("DOCUMENT_ENCRYPTION_KEYS", default=[])
+if not DOCUMENT_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DOCUMENT_ENCRYPTION_KEYS is not set; it is required when DEBUG is off. "
+            "Generate a key with `DEBUG=true python manage.py generate_document_key`."
+        )
+    DOCUMENT_ENCRYPTION_KEYS = ["ihUjDXnA6Bv1vVfF-d9A0slVULTflIdn18O33utFEfo="]  # development only
+try:
+    keyring_from(tuple(DOCUMENT_ENCRYPTION_KEYS))
+except InvalidKeyError as error:
+    raise ImproperlyConfigured(
+        f"DOCUMENT_ENCRYPTION_KEYS: {error}; each key is 32 random bytes in URL-safe base64, "
+        "as `manage.py generate_document_key` prints."
+    ) from None
+
+# django-storages' S3 backend, under its own setting names. Credentials may also come from the
+# machine's role (leave the two keys unset). Objects get no ACL (the bucket's private policy
+# applies), names never overwrite, and url() is refused anyway: nothing is served from S3.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+AWS_DEFAULT_ACL = None
+AWS_S3_FILE_OVERWRITE = False
+AWS_QUERYSTRING_AUTH = True
+# S3-compatible stores (an endpoint URL) are addressed by path, AWS itself by host name.
+AWS_S3_ADDRESSING_STYLE = "path" if AWS_S3_ENDPOINT_URL else None
+AWS_S3_SIGNATURE_VERSION = "s3v4"
+if AWS_STORAGE_BUCKET_NAME:
+    from botocore.config import Config as _BotoConfig
+
+    # Bounded waits: a stalled store must fail a request or task, not hang it.
+    AWS_S3_CLIENT_CONFIG = _BotoConfig(
+        s3={"addressing_style": AWS_S3_ADDRESSING_STYLE},
+        signature_version=AWS_S3_SIGNATURE_VERSION,
+        connect_timeout=5,
+        read_timeout=60,
+        retries={"mode": "standard", "max_attempts": 4},
+    )
+    _DOCUMENT_BACKEND = {"BACKEND": "storages.backends.s3.S3Storage"}
+else:
+    _DOCUMENT_BACKEND = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": "sendfaxmail.lib.storage.EncryptedStorage",
+        "OPTIONS": {"inner": _DOCUMENT_BACKEND},
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -214,6 +276,12 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_HTTPONLY = True
+# Automatic logoff (HIPAA 164.312(a)(2)(iii)): a session ends after this many seconds without a
+# request; SessionIdleTimeoutMiddleware pushes its expiry forward (sendfaxmail/lib/sessions.py).
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT
+# Answers under these paths show faxes, keys or webhook secrets: `Cache-Control: no-store`.
+NO_STORE_PATH_PREFIXES = ["/v1", "/dashboard/"]
 X_FRAME_OPTIONS = "DENY"
 
 # 20 MB of document is ~26.7 MB of base64; leave room for the JSON around it.
@@ -239,6 +307,11 @@ REST_FRAMEWORK = {
 }
 API_SEND_RATE = env.str("API_SEND_RATE", default="60/m")
 API_READ_RATE = env.str("API_READ_RATE", default="600/m")
+# All of an account's keys together (per world, live or test) get this many times one key's budget.
+API_ACCOUNT_RATE_MULTIPLIER = env.int("API_ACCOUNT_RATE_MULTIPLIER", default=3)
+# A /v1 request still running after this many seconds is stopped and answered 503 `timeout`.
+# Keep it below gunicorn's `timeout` (60 s in gunicorn.conf.py), which kills the worker instead.
+API_REQUEST_TIMEOUT = env.float("API_REQUEST_TIMEOUT", default=50.0)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "SendFaxMail Fax API",
@@ -324,7 +397,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # runserver's request log (`make run`) without query strings: `?to=` filters are PHI.
+    "filters": {"no_query_strings": {"()": "sendfaxmail.lib.accesslog.QueryFreeRequestLines"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.server": {
+            "handlers": ["console"],
+            "filters": ["no_query_strings"],
+            "level": "INFO",
+            "propagate": False,
+        },
+    },
 }

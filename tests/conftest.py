@@ -203,3 +203,41 @@ def receiver(_receiver_server, monkeypatch: pytest.MonkeyPatch, settings):
     _receiver_server.server.answers.clear()
     allow(_receiver_server, monkeypatch, settings)
     return _receiver_server
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory):
+    """A SeaweedFS S3 server on loopback for the whole session (started on first use)."""
+    from tests.s3 import start_seaweed
+
+    yield from start_seaweed(tmp_path_factory.mktemp("seaweed"))
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(seaweed) -> str:
+    """A bucket on the SeaweedFS server, shared by the session's tests (each under its own
+    key prefix: creating a bucket takes SeaweedFS most of a second)."""
+    from tests.s3 import unused_bucket
+
+    bucket = unused_bucket()
+    seaweed.client().create_bucket(Bucket=bucket)
+    return bucket
+
+
+@pytest.fixture
+def s3_backend(seaweed, s3_bucket: str) -> dict:
+    """The S3Storage backend spec for a key prefix of this test's own in the shared bucket."""
+    import secrets
+
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": seaweed.storage_options(s3_bucket, location=f"t{secrets.token_hex(6)}"),
+    }
+
+
+@pytest.fixture
+def s3_storage(s3_backend: dict):
+    """Encrypted document storage on S3 (SeaweedFS), with the suite's document key."""
+    from sendfaxmail.lib.storage import EncryptedStorage
+
+    return EncryptedStorage(inner=s3_backend)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ class Answer:
     status: int = 200
     body: bytes = b'{"ok": true}'
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering: a slow endpoint
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -44,6 +46,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             )
         )
         answer = self.server.answers.pop(0) if self.server.answers else Answer()
+        time.sleep(answer.delay)
         self.send_response(answer.status)
         for name, value in answer.headers.items():
             self.send_header(name, value)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from sendfaxmail.lib.crypto import generate_key
+
 TEST_ENV = {
     "DEBUG": "false",
     "SECRET_KEY": "test-secret-key-not-for-production",
@@ -16,9 +18,14 @@ TEST_ENV = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/sendfaxmail",
     "REDIS_URL": "redis://127.0.0.1:6379/15",
     "SECURE_SSL_REDIRECT": "false",
+    # A new key per run, never a committed one. Set in the environment, so that subprocesses
+    # of the suite (manage.py in fresh interpreters) read documents with the same key.
+    "DOCUMENT_ENCRYPTION_KEYS": generate_key(),
 }
 for _name, _value in TEST_ENV.items():
     os.environ.setdefault(_name, _value)
+# A developer's .env (written by `make run`) must not change what the suite tests.
+os.environ["SENDFAXMAIL_ENV_FILE"] = ""
 
 from sendfaxmail.settings import *  # noqa: E402, F403
 from sendfaxmail.settings import STORAGES, VAR_DIR  # noqa: E402

@@ -14,6 +14,7 @@ from faxes import tasks
 from tests import documents
 from tests.conftest import log_in, make_key
 from tests.factories import AccountFactory
+from tests.receiver import Answer
 
 pytestmark = pytest.mark.browser
 
@@ -46,8 +47,10 @@ def test_a_fax_sent_with_the_simulator_shows_up_in_the_delivery_log(
     for name, _, kwargs in list(pipeline):
         if name == "faxes.tasks.simulator_event":
             tasks.simulator_event.run(**kwargs)
-    for delivery_id in webhook_services.webhook_deliveries_claim():
-        webhook_services.webhook_delivery_attempt(delivery_id=delivery_id)
+    # An endpoint takes one delivery at a time: claim again until nothing is due.
+    while claimed := webhook_services.webhook_deliveries_claim():
+        for delivery_id in claimed:
+            webhook_services.webhook_delivery_attempt(delivery_id=delivery_id)
 
     page.reload()
     log = page.locator("#deliveries").inner_text()
@@ -58,3 +61,24 @@ def test_a_fax_sent_with_the_simulator_shows_up_in_the_delivery_log(
     [event] = [Webhook(signing_secret).verify(r.body, dict(r.headers)) for r in delivered]
     assert event["data"]["object"]["id"] == fax_id
     assert event["data"]["object"]["pages_delivered"] == 2
+
+
+def test_a_test_event_shows_sending_then_its_answer_without_a_reload(
+    live_server, transactional_db, page, receiver, pipeline
+) -> None:
+    account = AccountFactory(plan_slug="business", with_number=True)
+    endpoint = webhook_services.webhook_endpoint_create(account=account, url=receiver.url())
+    receiver.answer(Answer(status=202, body=b"pong"))
+
+    log_in(page, live_server.url, account)
+    page.goto(f"{live_server.url}/dashboard/developers/webhooks/{endpoint.pk}")
+    page.click("text=Send test event")
+    assert "Sending" in page.text_content("#ping-result")
+    assert receiver.received == []
+    # The webhooks worker's part.
+    for delivery_id in webhook_services.webhook_deliveries_claim():
+        webhook_services.webhook_delivery_attempt(delivery_id=delivery_id)
+
+    page.wait_for_selector("#ping-result >> text=Delivered", timeout=10_000)
+    assert "202" in page.text_content("#ping-result")
+    assert [name for name, _, _ in pipeline] == ["developers.tasks.webhook_deliveries_dispatch"]

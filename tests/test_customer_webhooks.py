@@ -121,6 +121,7 @@ def test_after_a_rotation_both_secrets_verify_for_24_hours(endpoint, account, re
 
     with time_machine.travel(timezone.now() + timedelta(hours=25)):
         services.webhook_endpoint_ping(endpoint=WebhookEndpoint.objects.get(pk=endpoint.pk))
+        deliver_due()
     late = receiver.received[-1]
     assert len(late.headers["webhook-signature"].split(" ")) == 1
     with pytest.raises(WebhookVerificationError):
@@ -267,10 +268,12 @@ def test_a_resend_repeats_the_same_event_id(endpoint, account, receiver) -> None
     assert WebhookDelivery.objects.count() == 2
 
 
-def test_a_ping_is_delivered_at_once_and_says_how_it_went(endpoint, receiver) -> None:
+def test_a_ping_is_queued_then_delivered_and_says_how_it_went(endpoint, receiver) -> None:
     receiver.answer(Answer(status=204, body=b""))
 
-    delivery = services.webhook_endpoint_ping(endpoint=endpoint)
+    queued = services.webhook_endpoint_ping(endpoint=endpoint)
+    assert (queued.status, receiver.received) == (DeliveryStatus.PENDING, [])
+    [delivery] = deliver_due()
 
     assert delivery.status == DeliveryStatus.SUCCEEDED
     assert delivery.last_status_code == 204
@@ -279,27 +282,32 @@ def test_a_ping_is_delivered_at_once_and_says_how_it_went(endpoint, receiver) ->
 
 def test_a_failed_ping_is_not_retried(endpoint, receiver) -> None:
     receiver.answer(Answer(status=500))
+    services.webhook_endpoint_ping(endpoint=endpoint)
 
-    delivery = services.webhook_endpoint_ping(endpoint=endpoint)
+    [delivery] = deliver_due()
 
     assert delivery.status == DeliveryStatus.FAILED
     assert services.webhook_deliveries_claim() == []
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_never_claim_the_same_deliveries(receiver) -> None:
-    account = AccountFactory(plan_slug="business", with_number=True)
-    endpoint = services.webhook_endpoint_create(account=account, url=receiver.url())
-    event = WebhookEvent.objects.create(account=account, type="fax.delivered", body={})
-    WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=timezone.now())
-        for _ in range(20)
-    )
+def test_a_claim_skips_deliveries_another_transaction_holds(receiver) -> None:
+    # Ten accounts with two endpoints each: nothing but the held rows keeps a delivery back.
+    deliveries = []
+    for _ in range(10):
+        account = AccountFactory(plan_slug="business")
+        event = WebhookEvent.objects.create(account=account, type="fax.delivered", body={})
+        for path in ("/a", "/b"):
+            endpoint = services.webhook_endpoint_create(account=account, url=receiver.url(path))
+            deliveries.append(
+                WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=timezone.now())
+            )
+    WebhookDelivery.objects.bulk_create(deliveries)
     holding, release = threading.Event(), threading.Event()
     held: list[str] = []
 
-    def first_worker() -> None:
-        # A worker in the middle of its claim: ten rows locked, not yet committed.
+    def other_transaction() -> None:
+        # Ten rows locked, not yet committed (a stale attempt recording its result, say).
         with transaction.atomic():
             rows = WebhookDelivery.objects.select_for_update(skip_locked=True).order_by("id")[:10]
             held.extend(rows.values_list("id", flat=True))
@@ -308,7 +316,7 @@ def test_two_workers_never_claim_the_same_deliveries(receiver) -> None:
             release.wait(10)
         connection.close()
 
-    worker = threading.Thread(target=first_worker)
+    worker = threading.Thread(target=other_transaction)
     worker.start()
     holding.wait(10)
     try:
@@ -319,6 +327,40 @@ def test_two_workers_never_claim_the_same_deliveries(receiver) -> None:
 
     assert len(claimed) == 10
     assert set(claimed).isdisjoint(held)
+
+
+def test_an_account_has_at_most_16_endpoints(account, receiver) -> None:
+    for n in range(16):
+        services.webhook_endpoint_create(account=account, url=receiver.url(f"/{n}"))
+
+    with pytest.raises(services.EndpointLimitReached):
+        services.webhook_endpoint_create(account=account, url=receiver.url("/17"))
+    assert WebhookEndpoint.objects.filter(account=account).count() == 16
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_additions_cannot_pass_the_endpoint_cap(receiver) -> None:
+    account = AccountFactory(plan_slug="business")
+    for n in range(15):
+        services.webhook_endpoint_create(account=account, url=receiver.url(f"/{n}"))
+    start = threading.Barrier(4)
+
+    def add(n: int) -> None:
+        start.wait(10)
+        try:
+            services.webhook_endpoint_create(account=account, url=receiver.url(f"/extra{n}"))
+        except services.EndpointLimitReached:
+            pass
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert WebhookEndpoint.objects.filter(account=account).count() == 16
 
 
 def test_a_delivery_of_a_deleted_endpoint_is_dropped_quietly(endpoint, account, receiver) -> None:

@@ -1,112 +1,142 @@
-"""Documents on disk: readable by the app's own user only, and never left behind by a fax that
-was not stored."""
+"""EncryptedStorage on a real S3-compatible server (SeaweedFS) and on the filesystem."""
 
 from __future__ import annotations
 
-import stat
-from pathlib import Path
+import os
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 
-from faxes import services
-from faxes.documents import prepare_document
-from faxes.models import Fax
-from sendfaxmail.lib.fetch import FetchedBody
+from sendfaxmail.lib import crypto
+from sendfaxmail.lib.storage import EncryptedStorage
 from tests import documents
 
-pytestmark = pytest.mark.django_db
+FILESYSTEM = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 
 
-@pytest.fixture
-def document_root(settings, tmp_path: Path) -> Path:
-    """A fresh, empty document root, so that folders are created by the test."""
-    settings.MEDIA_ROOT = tmp_path / "documents"
-    return settings.MEDIA_ROOT
+def raw_object(seaweed, storage: EncryptedStorage, name: str) -> bytes:
+    """The object as S3 holds it, read with boto3 past our storage."""
+    key = f"{storage.inner.location}/{name}"
+    return seaweed.client().get_object(Bucket=storage.inner.bucket_name, Key=key)["Body"].read()
 
 
-def mode(path: str | Path) -> int:
-    return stat.S_IMODE(Path(path).stat().st_mode)
+def put_raw_object(seaweed, storage: EncryptedStorage, name: str, data: bytes) -> None:
+    key = f"{storage.inner.location}/{name}"
+    seaweed.client().put_object(Bucket=storage.inner.bucket_name, Key=key, Body=data)
 
 
-def stored_files(root: Path) -> list[Path]:
-    return [path for path in root.rglob("*") if path.is_file()]
+def test_it_round_trips_a_document_through_s3(s3_storage: EncryptedStorage) -> None:
+    pdf = documents.pdf_bytes(pages=2)
+
+    name = s3_storage.save("faxes/fax_1.pdf", ContentFile(pdf))
+
+    with s3_storage.open(name) as document:
+        assert document.read() == pdf
+    assert s3_storage.size(name) == len(pdf)
 
 
-def test_an_inline_document_is_readable_by_the_app_only(document_root, accepted_fax) -> None:
-    fax = accepted_fax()
+def test_it_round_trips_a_20_mb_document_through_s3(s3_storage: EncryptedStorage) -> None:
+    data = os.urandom(20_000_000)
 
-    assert mode(fax.document.path) == 0o600
-    assert mode(Path(fax.document.path).parent) == 0o700
-    assert mode(document_root) == 0o700
+    name = s3_storage.save("faxes/large.pdf", ContentFile(data))
 
-
-def test_a_fetched_document_is_readable_by_the_app_only(
-    document_root, api_client, pipeline, monkeypatch
-) -> None:
-    monkeypatch.setattr(
-        services,
-        "fetch",
-        lambda url, **kwargs: FetchedBody(
-            content=documents.pdf_bytes(), content_type="application/pdf", final_url=url
-        ),
-    )
-    body = {"to": "+15551234567", "document_url": "https://docs.example.com/a.pdf"}
-    fax_id = api_client.post_json("/v1/faxes", body).json()["id"]
-
-    services.fax_fetch_document(fax_id=fax_id)
-
-    [path] = stored_files(document_root)
-    assert mode(path) == 0o600
-    assert mode(path.parent) == 0o700
+    with s3_storage.open(name) as document:
+        assert document.read() == data
 
 
-def test_a_document_whose_send_rolls_back_is_removed(document_root, account, api_key) -> None:
-    request = services.FaxRequest(
-        to="+15551234567",
-        from_number=account.fax_numbers.get().number,
-        document=prepare_document(documents.pdf_bytes(), declared_type="application/pdf"),
-        document_url=None,
-        client_reference=None,
-    )
+def test_the_object_in_s3_holds_no_plaintext(s3_storage, seaweed) -> None:
+    pdf = documents.pdf_bytes(pages=1)
 
-    def render_fails(fax: Fax) -> dict:
-        assert stored_files(document_root)  # the file was written before the failure
-        raise RuntimeError("render failed")
+    name = s3_storage.save("faxes/fax_2.pdf", ContentFile(pdf))
 
-    with pytest.raises(RuntimeError, match="render failed"):
-        services.fax_send(
-            account=account,
-            api_key=api_key[0],
-            livemode=True,
-            request=request,
-            idempotency_key="key-1",
-            fingerprint="f",
-            render=render_fails,
-        )
-
-    assert not Fax.objects.exists()
-    assert stored_files(document_root) == []
+    stored = raw_object(seaweed, s3_storage, name)
+    assert stored.startswith(crypto.MAGIC)
+    assert b"%PDF" not in stored
+    assert pdf[200:232] not in stored
 
 
-def test_a_fetched_document_that_could_not_be_attached_is_removed(
-    document_root, api_client, pipeline, monkeypatch
-) -> None:
-    monkeypatch.setattr(
-        services,
-        "fetch",
-        lambda url, **kwargs: FetchedBody(
-            content=documents.pdf_bytes(), content_type="application/pdf", final_url=url
-        ),
-    )
-    body = {"to": "+15551234567", "document_url": "https://docs.example.com/a.pdf"}
-    fax_id = api_client.post_json("/v1/faxes", body).json()["id"]
+def test_a_flipped_byte_in_s3_makes_reading_fail(s3_storage, seaweed) -> None:
+    name = s3_storage.save("faxes/fax_3.pdf", ContentFile(documents.pdf_bytes(pages=1)))
+    stored = bytearray(raw_object(seaweed, s3_storage, name))
+    stored[crypto.HEADER_BYTES + 10] ^= 0x04
+    put_raw_object(seaweed, s3_storage, name, bytes(stored))
 
-    def record_fails(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("database went away")
+    with s3_storage.open(name) as document, pytest.raises(crypto.TamperedError):
+        document.read()
 
-    monkeypatch.setattr(services, "_record", record_fails)
-    with pytest.raises(RuntimeError, match="database went away"):
-        services.fax_fetch_document(fax_id=fax_id)
 
-    assert Fax.objects.get(pk=fax_id).document == ""
-    assert stored_files(document_root) == []
+def test_a_missing_object_is_file_not_found(s3_storage: EncryptedStorage) -> None:
+    with pytest.raises(FileNotFoundError):
+        s3_storage.open("faxes/never-stored.pdf")
+
+
+def test_names_never_overwrite_on_s3(s3_storage: EncryptedStorage) -> None:
+    first = s3_storage.save("faxes/same.pdf", ContentFile(b"first"))
+    second = s3_storage.save("faxes/same.pdf", ContentFile(b"second"))
+
+    assert first != second
+    assert s3_storage.open(first).read() == b"first"
+
+
+def test_a_document_under_a_dropped_key_fails_loudly(s3_backend: dict) -> None:
+    inner = s3_backend
+    old_key = crypto.generate_key()
+    name = EncryptedStorage(inner=inner, keys=[old_key]).save("faxes/a.pdf", ContentFile(b"x"))
+
+    without_it = EncryptedStorage(inner=inner, keys=[crypto.generate_key()])
+
+    with pytest.raises(crypto.UnknownKeyError, match="not in DOCUMENT_ENCRYPTION_KEYS"):
+        without_it.open(name)
+
+
+def test_the_filesystem_backend_is_encrypted_too(tmp_path) -> None:
+    storage = EncryptedStorage(inner={**FILESYSTEM, "OPTIONS": {"location": tmp_path}})
+    pdf = documents.pdf_bytes(pages=1)
+
+    name = storage.save("faxes/fax_4.pdf", ContentFile(pdf))
+
+    stored = (tmp_path / name).read_bytes()
+    assert b"%PDF" not in stored
+    assert storage.open(name).read() == pdf
+    assert storage.size(name) == len(pdf)
+
+
+def test_a_flipped_byte_on_the_filesystem_makes_reading_fail(tmp_path) -> None:
+    storage = EncryptedStorage(inner={**FILESYSTEM, "OPTIONS": {"location": tmp_path}})
+    name = storage.save("faxes/fax_5.pdf", ContentFile(documents.pdf_bytes(pages=1)))
+    path = tmp_path / name
+    stored = bytearray(path.read_bytes())
+    stored[-1] ^= 0x01
+    path.write_bytes(bytes(stored))
+
+    with pytest.raises(crypto.TamperedError):
+        storage.open(name).read()
+
+
+def test_the_default_storage_encrypts_fax_documents(settings) -> None:
+    name = default_storage.save("faxes/default.pdf", ContentFile(b"%PDF-1.7 page"))
+
+    assert isinstance(default_storage._wrapped, EncryptedStorage)
+    assert b"%PDF" not in (settings.MEDIA_ROOT / name).read_bytes()
+    default_storage.delete(name)
+
+
+def test_a_document_can_be_read_twice_through_one_file(tmp_path) -> None:
+    storage = EncryptedStorage(inner={**FILESYSTEM, "OPTIONS": {"location": tmp_path}})
+    name = storage.save("faxes/twice.pdf", ContentFile(b"%PDF-1.7 twice"))
+    document = storage.open(name)
+
+    first = document.read()
+    document.close()
+    document.open("rb")
+
+    assert document.read() == first == b"%PDF-1.7 twice"
+    assert b"".join(document.chunks()) == first
+
+
+def test_documents_have_no_storage_url(s3_storage: EncryptedStorage) -> None:
+    name = s3_storage.save("faxes/no-url.pdf", ContentFile(b"x"))
+
+    with pytest.raises(NotImplementedError, match="never served"):
+        s3_storage.url(name)

@@ -11,6 +11,7 @@ import io
 import logging
 import struct
 import zlib
+from collections.abc import Callable
 
 import pikepdf
 import pytest
@@ -20,6 +21,8 @@ from PIL import Image
 from faxes import documents
 from faxes.documents import (
     ACCEPTED_CONTENT_TYPES,
+    MAX_JPEG_PAGE_PIXELS,
+    MAX_PAGE_PIXELS,
     MAX_PAGES,
     DocumentError,
     PreparedDocument,
@@ -27,6 +30,8 @@ from faxes.documents import (
     prepare_document,
     sniff_content_type,
 )
+from tests import attack_documents
+from tests.attack_documents import record_decoders
 
 LETTER = [0, 0, 612, 792]
 # What MIME tools send: base64 wrapped at 76 columns with CRLF line breaks.
@@ -73,6 +78,15 @@ def first_image_of(pdf_bytes: bytes) -> Image.Image:
         (raw,) = page.get_images().values()
         assert "/SMask" not in raw
         return pikepdf.PdfImage(raw).as_pil_image()
+
+
+def placed_size_of(pdf_bytes: bytes) -> tuple[float, float]:
+    """The width and height, in points, at which the first page draws its image."""
+    with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
+        for operands, operator in pikepdf.parse_content_stream(pdf.pages[0]):
+            if operator == pikepdf.Operator("cm"):
+                return float(operands[0]), float(operands[3])
+    raise AssertionError("The page draws no image.")
 
 
 def refusal(data: bytes, declared_type: str | None = "application/pdf") -> DocumentError:
@@ -326,19 +340,30 @@ def test_it_refuses_tiffs_with_more_than_max_pages_frames() -> None:
     assert "more than 350 pages" in error.message
 
 
-@pytest.mark.parametrize(
-    ("width", "height"),
-    [(8000, 8000), (100_000, 100_000)],
-    ids=["over-our-limit", "over-pillows-bomb-limit"],
-)
-def test_it_refuses_images_with_too_many_pixels(width: int, height: int) -> None:
-    bomb = with_png_size(make_image("PNG", mode="1", size=(1, 1)), width=width, height=height)
+def test_it_sets_pillows_decompression_bomb_limit_to_the_largest_page() -> None:
+    assert Image.MAX_IMAGE_PIXELS == MAX_JPEG_PAGE_PIXELS == 50_000_000
+    assert MAX_PAGE_PIXELS == 16_000_000
 
-    error = refusal(bomb, "image/png")
 
-    assert error.param == "document.content"
-    assert "at most 50 million pixels" in error.message
-    assert "Scale it down" in error.message
+def test_it_copies_a_phone_photo_of_a_page_larger_than_a_scan() -> None:
+    photo = make_image("JPEG", mode="L", size=(6000, 4000), color="white")
+
+    prepared = prepare_document(photo, declared_type="image/jpeg")
+
+    assert prepared.page_count == 1
+    assert first_image_of(prepared.pdf).size == (6000, 4000)
+
+
+def test_it_refuses_a_jpeg_over_its_page_budget_naming_the_limit() -> None:
+    jpeg = make_image("JPEG", mode="L", size=(1, 1))
+    huge = jpeg.replace(
+        b"\xff\xc0\x00\x0b\x08\x00\x01\x00\x01", b"\xff\xc0\x00\x0b\x08\x27\x10\x1b\x58"
+    )
+
+    error = refusal(huge, "image/jpeg")
+
+    assert "7000 × 10000 pixels" in error.message
+    assert "at most 50 million" in error.message
 
 
 @pytest.mark.parametrize(
@@ -354,6 +379,119 @@ def test_it_refuses_truncated_images(pil_format: str, content_type: str) -> None
 
     assert error.param == "document.content"
     assert f"The {pil_format} image could not be read" in error.message
+
+
+# prepare_document: pixel budgets, checked from the headers before any pixel is decoded
+
+
+@pytest.fixture
+def decoders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return record_decoders(monkeypatch)
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    return with_png_size(make_image("PNG", mode="1", size=(1, 1)), width=width, height=height)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (lambda: attack_documents.multi_frame_tiff((7000, 7000), MAX_PAGES), "7000 × 7000 pixels"),
+        (lambda: attack_documents.transparent_png((7000, 7000)), "7000 × 7000 pixels"),
+        (lambda: png_claiming(4001, 4000), "4001 × 4000 pixels"),
+        (lambda: png_claiming(100_000, 100_000), "too large"),
+    ],
+    ids=["group-4-tiff-of-350-huge-frames", "huge-transparent-png", "just-over", "pillows-limit"],
+)
+def test_it_refuses_a_page_over_the_pixel_budget_without_decoding_it(
+    make: Callable[[], bytes], says: str, decoders: list[str]
+) -> None:
+    error = refusal(make(), None)
+
+    assert error.param == "document"
+    assert error.message.startswith(f"The image is {says}; a page may have at most 16 million")
+    assert "Scale it down" in error.message
+    assert decoders == []
+
+
+def test_it_refuses_a_later_tiff_frame_over_the_pixel_budget(decoders: list[str]) -> None:
+    image = attack_documents.tiff_of_frames(((1728, 2200), (1728, 2200), (4001, 4000)))
+
+    error = refusal(image, "image/tiff")
+
+    assert error.param == "document"
+    assert "The image is 4001 × 4000 pixels;" in error.message
+    assert decoders == []
+
+
+@pytest.mark.parametrize(
+    ("frames", "mode", "compression", "total"),
+    [
+        (((4000, 4000),) * 2, "L", "tiff_lzw", "32"),
+        (((1728, 2200),) * 27, "1", "group3", "20.5"),
+        (((4000, 4000),) * MAX_PAGES, "1", "tiff_lzw", "1120"),
+    ],
+    ids=["two-grey-pages-at-400-dpi", "27-black-and-white-fax-pages", "350-lzw-pages"],
+)
+def test_it_refuses_an_image_over_the_decoding_budget_without_decoding_it(
+    frames: tuple[tuple[int, int], ...],
+    mode: str,
+    compression: str,
+    total: str,
+    decoders: list[str],
+) -> None:
+    image = attack_documents.tiff_of_frames(frames, mode=mode, compression=compression)
+
+    error = refusal(image, "image/tiff")
+
+    assert error.param == "document"
+    assert f"that means decoding {total} million pixels" in error.message
+    assert "an image may need at most 20 million" in error.message
+    assert "Send it as a PDF" in error.message
+    assert decoders == []
+
+
+def test_it_converts_a_black_and_white_tiff_up_to_the_decoding_budget() -> None:
+    image = attack_documents.multi_frame_tiff((1728, 2200), 26, compression="group3")
+
+    prepared = prepare_document(image, declared_type="image/tiff")
+
+    assert prepared.page_count == 26
+
+
+def test_it_copies_group_4_tiffs_into_the_pdf_without_decoding_them(decoders: list[str]) -> None:
+    image = attack_documents.multi_frame_tiff((4000, 4000), MAX_PAGES)
+
+    prepared = prepare_document(image, declared_type="image/tiff")
+
+    assert prepared.page_count == MAX_PAGES
+    with pikepdf.open(io.BytesIO(prepared.pdf)) as pdf:
+        (raw,) = pdf.pages[0].get_images().values()
+        assert pikepdf.PdfImage(raw).filters == ["/CCITTFaxDecode"]
+    assert decoders == []
+
+
+def test_it_redraws_images_it_cannot_copy_in_grey_at_their_resolution() -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (1275, 1650), "red").save(buffer, format="TIFF", dpi=(300, 300))
+
+    prepared = prepare_document(buffer.getvalue(), declared_type="image/tiff")
+
+    assert first_image_of(prepared.pdf).mode == "L"
+    # 1275 × 1650 pixels at 300 dpi: 4.25 × 5.5 inches, 306 × 396 points.
+    assert placed_size_of(prepared.pdf) == pytest.approx((306, 396), abs=0.5)
+
+
+def test_it_faxes_the_first_frame_of_an_animated_png() -> None:
+    frames = [Image.new("RGBA", (40, 30), (0, 0, 0, alpha)) for alpha in (0, 128, 255)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="PNG", save_all=True, append_images=frames[1:])
+
+    prepared = prepare_document(buffer.getvalue(), declared_type="image/png")
+
+    assert prepared.page_count == 1
+    assert first_image_of(prepared.pdf).getpixel((0, 0)) == 255
 
 
 # prepare_document: what was sent, and how much

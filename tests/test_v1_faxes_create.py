@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from accounts.models import Account
+from accounts.services import account_sign_up
 from developers.models import Scope
 from faxes.models import Fax
-from tests import documents
+from tests import attack_documents, documents, factories
+from tests.attack_documents import record_decoders
 from tests.conftest import ApiClient, make_key
 
 pytestmark = pytest.mark.django_db
@@ -101,7 +105,9 @@ def test_it_stores_the_document_privately_with_its_hash(
 
     fax = Fax.objects.get(pk=fax_id)
     path = Path(fax.document.path)
-    assert path.read_bytes() == pdf
+    with fax.document.open("rb") as document:
+        assert document.read() == pdf
+    assert b"%PDF" not in path.read_bytes()  # encrypted at rest
     assert path.is_relative_to(Path(settings.MEDIA_ROOT))
     assert not path.is_relative_to(Path(settings.STATIC_ROOT))
     assert fax.document_sha256 == hashlib.sha256(pdf).hexdigest()
@@ -123,7 +129,8 @@ def test_it_converts_an_image_to_a_pdf(api_client: ApiClient, queued: list[str])
     assert response.json()["page_count"] == 1
     assert response.json()["document"]["content_type"] == "image/png"
     fax = Fax.objects.get()
-    assert Path(fax.document.path).read_bytes().startswith(b"%PDF-")
+    with fax.document.open("rb") as document:
+        assert document.read().startswith(b"%PDF-")
 
 
 def test_it_accepts_a_document_url_with_the_page_count_unknown(
@@ -294,6 +301,64 @@ def test_it_names_from_when_the_account_has_no_number(account: Account) -> None:
     )
 
     assert "no fax number" in message
+
+
+@pytest.mark.parametrize(
+    ("make", "content_type"),
+    [
+        (lambda: attack_documents.multi_frame_tiff((7000, 7000), 350), "image/tiff"),
+        (lambda: attack_documents.transparent_png((7000, 7000)), "image/png"),
+    ],
+    ids=["group-4-tiff-of-350-frames-of-7000x7000", "transparent-png-of-7000x7000"],
+)
+def test_it_refuses_a_decompression_bomb_at_once_naming_the_document(
+    account: Account, queued: list[str], make: Callable[[], bytes], content_type: str
+) -> None:
+    client = ApiClient(make_key(account, livemode=False)[1])
+    body = {
+        "to": "+15551234567",
+        "document": {"content": documents.b64(make()), "content_type": content_type},
+    }
+
+    began = time.perf_counter()
+    response = send(client, body)
+    elapsed = time.perf_counter() - began
+
+    message = assert_invalid(response, "document")
+    assert "a page may have at most 16 million pixels" in message
+    assert elapsed < 2
+
+
+def test_it_refuses_an_image_over_the_decoding_budget_naming_the_document(
+    api_client: ApiClient, queued: list[str]
+) -> None:
+    tiff = attack_documents.multi_frame_tiff((4000, 4000), 350, compression="tiff_lzw")
+    body = {
+        "to": "+15551234567",
+        "document": {"content": documents.b64(tiff), "content_type": "image/tiff"},
+    }
+
+    message = assert_invalid(send(api_client, body), "document")
+
+    assert "an image may need at most 20 million" in message
+
+
+def test_a_trial_account_without_a_number_is_refused_before_its_document_is_decoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoders = record_decoders(monkeypatch)
+    trial = account_sign_up(email="new@example.com", password=factories.PASSWORD)
+    client = ApiClient(make_key(trial, livemode=False)[1])
+    png = attack_documents.transparent_png((4000, 4000))
+    body = {
+        "to": "+15551234567",
+        "document": {"content": documents.b64(png), "content_type": "image/png"},
+    }
+
+    message = assert_invalid(send(client, body), "from")
+
+    assert "no fax number" in message
+    assert decoders == []
 
 
 @pytest.mark.parametrize("body", [b"[1, 2]", b'"text"', b"null"])

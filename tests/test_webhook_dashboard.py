@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
+from celery import current_app
 from django.test import Client
 
 from accounts.models import Account
@@ -143,16 +147,90 @@ def test_every_endpoint_form_needs_csrf(
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).enabled
 
 
-def test_send_test_event_shows_the_result_inline(
+def deliver_due() -> None:
+    """The webhooks worker's part: claim what is due and attempt it."""
+    for delivery_id in services.webhook_deliveries_claim():
+        services.webhook_delivery_attempt(delivery_id=delivery_id)
+
+
+def test_send_test_event_answers_without_waiting_for_a_slow_endpoint(
+    owner_client: Client, endpoint: WebhookEndpoint, receiver
+) -> None:
+    receiver.answer(Answer(delay=5))
+
+    started = time.monotonic()
+    response = owner_client.post(f"{BASE}/{endpoint.pk}/test")
+
+    assert response.status_code == 302
+    assert time.monotonic() - started < 2
+    assert receiver.received == []
+
+
+def test_send_test_event_goes_through_the_webhooks_queue(
+    owner_client: Client, endpoint: WebhookEndpoint, pipeline, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(f"{BASE}/{endpoint.pk}/test")
+
+    [(name, _, _)] = pipeline
+    assert current_app.amqp.router.route({}, name)["queue"].name == "webhooks"
+    assert WebhookDelivery.objects.get().event.type == "ping"
+
+
+def test_send_test_event_shows_it_pending_then_its_result(
     owner_client: Client, endpoint: WebhookEndpoint, receiver
 ) -> None:
     receiver.answer(Answer(status=202, body=b"thanks"))
 
-    page = owner_client.post(f"{BASE}/{endpoint.pk}/test").content.decode()
-
+    response = owner_client.post(f"{BASE}/{endpoint.pk}/test", follow=True)
+    page = response.content.decode()
     assert 'id="ping-result"' in page
-    assert "Delivered" in page
-    assert "202" in page
+    assert "Sending" in page
+    poll_url = re.search(r'data-poll="([^"]+)"', page).group(1)
+
+    deliver_due()
+
+    result = owner_client.get(poll_url).content.decode()
+    assert "Delivered" in result
+    assert "202" in result
+    assert "data-poll" not in result
+
+
+def test_test_events_are_limited_to_10_a_minute_per_account(
+    owner_client: Client, endpoint: WebhookEndpoint
+) -> None:
+    for _ in range(10):
+        assert owner_client.post(f"{BASE}/{endpoint.pk}/test").status_code == 302
+
+    refused = owner_client.post(f"{BASE}/{endpoint.pk}/test")
+
+    assert refused.status_code == 429
+    assert "10 test events a minute" in refused.content.decode()
+    assert int(refused["Retry-After"]) >= 1
+    assert WebhookDelivery.objects.count() == 10
+
+
+def test_another_accounts_test_event_is_a_404(
+    owner_client: Client, other_account: Account, receiver
+) -> None:
+    theirs = services.webhook_endpoint_create(account=other_account, url=receiver.url())
+    ping = services.webhook_endpoint_ping(endpoint=theirs)
+
+    for path in (f"pings/{ping.pk}", f"pings/{ping.pk}/result"):
+        assert owner_client.get(f"{BASE}/{theirs.pk}/{path}").status_code == 404
+
+
+def test_a_17th_endpoint_is_refused_with_a_clear_form_error(
+    owner_client: Client, account: Account, receiver
+) -> None:
+    for n in range(16):
+        services.webhook_endpoint_create(account=account, url=receiver.url(f"/{n}"))
+
+    response = owner_client.post(f"{BASE}/new", {"url": receiver.url("/17")})
+
+    assert response.status_code == 400
+    assert "at most 16 webhook endpoints" in response.content.decode()
+    assert WebhookEndpoint.objects.filter(account=account).count() == 16
 
 
 def test_rotating_shows_the_new_secret(owner_client: Client, endpoint: WebhookEndpoint) -> None:
@@ -172,8 +250,7 @@ def test_the_delivery_log_shows_attempts_answers_and_next_retry(
     receiver.answer(Answer(status=503, body=b"maintenance"))
     fax = FaxFactory(account=account, status=FaxStatus.SENDING)
     fax_services.fax_advance(fax=fax, status=FaxStatus.DELIVERED, source="test")
-    for delivery_id in services.webhook_deliveries_claim():
-        services.webhook_delivery_attempt(delivery_id=delivery_id)
+    deliver_due()
 
     page = owner_client.get(f"{BASE}/{endpoint.pk}").content.decode()
 

@@ -569,3 +569,12 @@ def _size(num_bytes: int) -> str:
         if num_bytes >= factor and num_bytes % factor == 0:
             return f"{num_bytes // factor} {unit}"
     return f"{num_bytes} bytes"
+
+
+def without_query(url: str) -> str:
+    """`url` without its query string and fragment.
+
+    A `document_url` may be presigned (S3, GCS, Azure SAS): the token in its query string is kept
+    for the fetch, but shown in no answer or webhook, which may be logged or forwarded.
+    """
+    return urlsplit(url)._replace(query="", fragment="").geturl()
