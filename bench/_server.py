@@ -39,8 +39,9 @@ GUNICORN = VENV_BIN / "gunicorn"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/sendfaxmail_bench"
 # BENCH_REDIS_URL moves the benchmarks to another Redis database (it is flushed after a run).
 DEFAULT_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-# As the Procfile runs the web process: gthread workers keep HTTP connections alive.
-DEFAULT_THREADS = 2
+# As gunicorn.conf.py runs the web process by default (WEB_THREADS=1): sync workers. --threads N
+# runs gthread workers instead.
+DEFAULT_THREADS = 1
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 # Bounds for every wait, so that a broken setup fails with a message instead of hanging.
@@ -102,8 +103,8 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, port: int) -> None:
         "--threads",
         type=int,
         default=DEFAULT_THREADS,
-        help="threads per worker (gthread, as in the Procfile); 1 runs sync workers "
-        "(default %(default)s)",
+        help="threads per worker: 1 runs sync workers (as gunicorn.conf.py by default), more "
+        "runs gthread workers (default %(default)s)",
     )
     parser.add_argument("--port", type=int, default=port)
     parser.add_argument(
@@ -225,7 +226,7 @@ def gunicorn_server(
 ) -> Iterator[str]:
     """Serve `sendfaxmail.wsgi` with gunicorn on 127.0.0.1:PORT; yield the base URL.
 
-    `threads` above 1 runs gthread workers (as the Procfile does), 1 sync workers. Waits
+    `threads` above 1 runs gthread workers, 1 sync workers (gunicorn.conf.py's default). Waits
     (bounded) until GET /healthz answers 200, and stops the server on exit. Refuses a port that
     something already listens on, so that nothing else is measured by mistake.
     """

@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import Account
 from developers.models import ApiKey
 from developers.services import webhook_event_emit
+from faxes import metrics as fax_metrics
 from faxes.carrier import (
     CarrierError,
     CarrierFax,
@@ -322,6 +323,7 @@ def on_status_change(fax: Fax) -> None:
     """What follows a status change, inside its transaction: the customer's webhook event (an
     outbox row, so a rollback takes it back), carrying the fax as GET /v1/faxes/{id} shows it."""
     logger.info("Fax %s is now %s", fax.id, fax.status)
+    fax_metrics.fax_status_changed(fax)
     event_type = CUSTOMER_EVENTS.get(fax.status)
     if event_type is None:
         return

@@ -68,7 +68,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # These two come first so that they see every answer, Django's own error pages included.
+    # First of all: it times every request, and labels it with the final status.
+    "sendfaxmail.lib.metrics.RequestMetricsMiddleware",
+    # These two come next so that they see every answer, Django's own error pages included.
     "sendfaxmail.lib.middleware.NoStoreMiddleware",
     "sendfaxmail.lib.middleware.ApiAnswersMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -411,3 +413,8 @@ LOGGING = {
         },
     },
 }
+
+# GET /metrics (Prometheus text format) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset,
+# the route answers 404. Worker processes' metrics are included when every process shares
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus-client from the environment; README, "Metrics").
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
