@@ -34,6 +34,7 @@ from faxes.serializers import (
     InlineDocumentSerializer,
 )
 from faxes.services import FaxRequest, IdempotencyConflict, fax_send, request_fingerprint
+from sendfaxmail.lib.api import LargeString
 from sendfaxmail.lib.errors import ApiError, Conflict, InvalidRequest, NotFound
 from sendfaxmail.lib.fetch import MAX_URL_LENGTH
 from sendfaxmail.lib.phone import E164_SHAPE, InvalidPhoneNumber, normalize_e164
@@ -93,11 +94,16 @@ def _without_content(data: Any) -> Any:
     """The body as fingerprinted: a document's base64 content enters by its SHA-256, so that a
     20 MB body is not serialised once more just to be hashed."""
     document = data.get("document") if isinstance(data, dict) else None
-    if not isinstance(document, dict) or not isinstance(document.get("content"), str):
+    content = document.get("content") if isinstance(document, dict) else None
+    if isinstance(content, LargeString):
+        # The text's UTF-8 bytes, as the parser found them: the digest a str would give.
+        digest = hashlib.sha256(content.view)
+    elif isinstance(content, str):
+        digest = hashlib.sha256()
+        for start in range(0, len(content), _HASH_CHUNK):
+            digest.update(content[start : start + _HASH_CHUNK].encode())
+    else:
         return data
-    content, digest = document["content"], hashlib.sha256()
-    for start in range(0, len(content), _HASH_CHUNK):
-        digest.update(content[start : start + _HASH_CHUNK].encode())
     return {**data, "document": {**document, "content": f"sha256:{digest.hexdigest()}"}}
 
 

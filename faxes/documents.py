@@ -26,6 +26,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from PIL import ExifTags, Image, ImageOps, TiffImagePlugin
 
+from sendfaxmail.lib.api import LargeString
+
 logger = logging.getLogger(__name__)
 
 ACCEPTED_CONTENT_TYPES = ("application/pdf", "image/tiff", "image/png", "image/jpeg")
@@ -149,6 +151,9 @@ def decode_base64(text: object, *, max_bytes: int | None = None) -> bytes:
 
     Raises DocumentError(param="document.content") with a message that says what to fix.
     """
+    limit = settings.MAX_DOCUMENT_BYTES if max_bytes is None else max_bytes
+    if isinstance(text, LargeString):
+        return _decode_large(text, limit=limit)
     if not isinstance(text, str):
         raise DocumentError("The content must be a string of base64-encoded bytes.", param=_CONTENT)
     compact = text.replace("\r", "").replace("\n", "")
@@ -156,12 +161,26 @@ def decode_base64(text: object, *, max_bytes: int | None = None) -> bytes:
         raise DocumentError(
             "The content is empty. Send the document's bytes encoded as base64.", param=_CONTENT
         )
-    limit = settings.MAX_DOCUMENT_BYTES if max_bytes is None else max_bytes
     _check_size(_decoded_length(compact), limit=limit)
     try:
         return binascii.a2b_base64(compact, strict_mode=True)
     except (binascii.Error, ValueError):
         raise DocumentError(_explain_bad_base64(text, compact), param=_CONTENT) from None
+
+
+def _decode_large(text: LargeString, *, limit: int) -> bytes:
+    """Decode base64 that the JSON parser left in the request body's bytes: straight from there,
+    with no copy of the text. It has no escapes, so no line breaks either."""
+    view = text.view
+    padding = 2 if view[-2:] == b"==" else 1 if view[-1:] == b"=" else 0
+    _check_size(len(view) * 3 // 4 - padding, limit=limit)
+    try:
+        return binascii.a2b_base64(view, strict_mode=True)
+    except (binascii.Error, ValueError):
+        # The error path may copy the text: it says where the first bad character is.
+        whole = text.as_str()
+        compact = whole.replace("\r", "").replace("\n", "")
+        raise DocumentError(_explain_bad_base64(whole, compact), param=_CONTENT) from None
 
 
 def _decoded_length(compact: str) -> int:
