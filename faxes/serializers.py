@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from developers.openapi import constant
+from fax_numbers.selectors import numbers_for_account
 from faxes.documents import (
     ACCEPTED_CONTENT_TYPES,
     DocumentError,
@@ -191,10 +192,11 @@ class FaxCreateSerializer(serializers.Serializer):
         return attrs
 
     def _from_number(self, requested: str | None) -> str:
-        account = self.context["account"]
-        numbers = account.fax_numbers.order_by("created_at", "id").values_list("number", flat=True)
+        # One written-out query (the one GET /v1/numbers runs): cheaper than building it with the
+        # ORM on every send.
+        numbers = [n["number"] for n in numbers_for_account(account_id=self.context["account"].pk)]
         if requested is None:
-            number = numbers.first()
+            number = numbers[0] if numbers else None
             if number is None:
                 raise serializers.ValidationError(
                     {"from": "This account has no fax number to send from. Ask support to add one."}

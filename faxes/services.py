@@ -130,7 +130,9 @@ def fax_create(
         fax.document_source = DocumentSource.URL
         fax.document_url = request.document_url or ""
     try:
-        with transaction.atomic():
+        # No savepoint: callers run this inside their own transaction, which a failure here
+        # rolls back whole; a savepoint cost two round trips to PostgreSQL per send.
+        with transaction.atomic(savepoint=False):
             fax.save(force_insert=True)
             FaxEvent.objects.create(
                 fax=fax, source="api", type="fax.created", occurred_at=fax.created_at
