@@ -8,8 +8,6 @@ from django.utils import timezone
 
 TRIAL_DAYS = 7
 TRIAL_PLAN = "business"
-# The plan whose features an account keeps when its trial ends without a paid plan.
-FALLBACK_PLAN = "starter"
 
 # slug, name, monthly price in cents, API access, sort order.
 DEFAULT_PLANS = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
@@ -17,6 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import DEFAULT_PLANS, TRIAL_DAYS, TRIAL_PLAN, Account, Plan, User
+from audit.models import Action
+from audit.services import Actor, audit_record
 
 EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
 SIGN_UP_SALT = "accounts.sign-up"
@@ -143,11 +145,41 @@ def account_sign_up(*, email: str, password: str, name: str = "") -> Account:
     )
 
 
-def account_set_plan(*, account: Account, plan: Plan) -> Account:
-    """Move the account to `plan` at once. A plan change ends the trial (it is now a paid plan)."""
+@transaction.atomic
+def account_set_plan(*, account: Account, plan: Plan, actor: Actor | None = None) -> Account:
+    """Move the account to `plan` at once. A plan change ends the trial (it is now a paid plan).
+    `actor` (the owner, staff; the system if None) is who the audit log says changed it."""
+    previous = account.plan_id
     account.plan = plan
     account.trial_ends_at = None
     account.save(update_fields=["plan", "trial_ends_at"])
+    audit_record(
+        action=Action.PLAN_CHANGED,
+        account_id=account.pk,
+        actor=actor,
+        target_type="account",
+        target_id=account.pk,
+        target_label=account.name,
+        details={"from": previous, "to": plan.pk},
+    )
+    return account
+
+
+def account_trial_end_check(*, account: Account) -> None:
+    """AccountError unless the account has a sign-up trial whose end may be moved: running, or
+    ended without a plan being chosen. A paid plan has no trial to change."""
+    if account.trial_ends_at is None:
+        raise AccountError(
+            "This account is on a paid plan and has no trial to change. Choose a plan instead."
+        )
+
+
+def account_set_trial_end(*, account: Account, ends_at: datetime) -> Account:
+    """Move the end of the account's sign-up trial to `ends_at`: later to extend it (an ended
+    trial starts again), now or earlier to end it. AccountError for an account on a paid plan."""
+    account_trial_end_check(account=account)
+    account.trial_ends_at = ends_at
+    account.save(update_fields=["trial_ends_at"])
     return account
 
 

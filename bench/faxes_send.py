@@ -61,7 +61,7 @@ IMAGE_WIDTH = 2550
 LETTER = (612, 792)
 # A 20 MB request takes seconds, not milliseconds, when two share the machine's CPUs.
 LARGE_TIMEOUT_S = 120
-# The queue that fax_submit tasks are routed to (CELERY_TASK_ROUTES); Redis keeps it as a list.
+# The queue that fax_submit_task tasks are routed to (CELERY_TASK_ROUTES); Redis keeps it as a list.
 SUBMIT_QUEUE = "carrier"
 TO = "+15551234567"
 ROUNDS = 3
@@ -409,7 +409,7 @@ def report(args: argparse.Namespace, documents: dict[str, bytes], figures: dict)
     print(
         "faxes accepted in the whole run (warm-ups, checks and the probe's included): "
         f"{figures['stored'][0]} documents stored ({figures['stored'][1] / 1e6:.0f} MB), "
-        f"{figures['queued']} fax_submit tasks queued on Redis"
+        f"{figures['queued']} fax_submit_task tasks queued on Redis"
     )
 
     probe = figures["probe"]
@@ -458,7 +458,7 @@ def report(args: argparse.Namespace, documents: dict[str, bytes], figures: dict)
         f"MB/s counts document bytes (10^6); the base64 JSON body on the wire is a third larger "
         f"({sizes['large'] * 4 / 3 / 1e6:.1f} MB for the large document).",
         "Each send parses the JSON, validates the document, writes it to disk, inserts the fax "
-        "and its event, and queues fax_submit on Redis after commit.",
+        "and its event, and queues fax_submit_task on Redis after commit.",
         f"Client and server share {cpu_count()} CPUs; with more client threads than the "
         f"{args.workers} workers, latencies include waiting for a free worker.",
         f"The 1-minute load average was {figures['load'][0]:.2f} before the run and "

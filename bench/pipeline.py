@@ -84,7 +84,7 @@ import json, sys
 import django
 django.setup()
 from developers.selectors import api_key_for_secret
-from developers.services import webhook_endpoint_create
+from developers.services.webhook_endpoints import webhook_endpoint_create
 key = api_key_for_secret(sys.argv[1])
 if sys.argv[2] != "-":
     webhook_endpoint_create(account=key.account, url=sys.argv[2], description="bench")

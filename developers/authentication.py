@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from accounts.models import Account
 from developers.models import ApiKey
 from developers.selectors import api_key_for_secret
-from developers.services import api_key_touch
+from developers.services.api_keys import api_key_touch
 from sendfaxmail.lib.errors import AuthenticationRequired, InvalidApiKey
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from sendfaxmail.lib import events
 from sendfaxmail.lib.ids import delivery_id, event_id, key_id, webhook_endpoint_id
 
 
@@ -15,9 +16,6 @@ class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
     def visible(self) -> ApiKeyQuerySet:
         """Keys the account can see: all but the deleted ones."""
         return self.filter(deleted_at__isnull=True)
-
-    def usable(self) -> ApiKeyQuerySet:
-        return self.filter(deleted_at__isnull=True, revoked_at__isnull=True)
 
 
 class ApiKey(models.Model):
@@ -64,9 +62,9 @@ class ApiKey(models.Model):
 
 
 class WebhookEventType(models.TextChoices):
-    FAX_SENDING = "fax.sending", "fax.sending — the carrier started dialing"
-    FAX_DELIVERED = "fax.delivered", "fax.delivered — every page went through"
-    FAX_FAILED = "fax.failed", "fax.failed — the fax could not be delivered"
+    FAX_SENDING = events.FAX_SENDING, f"{events.FAX_SENDING} — the carrier started dialing"
+    FAX_DELIVERED = events.FAX_DELIVERED, f"{events.FAX_DELIVERED} — every page went through"
+    FAX_FAILED = events.FAX_FAILED, f"{events.FAX_FAILED} — the fax could not be delivered"
 
 
 # The test event a member sends from the endpoint page; no endpoint subscribes to it.

@@ -41,9 +41,9 @@ def api_key_for_secret(raw: str) -> ApiKey | None:
 
 
 def key_from_row(row: tuple[Any, ...]) -> ApiKey:
-    """Build the key, account and plan from AUTH_SQL's row. A raw cursor skips Django's
-    converters, so values come as the driver gives them: JSON as text, and on SQLite naive
-    datetimes and 0/1 for booleans."""
+    """Build the key, account and plan from AUTH_SQL's row. A raw cursor skips Django's field
+    converters, so values come as the driver gives them: on SQLite, JSON as text and naive
+    datetimes (tests/test_auth_query_on_sqlite.py reads a real row there)."""
     key_id, scopes, livemode, last_used_at, account_id, name, trial_ends_at, slug, api_access = row
     plan = Plan(slug=slug, api_access=bool(api_access))
     account = Account(id=account_id, name=name, trial_ends_at=_aware(trial_ends_at), plan=plan)

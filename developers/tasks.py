@@ -1,24 +1,25 @@
-"""Celery tasks for customer webhooks (queue `webhooks`): thin wrappers around services."""
+"""Celery tasks for customer webhooks (queue `webhooks`): thin wrappers around services, named
+`<service>_task` so that none shares a service's name."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from developers import services
+from developers.services import webhook_deliveries
 
 
 @shared_task(ignore_result=True, time_limit=60)
-def webhook_deliveries_dispatch() -> None:
+def webhook_deliveries_dispatch_task() -> None:
     """Periodic (every few seconds), after each event and after each attempt: claim due
     deliveries, fairly between accounts, and fan them out in the order claimed."""
-    for delivery_id in services.webhook_deliveries_claim():
-        webhook_delivery_attempt.delay(delivery_id)
+    for delivery_id in webhook_deliveries.webhook_deliveries_claim():
+        webhook_delivery_attempt_task.delay(delivery_id)
 
 
 # The request has a total deadline of DELIVERY_TIMEOUT (10 s); the hard limit is a backstop well
 # under ATTEMPT_LEASE (2 min), so a live attempt never outlasts its lease.
 @shared_task(ignore_result=True, acks_late=True, time_limit=30, soft_time_limit=25)
-def webhook_delivery_attempt(delivery_id: str) -> None:
-    services.webhook_delivery_attempt(delivery_id=delivery_id)
+def webhook_delivery_attempt_task(delivery_id: str) -> None:
+    webhook_deliveries.webhook_delivery_attempt(delivery_id=delivery_id)
     # The endpoint and the account have a slot free again: hand it out now, not in 5 s.
-    webhook_deliveries_dispatch.delay()
+    webhook_deliveries_dispatch_task.delay()

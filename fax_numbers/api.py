@@ -13,14 +13,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from developers.models import Scope
-from developers.openapi import (
+from fax_numbers.models import FaxNumber
+from fax_numbers.selectors import fax_number_rows_of_account
+from sendfaxmail.lib.openapi import (
     ERROR_RESPONSES,
     ListEnvelopeSerializer,
     constant,
     response_headers,
 )
-from fax_numbers.models import FaxNumber
-from fax_numbers.selectors import numbers_for_account
 
 
 class NumberSerializer(serializers.Serializer):
@@ -57,7 +57,7 @@ class NumberListView(APIView):
         responses={200: NumberListSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
-        numbers = numbers_for_account(account_id=request.auth.account.pk)
+        numbers = fax_number_rows_of_account(account_id=request.auth.account.pk)
         return Response({"object": "list", "data": [number_json(n) for n in numbers]})
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -18,31 +17,39 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from developers.models import Scope
-from developers.openapi import (
+from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError
+from faxes.selectors import FaxFilters, fax_of_account, faxes_page
+from faxes.serializers import (
+    PUBLIC_STATUSES,
+    FaxCreateSerializer,
+    FaxSerializer,
+    InlineDocumentSerializer,
+    fax_public,
+    faxes_public,
+)
+from faxes.services.intake import (
+    IDEMPOTENCY_KEY,
+    FaxRequest,
+    FromNumberRefused,
+    IdempotencyConflict,
+    InlineDocument,
+    fax_accept,
+    idempotency_key_is_valid,
+    request_fingerprint,
+)
+from sendfaxmail.lib.errors import ApiError, Conflict, InvalidRequest, NotFound
+from sendfaxmail.lib.fetch import MAX_URL_LENGTH
+from sendfaxmail.lib.openapi import (
     ERROR_RESPONSES,
     ListEnvelopeSerializer,
     error_response,
     response_header,
     response_headers,
 )
-from faxes.documents import ACCEPTED_CONTENT_TYPES
-from faxes.models import Fax, FaxStatus
-from faxes.serializers import (
-    PUBLIC_STATUSES,
-    FaxCreateSerializer,
-    FaxSerializer,
-    InlineDocumentSerializer,
-)
-from faxes.services import FaxRequest, IdempotencyConflict, fax_send, request_fingerprint
-from sendfaxmail.lib.api import LargeString
-from sendfaxmail.lib.errors import ApiError, Conflict, InvalidRequest, NotFound
-from sendfaxmail.lib.fetch import MAX_URL_LENGTH
 from sendfaxmail.lib.phone import E164_SHAPE, InvalidPhoneNumber, normalize_e164
 
 if TYPE_CHECKING:
     from drf_spectacular.openapi import AutoSchema
-
-IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     "Idempotency-Key",
@@ -78,33 +85,12 @@ def _idempotency_key(request: Request) -> str | None:
     value = request.headers.get("Idempotency-Key")
     if value is None:
         return None
-    if not IDEMPOTENCY_KEY.match(value):
+    if not idempotency_key_is_valid(value):
         raise InvalidRequest(
             "Idempotency-Key must be 1 to 255 printable ASCII characters.",
             param="Idempotency-Key",
         )
     return value
-
-
-# Hashing a document's text this much at a time needs no copy of the whole text.
-_HASH_CHUNK = 1024 * 1024
-
-
-def _without_content(data: Any) -> Any:
-    """The body as fingerprinted: a document's base64 content enters by its SHA-256, so that a
-    20 MB body is not serialised once more just to be hashed."""
-    document = data.get("document") if isinstance(data, dict) else None
-    content = document.get("content") if isinstance(document, dict) else None
-    if isinstance(content, LargeString):
-        # The text's UTF-8 bytes, as the parser found them: the digest a str would give.
-        digest = hashlib.sha256(content.view)
-    elif isinstance(content, str):
-        digest = hashlib.sha256()
-        for start in range(0, len(content), _HASH_CHUNK):
-            digest.update(content[start : start + _HASH_CHUNK].encode())
-    else:
-        return data
-    return {**data, "document": {**document, "content": f"sha256:{digest.hexdigest()}"}}
 
 
 def _release(request: Request, serializer: FaxCreateSerializer) -> None:
@@ -127,11 +113,6 @@ def _unbind(serializer: serializers.BaseSerializer) -> None:
     for field in fields.values():
         if isinstance(field, serializers.BaseSerializer):
             _unbind(field)
-
-
-def _account_faxes(request: Request) -> Any:
-    """The caller's faxes in the caller's world (live or test): nothing else is reachable."""
-    return Fax.objects.filter(account=request.auth.account, livemode=request.auth.livemode)
 
 
 class FaxListSerializer(ListEnvelopeSerializer):
@@ -242,9 +223,7 @@ class FaxListCreateView(APIView):
     )
     def post(self, request: Request) -> Response:
         idempotency_key = _idempotency_key(request)
-        serializer = FaxCreateSerializer(
-            data=request.data, context={"account": request.auth.account}
-        )
+        serializer = FaxCreateSerializer(data=request.data)
         try:
             return self._send(request, serializer, idempotency_key=idempotency_key)
         finally:
@@ -253,36 +232,38 @@ class FaxListCreateView(APIView):
     def _send(
         self, request: Request, serializer: FaxCreateSerializer, *, idempotency_key: str | None
     ) -> Response:
-        data = serializer.initial_data
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
         document = values.get("document")
         try:
-            outcome = fax_send(
+            accepted = fax_accept(
                 account=request.auth.account,
                 api_key=request.auth,
                 livemode=request.auth.livemode,
                 request=FaxRequest(
                     to=values["to"],
-                    from_number=values["from_number"],
-                    document=document["prepared"] if document else None,
+                    from_number=values.get("from"),
+                    document=InlineDocument(**document) if document else None,
                     document_url=values.get("document_url"),
                     client_reference=values.get("client_reference"),
                 ),
                 idempotency_key=idempotency_key,
                 fingerprint=request_fingerprint(
-                    method="POST", path=request.path, body=_without_content(data)
+                    method="POST", path=request.path, body=request.data
                 ),
-                render=lambda fax: FaxSerializer(fax).data,
             )
+        except FromNumberRefused as refused:
+            raise InvalidRequest(refused.message, param="from") from None
+        except DocumentError as error:
+            raise InvalidRequest(error.message, param=error.param or "document.content") from None
         except IdempotencyConflict as conflict:
             if conflict.in_progress:
                 raise IdempotencyKeyInProgress() from None
             raise IdempotencyKeyReused() from None
-        headers = {"Location": f"/v1/faxes/{outcome.fax_id}"} if outcome.fax_id else {}
-        if outcome.replayed:
+        headers = {"Location": f"/v1/faxes/{accepted.fax_id}"} if accepted.fax_id else {}
+        if accepted.replayed:
             headers["Idempotent-Replayed"] = "true"
-        return Response(outcome.body, status=outcome.status, headers=headers)
+        return Response(accepted.representation, status=201, headers=headers)
 
     @extend_schema(
         operation_id="faxes_list",
@@ -337,16 +318,20 @@ class FaxListCreateView(APIView):
         params = request.query_params
         page = _int_param(params, "page", default=1, low=1, high=1_000_000)
         limit = _int_param(params, "limit", default=20, low=1, high=100)
-        faxes = _filtered(_account_faxes(request), params).order_by("-created_at", "-id")
-        offset = (page - 1) * limit
-        rows = list(faxes[offset : offset + limit + 1])
+        faxes, has_more = faxes_page(
+            account=request.auth.account,
+            livemode=request.auth.livemode,
+            filters=_filters(params),
+            page=page,
+            limit=limit,
+        )
         return Response(
             {
                 "object": "list",
-                "data": FaxSerializer(rows[:limit], many=True).data,
+                "data": faxes_public(faxes),
                 "page": page,
                 "limit": limit,
-                "has_more": len(rows) > limit,
+                "has_more": has_more,
             }
         )
 
@@ -379,28 +364,26 @@ def _datetime_param(params: Any, name: str) -> datetime | None:
         raise InvalidRequest(f"'{name}' is out of range.", param=name) from None
 
 
-def _filtered(faxes: Any, params: Any) -> Any:
+def _filters(params: Any) -> FaxFilters:
+    """The list's filters from the query string; InvalidRequest naming the one at fault. They are
+    read in this order, so the first bad one is the one reported."""
     status = params.get("status")
-    if status is not None:
-        if status not in PUBLIC_STATUSES:
-            raise InvalidRequest(
-                f"'status' must be one of: {', '.join(PUBLIC_STATUSES)}.", param="status"
-            )
-        faxes = faxes.filter(
-            status__in=[FaxStatus.QUEUED, FaxStatus.SUBMITTING]
-            if status == FaxStatus.QUEUED
-            else [status]
+    if status is not None and status not in PUBLIC_STATUSES:
+        raise InvalidRequest(
+            f"'status' must be one of: {', '.join(PUBLIC_STATUSES)}.", param="status"
         )
-    if (to := params.get("to")) is not None:
+    to = params.get("to")
+    if to is not None:
         try:
-            faxes = faxes.filter(to_number=normalize_e164(to))
+            to = normalize_e164(to)
         except InvalidPhoneNumber as error:
             raise InvalidRequest(str(error), param="to") from None
-    if (after := _datetime_param(params, "created_after")) is not None:
-        faxes = faxes.filter(created_at__gt=after)
-    if (before := _datetime_param(params, "created_before")) is not None:
-        faxes = faxes.filter(created_at__lt=before)
-    return faxes
+    return FaxFilters(
+        status=status,
+        to=to,
+        created_after=_datetime_param(params, "created_after"),
+        created_before=_datetime_param(params, "created_before"),
+    )
 
 
 class FaxDetailView(APIView):
@@ -428,10 +411,12 @@ class FaxDetailView(APIView):
         },
     )
     def get(self, request: Request, fax_id: str) -> Response:
-        fax = _account_faxes(request).filter(pk=fax_id).first()
+        fax = fax_of_account(
+            account=request.auth.account, livemode=request.auth.livemode, fax_id=fax_id
+        )
         if fax is None:
             raise NotFound(f"No fax with id '{fax_id}'.", param="id")
-        return Response(FaxSerializer(fax).data)
+        return Response(fax_public(fax))
 
 
 urlpatterns = [

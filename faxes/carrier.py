@@ -12,7 +12,7 @@ its caller precisely what a failure means:
 - `CarrierRejected`: Telnyx refused the request (4xx other than 408 and 429). Trying again will not
   help.
 
-For calls that are safe to repeat (reads, media uploads, cancels), failures that may have reached
+For calls that are safe to repeat (reads, media uploads), failures that may have reached
 Telnyx are reported as `CarrierUnavailable`: repeating them cannot do harm.
 
 Logs carry the method, the path, the status and Telnyx's error code and title; never the API key,
@@ -169,7 +169,7 @@ class TelnyxClient:
         return client
 
     def close(self) -> None:
-        """Release the pooled connections."""
+        """Release the pooled connections (a client replaced by one for new settings)."""
         self._session.close()
 
     def upload_media(self, *, name: str, content: bytes, ttl_secs: int = 3600) -> str:
@@ -243,12 +243,6 @@ class TelnyxClient:
             if is_last:
                 return faxes
         raise CarrierError(f"More than {FIND_MAX_PAGES} pages of faxes to reconcile.")
-
-    def cancel_fax(self, fax_id: str) -> None:
-        """Ask Telnyx to cancel a fax that is still queued or being sent. Repeating it is
-        harmless; a fax past cancelling is a 4xx `CarrierRejected`."""
-        path = f"/faxes/{_segment(fax_id)}/actions/cancel"
-        self._request("POST", path, ambiguous=CarrierUnavailable)
 
     def _find_page(self, *, params: dict[str, str]) -> tuple[list[CarrierFax], bool]:
         """Return one page of `GET /faxes` and whether it is the last one."""

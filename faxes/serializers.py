@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from developers.openapi import constant
-from fax_numbers.selectors import numbers_for_account
-from faxes.documents import (
-    ACCEPTED_CONTENT_TYPES,
-    DocumentError,
-    PreparedDocument,
-    decode_base64,
-    prepare_document,
-)
+from faxes.documents import ACCEPTED_CONTENT_TYPES
 from faxes.models import DocumentSource, Fax, FaxStatus
 from sendfaxmail.lib.api import LargeString
 from sendfaxmail.lib.fetch import UnsafeUrl, check_url_syntax
+from sendfaxmail.lib.openapi import constant
 from sendfaxmail.lib.phone import E164_HELP, E164_SHAPE, InvalidPhoneNumber, normalize_e164
 
 PUBLIC_STATUSES = [
@@ -106,6 +100,16 @@ class FaxSerializer(serializers.Serializer):
         return fax.failure_message or None
 
 
+def fax_public(fax: Fax) -> dict[str, Any]:
+    """The fax as customers see it: in API answers, idempotent replays and webhook events."""
+    return FaxSerializer(fax).data
+
+
+def faxes_public(faxes: Iterable[Fax]) -> list[dict[str, Any]]:
+    """`fax_public` of each fax, with the serializer's fields built once for the lot."""
+    return FaxSerializer(faxes, many=True).data
+
+
 @extend_schema_field({"type": "string", "format": "byte"})
 class Base64Field(serializers.Field):
     """A string, taken as it is. DRF's CharField runs per-character validators (surrogates,
@@ -135,12 +139,14 @@ class InlineDocumentSerializer(serializers.Serializer):
             )
         return super().to_internal_value(data)
 
-    # The content is decoded and converted by FaxCreateSerializer.validate, once every cheaper
-    # check of the request has passed: see _prepare_inline_document.
+    # The content is decoded and converted by the intake service, once every cheaper check of
+    # the request has passed (faxes.services.intake.inline_document_prepare).
 
 
 class FaxCreateSerializer(serializers.Serializer):
-    """POST /v1/faxes. Unknown fields are refused so that a typo is not silently ignored."""
+    """POST /v1/faxes: the shape of each field. Unknown fields are refused so that a typo is not
+    silently ignored. The rules that need the account or cost time (the sender's number, the
+    document itself) are the intake service's."""
 
     to = serializers.RegexField(
         E164_SHAPE, help_text="E.164, e.g. +15551234567.", error_messages={"invalid": E164_HELP}
@@ -183,48 +189,8 @@ class FaxCreateSerializer(serializers.Serializer):
         except InvalidPhoneNumber as error:
             raise serializers.ValidationError(str(error)) from None
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """The sender's number, then the inline document: converting a document is the one
-        expensive check, so a request that fails a cheap one never pays for it."""
-        attrs["from_number"] = self._from_number(attrs.pop("from", None))
-        if (document := attrs.get("document")) is not None:
-            document["prepared"] = _prepare_inline_document(document)
-        return attrs
-
-    def _from_number(self, requested: str | None) -> str:
-        # One written-out query (the one GET /v1/numbers runs): cheaper than building it with the
-        # ORM on every send.
-        numbers = [n["number"] for n in numbers_for_account(account_id=self.context["account"].pk)]
-        if requested is None:
-            number = numbers[0] if numbers else None
-            if number is None:
-                raise serializers.ValidationError(
-                    {"from": "This account has no fax number to send from. Ask support to add one."}
-                )
-            return number
-        if requested not in numbers:
-            raise serializers.ValidationError(
-                {"from": f"'{requested}' is not one of this account's numbers (GET /v1/numbers)."}
-            )
-        return requested
-
     def validate_document_url(self, value: str) -> str:
         try:
             return check_url_syntax(value)
         except UnsafeUrl as error:
             raise serializers.ValidationError(error.message) from None
-
-
-def _prepare_inline_document(document: dict[str, Any]) -> PreparedDocument:
-    """Decode and convert a validated `document` object, or raise a ValidationError naming the
-    field at fault: `document.content`, `document.content_type`, or `document` itself when the
-    document is over a size budget as a whole."""
-    try:
-        data = decode_base64(document["content"])
-        return prepare_document(data, declared_type=document["content_type"])
-    except DocumentError as error:
-        # "document.content" becomes {"document": {"content": message}}, as DRF nests errors.
-        detail: Any = error.message
-        for name in reversed((error.param or "document.content").split(".")):
-            detail = {name: detail}
-        raise serializers.ValidationError(detail) from None

@@ -1,9 +1,9 @@
 """The simulated carrier: the embedded default, and what every test-mode fax goes through.
 
-It answers like Telnyx and then reports Telnyx-shaped events over a few seconds (queued, media
-processed, sending started, delivered or failed), which go through the same event processing as
-Telnyx's webhook; if those event tasks are lost, the sweeper's poll gets the outcome from
-`get_fax`, as it would from Telnyx. The destination number chooses the outcome:
+It answers like Telnyx and then reports the events Telnyx would over a few seconds (queued, media
+processed, sending started, delivered or failed), built as `CarrierEvent`s and applied by the
+same service as Telnyx's webhook; if those event tasks are lost, the sweeper's poll gets the
+outcome from `get_fax`, as it would from Telnyx. The destination number chooses the outcome:
 
     +15550000002  busy                   +15550000005  transmission error after 1 page
     +15550000003  no answer              +15550000007  delivered, but only after 60 seconds
@@ -20,7 +20,8 @@ from typing import Any
 from celery import current_app
 
 from faxes.carrier import CarrierFax, CarrierRejected, encode_client_state
-from faxes.models import Fax
+from faxes.events import EVENT_STATUS, CarrierEvent
+from faxes.selectors import fax_by_carrier_id
 
 
 @dataclass(frozen=True)
@@ -68,29 +69,38 @@ def script(to: str, *, page_count: int | None) -> list[Step]:
     return steps
 
 
-def event_body(
-    *, carrier_fax_id: str, step: Step, index: int, to: str, from_: str, client_state: str
-) -> dict[str, Any]:
-    """A Telnyx-shaped webhook body. The event id is derived from the fax and step, so a replayed
-    step is a duplicate, as a Telnyx retry would be."""
+def simulated_event(
+    *,
+    carrier_fax_id: str,
+    index: int,
+    to: str,
+    from_: str,
+    client_state: str,
+    page_count: int | None,
+) -> CarrierEvent:
+    """Step `index` of the script of a simulated fax of `page_count` pages to `to`, as the event
+    Telnyx would report, with the payload it would carry. The event id is derived from the fax
+    and step, so a replayed step is a duplicate, as a Telnyx retry would be."""
+    step = script(to, page_count=page_count)[index]
     status = step.extra.get("status", step.event_type.removeprefix("fax.").replace(".", "_"))
-    return {
-        "data": {
-            "event_type": step.event_type,
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{carrier_fax_id}/{index}")),
-            "occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            "record_type": "event",
-            "payload": {
-                "fax_id": carrier_fax_id,
-                "status": status,
-                "to": to,
-                "from": from_,
-                "client_state": client_state,
-                **{k: v for k, v in step.extra.items() if k != "status"},
-            },
+    return CarrierEvent(
+        event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{carrier_fax_id}/{index}")),
+        event_type=step.event_type,
+        occurred_at=datetime.now(UTC),
+        carrier_fax_id=carrier_fax_id,
+        client_state=client_state,
+        status=EVENT_STATUS.get(step.event_type),
+        page_count=step.extra.get("page_count"),
+        failure_reason=step.extra.get("failure_reason"),
+        payload={
+            "fax_id": carrier_fax_id,
+            "status": status,
+            "to": to,
+            "from": from_,
+            "client_state": client_state,
+            **{k: v for k, v in step.extra.items() if k != "status"},
         },
-        "meta": {"attempt": 1, "delivered_to": "simulator"},
-    }
+    )
 
 
 class SimulatorCarrier:
@@ -114,7 +124,7 @@ class SimulatorCarrier:
         for index, step in enumerate(script(to, page_count=None)):
             # By task name: the simulator must not import the task module (it imports services).
             current_app.send_task(
-                "faxes.tasks.simulator_event",
+                "faxes.tasks.simulator_step_task",
                 kwargs={
                     "carrier_fax_id": carrier_fax_id,
                     "index": index,
@@ -141,7 +151,7 @@ class SimulatorCarrier:
 
         The simulator's record of its faxes is our own row, found by the id it gave.
         """
-        fax = Fax.objects.filter(carrier_fax_id=fax_id).first()
+        fax = fax_by_carrier_id(carrier_fax_id=fax_id)
         if fax is None:
             raise CarrierRejected(
                 "The simulator has no such fax.", status_code=404, detail="Fax not found."
@@ -162,6 +172,3 @@ class SimulatorCarrier:
 
     def find_faxes(self, *, to: str, created_after: datetime) -> list[CarrierFax]:
         return []
-
-    def cancel_fax(self, fax_id: str) -> None:
-        return None

@@ -1,7 +1,8 @@
-"""Celery tasks for the fax pipeline: thin wrappers that load ids and call services.
+"""Celery tasks for the fax pipeline: thin wrappers that take ids and call services.
 
 Every task may run twice (late acks, a worker lost mid-task, the sweeper re-enqueueing); the
-services' conditional updates make that harmless.
+services' conditional updates make that harmless. Tasks are named `<what they run>_task`, so
+that no task shares a name with the service it calls.
 """
 
 from __future__ import annotations
@@ -12,11 +13,7 @@ import random
 from celery import shared_task
 from django.db import OperationalError
 
-from faxes import services
-from faxes.carrier import decode_client_state
-from faxes.events import parse_event
-from faxes.models import Fax
-from faxes.simulator import event_body, script
+from faxes.services import carrier_events, intake, pipeline, sweeper
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +27,11 @@ def backoff(retries: int, *, at_least: float | None = None) -> float:
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, time_limit=90, soft_time_limit=75)
-def fax_fetch(self, fax_id: str) -> None:  # noqa: ANN001
+def fax_fetch_task(self, fax_id: str) -> None:  # noqa: ANN001
     """Fetch a URL document (queue `fetch`); the service hands the fax to submission. The soft
     time limit fails the fax; a library call stuck past the hard limit is killed, and the
     sweeper restarts the fetch until it runs out of restarts."""
-    services.fax_fetch_document(fax_id=fax_id)
+    pipeline.fax_fetch_document(fax_id=fax_id)
 
 
 @shared_task(
@@ -45,17 +42,17 @@ def fax_fetch(self, fax_id: str) -> None:  # noqa: ANN001
     soft_time_limit=100,
     max_retries=SUBMIT_MAX_RETRIES,
 )
-def fax_submit(self, fax_id: str, token: str = "") -> None:  # noqa: ANN001
+def fax_submit_task(self, fax_id: str, token: str = "") -> None:  # noqa: ANN001
     """Submit the fax to the carrier (queue `carrier`), retrying transient failures."""
     try:
-        services.fax_submit(fax_id=fax_id, token=token)
-    except services.RetryLater as later:
+        pipeline.fax_submit_to_carrier(fax_id=fax_id, token=token)
+    except pipeline.RetryLater as later:
         if self.request.retries >= self.max_retries:
-            services.fax_give_up(fax_id=fax_id, reason=str(later))
+            pipeline.fax_give_up(fax_id=fax_id, reason=str(later))
             return
         countdown = backoff(self.request.retries, at_least=later.countdown)
         logger.warning("Fax %s: %s; retrying in %.0f s", fax_id, later, countdown)
-        services.fax_retry_scheduled(fax_id=fax_id, countdown=countdown)
+        pipeline.fax_retry_scheduled(fax_id=fax_id, countdown=countdown)
         raise self.retry(
             args=[fax_id], kwargs={"token": later.token}, countdown=countdown
         ) from None
@@ -69,38 +66,30 @@ def fax_submit(self, fax_id: str, token: str = "") -> None:  # noqa: ANN001
     retry_backoff=True,
     max_retries=5,
 )
-def simulator_event(
+def simulator_step_task(
     *, carrier_fax_id: str, index: int, to: str, from_: str, client_state: str
 ) -> None:
-    """One step of a simulated fax, processed like a Telnyx webhook (queue `events`)."""
-    fax = Fax.objects.filter(pk=decode_client_state(client_state)).only("page_count").first()
-    steps = script(to, page_count=fax.page_count if fax else None)
-    body = event_body(
-        carrier_fax_id=carrier_fax_id,
-        step=steps[index],
-        index=index,
-        to=to,
-        from_=from_,
-        client_state=client_state,
+    """One step of a simulated fax, applied like a Telnyx webhook (queue `events`)."""
+    carrier_events.simulator_step_apply(
+        carrier_fax_id=carrier_fax_id, index=index, to=to, from_=from_, client_state=client_state
     )
-    services.fax_apply_carrier_event(event=parse_event(body), source="simulator")
 
 
 @shared_task(ignore_result=True, time_limit=300)
-def faxes_sweep() -> None:
+def faxes_sweep_task() -> None:
     """Periodic: restart faxes whose task is overdue (failing those out of restarts); ask the
     carrier about silent ones."""
-    outcome = services.faxes_restart_stalled()
+    outcome = sweeper.faxes_restart_stalled()
     if outcome.restarted or outcome.failed:
         logger.warning(
             "Sweep: restarted %d faxes, failed %d out of restarts",
             len(outcome.restarted),
             len(outcome.failed),
         )
-    services.faxes_poll_silent()
+    sweeper.faxes_poll_silent()
 
 
 @shared_task(ignore_result=True)
-def idempotency_keys_purge() -> None:
-    deleted = services.idempotency_keys_purge()
+def idempotency_keys_purge_task() -> None:
+    deleted = intake.idempotency_keys_purge()
     logger.info("Purged %d idempotency keys older than 24 hours.", deleted)

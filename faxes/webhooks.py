@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from faxes.events import EventError, parse_event
-from faxes.services import fax_apply_carrier_event
+from faxes.services.carrier_events import fax_apply_carrier_event
 from sendfaxmail.lib.signing import InvalidTimestamp, SignatureError, verify_telnyx_signature
 
 logger = logging.getLogger(__name__)

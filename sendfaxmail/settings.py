@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "sendfaxmail.lib.apps.LibConfig",
+    "audit",
     "accounts",
     "developers",
     "fax_numbers",
@@ -381,16 +382,19 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # carrier submissions on Telnyx, and neither may delay carrier events or customer webhooks.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
-    "faxes.tasks.fax_fetch": {"queue": "fetch"},
-    "faxes.tasks.fax_submit": {"queue": "carrier"},
-    "faxes.tasks.simulator_event": {"queue": "events"},
+    "faxes.tasks.fax_fetch_task": {"queue": "fetch"},
+    "faxes.tasks.fax_submit_task": {"queue": "carrier"},
+    "faxes.tasks.simulator_step_task": {"queue": "events"},
     "developers.tasks.*": {"queue": "webhooks"},
 }
 CELERY_BEAT_SCHEDULE = {
-    "faxes-sweep": {"task": "faxes.tasks.faxes_sweep", "schedule": 60.0},
-    "idempotency-keys-purge": {"task": "faxes.tasks.idempotency_keys_purge", "schedule": 3600.0},
+    "faxes-sweep": {"task": "faxes.tasks.faxes_sweep_task", "schedule": 60.0},
+    "idempotency-keys-purge": {
+        "task": "faxes.tasks.idempotency_keys_purge_task",
+        "schedule": 3600.0,
+    },
     "webhook-deliveries": {
-        "task": "developers.tasks.webhook_deliveries_dispatch",
+        "task": "developers.tasks.webhook_deliveries_dispatch_task",
         "schedule": 5.0,
     },
 }

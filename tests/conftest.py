@@ -9,7 +9,7 @@ from django.test import Client
 
 from accounts.models import Account
 from developers.models import ApiKey, Scope
-from developers.services import api_key_create
+from developers.services.api_keys import api_key_create
 from faxes.models import Fax
 from tests import factories
 

@@ -90,13 +90,13 @@ def test_the_key_admin_revokes(staff_client: Client, account: Account) -> None:
 def test_support_finds_a_fax_by_carrier_id_and_reads_its_history(
     staff_client: Client, account: Account
 ) -> None:
-    from faxes import services
     from faxes.models import FaxStatus
+    from faxes.services.status import fax_fail
     from tests.factories import FaxFactory
 
     fax = FaxFactory(account=account, status=FaxStatus.SENDING, carrier_fax_id="telnyx-abc-123")
     other = FaxFactory(account=account)
-    services.fax_fail(fax=fax, reason="busy", message="The receiving line was busy.")
+    fax_fail(fax=fax, reason="busy", message="The receiving line was busy.")
 
     listing = staff_client.get("/admin/faxes/fax/", {"q": "telnyx-abc-123"}).content.decode()
     detail = staff_client.get(f"/admin/faxes/fax/{fax.pk}/change/").content.decode()

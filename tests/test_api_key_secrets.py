@@ -69,22 +69,3 @@ def test_rotating_secret_key_keeps_keys_working(settings, account: Account) -> N
     settings.SECRET_KEY = "a-brand-new-secret-key-" * 3
 
     assert ApiKey.objects.get(digest=keys.digest(secret)) == api_key
-
-
-def test_the_auth_row_is_read_the_same_from_sqlite_as_from_postgresql() -> None:
-    from datetime import UTC, datetime
-
-    from developers.selectors import key_from_row
-
-    naive = datetime(2026, 11, 26, 23, 0, 0)  # what SQLite's driver returns
-    trial_end = datetime(2099, 1, 1, 0, 0, 0)
-    sqlite_row = ("key_x", '["faxes:send"]', 1, naive, 7, "Clinic", trial_end, "business", 1)
-
-    key = key_from_row(sqlite_row)
-
-    assert key.scopes == ["faxes:send"]
-    assert key.livemode is True
-    assert key.last_used_at == naive.replace(tzinfo=UTC)
-    assert key.account.trial_ends_at.tzinfo is UTC
-    assert key.account.has_api_access is True
-    assert key.account_id == 7

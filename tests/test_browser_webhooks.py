@@ -8,9 +8,9 @@ import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
 
-from developers import services as webhook_services
-from faxes import services as fax_services
+from developers.services import webhook_deliveries, webhook_endpoints
 from faxes import tasks
+from faxes.services import pipeline as fax_pipeline
 from tests import documents
 from tests.conftest import log_in, make_key
 from tests.factories import AccountFactory
@@ -43,14 +43,14 @@ def test_a_fax_sent_with_the_simulator_shows_up_in_the_delivery_log(
     assert response.status_code == 201
     fax_id = response.json()["id"]
     # The worker's part, run here in order: submit, the simulator's events, webhook delivery.
-    fax_services.fax_submit(fax_id=fax_id)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax_id)
     for name, _, kwargs in list(pipeline):
-        if name == "faxes.tasks.simulator_event":
-            tasks.simulator_event.run(**kwargs)
+        if name == "faxes.tasks.simulator_step_task":
+            tasks.simulator_step_task.run(**kwargs)
     # An endpoint takes one delivery at a time: claim again until nothing is due.
-    while claimed := webhook_services.webhook_deliveries_claim():
+    while claimed := webhook_deliveries.webhook_deliveries_claim():
         for delivery_id in claimed:
-            webhook_services.webhook_delivery_attempt(delivery_id=delivery_id)
+            webhook_deliveries.webhook_delivery_attempt(delivery_id=delivery_id)
 
     page.reload()
     log = page.locator("#deliveries").inner_text()
@@ -67,7 +67,7 @@ def test_a_test_event_shows_sending_then_its_answer_without_a_reload(
     live_server, transactional_db, page, receiver, pipeline
 ) -> None:
     account = AccountFactory(plan_slug="business", with_number=True)
-    endpoint = webhook_services.webhook_endpoint_create(account=account, url=receiver.url())
+    endpoint = webhook_endpoints.webhook_endpoint_create(account=account, url=receiver.url())
     receiver.answer(Answer(status=202, body=b"pong"))
 
     log_in(page, live_server.url, account)
@@ -76,9 +76,11 @@ def test_a_test_event_shows_sending_then_its_answer_without_a_reload(
     assert "Sending" in page.text_content("#ping-result")
     assert receiver.received == []
     # The webhooks worker's part.
-    for delivery_id in webhook_services.webhook_deliveries_claim():
-        webhook_services.webhook_delivery_attempt(delivery_id=delivery_id)
+    for delivery_id in webhook_deliveries.webhook_deliveries_claim():
+        webhook_deliveries.webhook_delivery_attempt(delivery_id=delivery_id)
 
     page.wait_for_selector("#ping-result >> text=Delivered", timeout=10_000)
     assert "202" in page.text_content("#ping-result")
-    assert [name for name, _, _ in pipeline] == ["developers.tasks.webhook_deliveries_dispatch"]
+    assert [name for name, _, _ in pipeline] == [
+        "developers.tasks.webhook_deliveries_dispatch_task"
+    ]

@@ -471,15 +471,6 @@ def test_it_refuses_a_naive_creation_time(client: TelnyxClient) -> None:
         client.find_faxes(to="+15557654321", created_after=datetime(2026, 3, 1))
 
 
-def test_it_cancels_a_fax(telnyx: responses.RequestsMock, client: TelnyxClient) -> None:
-    telnyx.post(f"{BASE}/faxes/{FAX_ID}/actions/cancel", json={"data": _fax_json()})
-
-    client.cancel_fax(FAX_ID)
-
-    assert len(telnyx.calls) == 1
-    assert telnyx.calls[0].request.headers["Authorization"] == f"Bearer {API_KEY}"
-
-
 @override_settings(
     TELNYX_API_KEY="KEY-from-settings",
     TELNYX_API_BASE="http://fake-telnyx.test/v2",

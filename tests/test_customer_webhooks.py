@@ -13,10 +13,10 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from accounts.models import Account
-from developers import services
 from developers.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from faxes import services as fax_services
+from developers.services import webhook_deliveries, webhook_endpoints
 from faxes.models import Fax, FaxStatus
+from faxes.services import status as fax_status
 from tests.factories import AccountFactory, FaxFactory
 from tests.receiver import Answer
 
@@ -25,18 +25,20 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def endpoint(account: Account, receiver) -> WebhookEndpoint:
-    return services.webhook_endpoint_create(account=account, url=receiver.url(), description="EHR")
+    return webhook_endpoints.webhook_endpoint_create(
+        account=account, url=receiver.url(), description="EHR"
+    )
 
 
 def deliver_due() -> list[WebhookDelivery]:
     return [
-        services.webhook_delivery_attempt(delivery_id=d)
-        for d in services.webhook_deliveries_claim()
+        webhook_deliveries.webhook_delivery_attempt(delivery_id=d)
+        for d in webhook_deliveries.webhook_deliveries_claim()
     ]
 
 
 def finish(fax: Fax, status: FaxStatus = FaxStatus.DELIVERED) -> None:
-    fax_services.fax_advance(fax=fax, status=status, source="test", pages_delivered=1)
+    fax_status.fax_advance(fax=fax, status=status, source="test", pages_delivered=1)
 
 
 def headers_of(received) -> dict[str, str]:
@@ -75,13 +77,13 @@ def test_no_event_survives_a_rolled_back_change(endpoint, account) -> None:
 def test_only_subscribed_enabled_endpoints_of_the_account_get_deliveries(
     account, other_account, receiver
 ) -> None:
-    wants_failures = services.webhook_endpoint_create(
+    wants_failures = webhook_endpoints.webhook_endpoint_create(
         account=account, url=receiver.url("/a"), event_types=["fax.failed"]
     )
-    wants_all = services.webhook_endpoint_create(account=account, url=receiver.url("/b"))
-    disabled = services.webhook_endpoint_create(account=account, url=receiver.url("/c"))
-    services.webhook_endpoint_set_enabled(endpoint=disabled, enabled=False)
-    services.webhook_endpoint_create(account=other_account, url=receiver.url("/d"))
+    wants_all = webhook_endpoints.webhook_endpoint_create(account=account, url=receiver.url("/b"))
+    disabled = webhook_endpoints.webhook_endpoint_create(account=account, url=receiver.url("/c"))
+    webhook_endpoints.webhook_endpoint_set_enabled(endpoint=disabled, enabled=False)
+    webhook_endpoints.webhook_endpoint_create(account=other_account, url=receiver.url("/d"))
 
     finish(FaxFactory(account=account, status=FaxStatus.SENDING))
 
@@ -110,7 +112,7 @@ def test_a_delivery_is_signed_so_the_standardwebhooks_library_verifies_it(
 
 def test_after_a_rotation_both_secrets_verify_for_24_hours(endpoint, account, receiver) -> None:
     old = endpoint.secret
-    new = services.webhook_endpoint_rotate_secret(endpoint=endpoint)
+    new = webhook_endpoints.webhook_endpoint_rotate_secret(endpoint=endpoint)
     finish(FaxFactory(account=account, status=FaxStatus.SENDING))
     deliver_due()
     got = receiver.received[-1]
@@ -120,7 +122,9 @@ def test_after_a_rotation_both_secrets_verify_for_24_hours(endpoint, account, re
     Webhook(new).verify(got.body, headers_of(got))
 
     with time_machine.travel(timezone.now() + timedelta(hours=25)):
-        services.webhook_endpoint_ping(endpoint=WebhookEndpoint.objects.get(pk=endpoint.pk))
+        webhook_deliveries.webhook_endpoint_ping(
+            endpoint=WebhookEndpoint.objects.get(pk=endpoint.pk)
+        )
         deliver_due()
     late = receiver.received[-1]
     assert len(late.headers["webhook-signature"].split(" ")) == 1
@@ -139,7 +143,7 @@ def test_failures_are_retried_on_the_schedule_then_given_up(endpoint, account, r
         while delivery.status == DeliveryStatus.PENDING:
             gaps.append(delivery.next_attempt_at - delivery.last_attempt_at)
             clock.move_to(delivery.next_attempt_at - timedelta(seconds=1))
-            assert services.webhook_deliveries_claim() == []  # not due yet
+            assert webhook_deliveries.webhook_deliveries_claim() == []  # not due yet
             clock.move_to(delivery.next_attempt_at + timedelta(milliseconds=10))
             [delivery] = deliver_due()
 
@@ -213,8 +217,8 @@ def test_the_response_is_logged_truncated(endpoint, account, receiver) -> None:
     ],
 )
 def test_registration_refuses_urls_the_ssrf_guard_refuses(account, url: str) -> None:
-    with pytest.raises(services.WebhookError):
-        services.webhook_endpoint_create(account=account, url=url)
+    with pytest.raises(webhook_endpoints.WebhookError):
+        webhook_endpoints.webhook_endpoint_create(account=account, url=url)
     assert not WebhookEndpoint.objects.exists()
 
 
@@ -261,7 +265,7 @@ def test_a_resend_repeats_the_same_event_id(endpoint, account, receiver) -> None
     finish(FaxFactory(account=account, status=FaxStatus.SENDING))
     [first] = deliver_due()
 
-    services.webhook_delivery_resend(delivery=first)
+    webhook_deliveries.webhook_delivery_resend(delivery=first)
     deliver_due()
 
     assert [r.headers["webhook-id"] for r in receiver.received] == [first.event_id, first.event_id]
@@ -271,7 +275,7 @@ def test_a_resend_repeats_the_same_event_id(endpoint, account, receiver) -> None
 def test_a_ping_is_queued_then_delivered_and_says_how_it_went(endpoint, receiver) -> None:
     receiver.answer(Answer(status=204, body=b""))
 
-    queued = services.webhook_endpoint_ping(endpoint=endpoint)
+    queued = webhook_deliveries.webhook_endpoint_ping(endpoint=endpoint)
     assert (queued.status, receiver.received) == (DeliveryStatus.PENDING, [])
     [delivery] = deliver_due()
 
@@ -282,12 +286,12 @@ def test_a_ping_is_queued_then_delivered_and_says_how_it_went(endpoint, receiver
 
 def test_a_failed_ping_is_not_retried(endpoint, receiver) -> None:
     receiver.answer(Answer(status=500))
-    services.webhook_endpoint_ping(endpoint=endpoint)
+    webhook_deliveries.webhook_endpoint_ping(endpoint=endpoint)
 
     [delivery] = deliver_due()
 
     assert delivery.status == DeliveryStatus.FAILED
-    assert services.webhook_deliveries_claim() == []
+    assert webhook_deliveries.webhook_deliveries_claim() == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -298,7 +302,9 @@ def test_a_claim_skips_deliveries_another_transaction_holds(receiver) -> None:
         account = AccountFactory(plan_slug="business")
         event = WebhookEvent.objects.create(account=account, type="fax.delivered", body={})
         for path in ("/a", "/b"):
-            endpoint = services.webhook_endpoint_create(account=account, url=receiver.url(path))
+            endpoint = webhook_endpoints.webhook_endpoint_create(
+                account=account, url=receiver.url(path)
+            )
             deliveries.append(
                 WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=timezone.now())
             )
@@ -320,7 +326,7 @@ def test_a_claim_skips_deliveries_another_transaction_holds(receiver) -> None:
     worker.start()
     holding.wait(10)
     try:
-        claimed = services.webhook_deliveries_claim()
+        claimed = webhook_deliveries.webhook_deliveries_claim()
     finally:
         release.set()
         worker.join()
@@ -331,10 +337,10 @@ def test_a_claim_skips_deliveries_another_transaction_holds(receiver) -> None:
 
 def test_an_account_has_at_most_16_endpoints(account, receiver) -> None:
     for n in range(16):
-        services.webhook_endpoint_create(account=account, url=receiver.url(f"/{n}"))
+        webhook_endpoints.webhook_endpoint_create(account=account, url=receiver.url(f"/{n}"))
 
-    with pytest.raises(services.EndpointLimitReached):
-        services.webhook_endpoint_create(account=account, url=receiver.url("/17"))
+    with pytest.raises(webhook_endpoints.EndpointLimitReached):
+        webhook_endpoints.webhook_endpoint_create(account=account, url=receiver.url("/17"))
     assert WebhookEndpoint.objects.filter(account=account).count() == 16
 
 
@@ -342,14 +348,16 @@ def test_an_account_has_at_most_16_endpoints(account, receiver) -> None:
 def test_concurrent_additions_cannot_pass_the_endpoint_cap(receiver) -> None:
     account = AccountFactory(plan_slug="business")
     for n in range(15):
-        services.webhook_endpoint_create(account=account, url=receiver.url(f"/{n}"))
+        webhook_endpoints.webhook_endpoint_create(account=account, url=receiver.url(f"/{n}"))
     start = threading.Barrier(4)
 
     def add(n: int) -> None:
         start.wait(10)
         try:
-            services.webhook_endpoint_create(account=account, url=receiver.url(f"/extra{n}"))
-        except services.EndpointLimitReached:
+            webhook_endpoints.webhook_endpoint_create(
+                account=account, url=receiver.url(f"/extra{n}")
+            )
+        except webhook_endpoints.EndpointLimitReached:
             pass
         finally:
             connection.close()
@@ -365,23 +373,23 @@ def test_concurrent_additions_cannot_pass_the_endpoint_cap(receiver) -> None:
 
 def test_a_delivery_of_a_deleted_endpoint_is_dropped_quietly(endpoint, account, receiver) -> None:
     finish(FaxFactory(account=account, status=FaxStatus.SENDING))
-    [delivery_id] = services.webhook_deliveries_claim()
-    services.webhook_endpoint_delete(endpoint=endpoint)
+    [delivery_id] = webhook_deliveries.webhook_deliveries_claim()
+    webhook_endpoints.webhook_endpoint_delete(endpoint=endpoint)
 
-    assert services.webhook_delivery_attempt(delivery_id=delivery_id) is None
+    assert webhook_deliveries.webhook_delivery_attempt(delivery_id=delivery_id) is None
     assert receiver.received == []
 
 
 def test_a_stale_attempt_cannot_overwrite_a_recorded_one(endpoint, account, receiver) -> None:
     finish(FaxFactory(account=account, status=FaxStatus.SENDING))
-    [delivery_id] = services.webhook_deliveries_claim()
+    [delivery_id] = webhook_deliveries.webhook_deliveries_claim()
     stale = WebhookDelivery.objects.get(pk=delivery_id)  # read by a second, late attempt
     assert (
-        services.webhook_delivery_attempt(delivery_id=delivery_id).status
+        webhook_deliveries.webhook_delivery_attempt(delivery_id=delivery_id).status
         == DeliveryStatus.SUCCEEDED
     )
 
-    services._finish(
+    webhook_deliveries._finish(
         stale, status=DeliveryStatus.PENDING, error="late", retry_after=timedelta(seconds=5)
     )
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from faxes import services
-from faxes.documents import prepare_document
 from faxes.models import Fax
+from faxes.services import intake
+from faxes.services import pipeline as fax_pipeline
 from sendfaxmail.lib.fetch import FetchedBody
 from tests import documents
 
@@ -44,7 +44,7 @@ def test_a_fetched_document_is_readable_by_the_app_only(
     document_root, api_client, pipeline, monkeypatch
 ) -> None:
     monkeypatch.setattr(
-        services,
+        fax_pipeline,
         "fetch",
         lambda url, **kwargs: FetchedBody(
             content=documents.pdf_bytes(), content_type="application/pdf", final_url=url
@@ -53,18 +53,22 @@ def test_a_fetched_document_is_readable_by_the_app_only(
     body = {"to": "+15551234567", "document_url": "https://docs.example.com/a.pdf"}
     fax_id = api_client.post_json("/v1/faxes", body).json()["id"]
 
-    services.fax_fetch_document(fax_id=fax_id)
+    fax_pipeline.fax_fetch_document(fax_id=fax_id)
 
     [path] = stored_files(document_root)
     assert mode(path) == 0o600
     assert mode(path.parent) == 0o700
 
 
-def test_a_document_whose_send_rolls_back_is_removed(document_root, account, api_key) -> None:
-    request = services.FaxRequest(
+def test_a_document_whose_send_rolls_back_is_removed(
+    document_root, account, api_key, monkeypatch
+) -> None:
+    request = intake.FaxRequest(
         to="+15551234567",
-        from_number=account.fax_numbers.get().number,
-        document=prepare_document(documents.pdf_bytes(), declared_type="application/pdf"),
+        from_number=None,
+        document=intake.InlineDocument(
+            content=documents.b64(documents.pdf_bytes()), content_type="application/pdf"
+        ),
         document_url=None,
         client_reference=None,
     )
@@ -73,15 +77,15 @@ def test_a_document_whose_send_rolls_back_is_removed(document_root, account, api
         assert stored_files(document_root)  # the file was written before the failure
         raise RuntimeError("render failed")
 
+    monkeypatch.setattr(intake, "fax_public", render_fails)
     with pytest.raises(RuntimeError, match="render failed"):
-        services.fax_send(
+        intake.fax_accept(
             account=account,
             api_key=api_key[0],
             livemode=True,
             request=request,
             idempotency_key="key-1",
             fingerprint="f",
-            render=render_fails,
         )
 
     assert not Fax.objects.exists()
@@ -92,7 +96,7 @@ def test_a_fetched_document_that_could_not_be_attached_is_removed(
     document_root, api_client, pipeline, monkeypatch
 ) -> None:
     monkeypatch.setattr(
-        services,
+        fax_pipeline,
         "fetch",
         lambda url, **kwargs: FetchedBody(
             content=documents.pdf_bytes(), content_type="application/pdf", final_url=url
@@ -104,9 +108,9 @@ def test_a_fetched_document_that_could_not_be_attached_is_removed(
     def record_fails(*args: object, **kwargs: object) -> None:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services, "_record", record_fails)
+    monkeypatch.setattr(fax_pipeline, "fax_event_record", record_fails)
     with pytest.raises(RuntimeError, match="database went away"):
-        services.fax_fetch_document(fax_id=fax_id)
+        fax_pipeline.fax_fetch_document(fax_id=fax_id)
 
     assert Fax.objects.get(pk=fax_id).document == ""
     assert stored_files(document_root) == []

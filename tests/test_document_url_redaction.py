@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from developers import services
 from developers.models import WebhookDelivery
-from faxes import services as fax_services
+from developers.services import webhook_deliveries, webhook_endpoints
 from faxes.models import Fax, FaxStatus
+from faxes.services import status as fax_status
 from tests.conftest import ApiClient
 from tests.factories import FaxFactory
 
@@ -24,7 +24,7 @@ SHOWN = "https://bucket.s3.amazonaws.com/referral.pdf"
 
 @pytest.fixture
 def queued(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("faxes.services._enqueue_processing", lambda fax: None)
+    monkeypatch.setattr("faxes.services.intake.fax_pipeline_start", lambda *, fax: None)
 
 
 def test_the_answer_to_a_send_shows_the_url_without_its_query_but_keeps_it_for_the_fetch(
@@ -49,14 +49,14 @@ def test_reading_a_fax_shows_the_url_without_its_query(account, api_client: ApiC
 
 
 def test_a_webhook_shows_the_url_without_its_query(account, receiver) -> None:
-    services.webhook_endpoint_create(account=account, url=receiver.url())
+    webhook_endpoints.webhook_endpoint_create(account=account, url=receiver.url())
     fax = FaxFactory(
         account=account, document_source="url", document_url=PRESIGNED, status=FaxStatus.SENDING
     )
 
-    fax_services.fax_advance(fax=fax, status=FaxStatus.DELIVERED, source="test", pages_delivered=1)
-    for delivery_id in services.webhook_deliveries_claim():
-        services.webhook_delivery_attempt(delivery_id=delivery_id)
+    fax_status.fax_advance(fax=fax, status=FaxStatus.DELIVERED, source="test", pages_delivered=1)
+    for delivery_id in webhook_deliveries.webhook_deliveries_claim():
+        webhook_deliveries.webhook_delivery_attempt(delivery_id=delivery_id)
 
     assert WebhookDelivery.objects.get().status == "succeeded"
     [got] = receiver.received

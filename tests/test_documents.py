@@ -18,7 +18,6 @@ import pytest
 from django.test import override_settings
 from PIL import Image
 
-from faxes import documents
 from faxes.documents import (
     ACCEPTED_CONTENT_TYPES,
     MAX_JPEG_PAGE_PIXELS,
@@ -27,6 +26,7 @@ from faxes.documents import (
     DocumentError,
     PreparedDocument,
     decode_base64,
+    encoding,
     prepare_document,
     sniff_content_type,
 )
@@ -175,7 +175,7 @@ def test_it_refuses_oversized_base64_without_decoding_it(monkeypatch: pytest.Mon
     def must_not_decode(*args: object, **kwargs: object) -> bytes:
         raise AssertionError("decoded a document that is over the limit")
 
-    monkeypatch.setattr(documents.binascii, "a2b_base64", must_not_decode)
+    monkeypatch.setattr(encoding.binascii, "a2b_base64", must_not_decode)
     with pytest.raises(DocumentError, match="at most 1 KB"):
         decode_base64("QUJD" * 400, max_bytes=1024)
 

@@ -101,8 +101,9 @@ def test_a_fax_sent_here_is_submitted_by_another_process(
         seaweed,
         bucket_as_default_storage,
         tmp_path / "worker-documents",
-        "import hashlib; from faxes.models import Fax; from faxes.services import fax_submit;"
-        f"fax_submit(fax_id='{fax.id}'); fax = Fax.objects.get(pk='{fax.id}');"
+        "import hashlib; from faxes.models import Fax;"
+        "from faxes.services.pipeline import fax_submit_to_carrier;"
+        f"fax_submit_to_carrier(fax_id='{fax.id}'); fax = Fax.objects.get(pk='{fax.id}');"
         "print(fax.status, hashlib.sha256(fax.document.open('rb').read()).hexdigest())",
     )
 

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import Account
-from faxes import services
 from faxes.models import FaxStatus
+from faxes.services import status as fax_status
 from tests.factories import FaxFactory
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def test_it_works_on_a_low_plan(starter_account: Account) -> None:
 
 def test_the_detail_shows_the_history(owner_client: Client, account: Account) -> None:
     fax = FaxFactory(account=account, status=FaxStatus.SENDING)
-    services.fax_fail(fax=fax, reason="busy", message="The receiving line was busy.")
+    fax_status.fax_fail(fax=fax, reason="busy", message="The receiving line was busy.")
 
     page = owner_client.get(f"/dashboard/faxes/{fax.pk}").content.decode()
 

@@ -19,7 +19,10 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.models import Account
+from developers.services import webhook_deliveries, webhook_endpoints
 from faxes.models import Fax, FaxStatus
+from faxes.services import pipeline as fax_pipeline
+from faxes.services import status as fax_status
 from sendfaxmail.lib.redis import get_redis
 from tests.conftest import ApiClient, make_key
 from tests.factories import FaxFactory
@@ -133,13 +136,11 @@ def test_a_refused_send_counts_nothing(api_client: ApiClient, django_capture_on_
 @pytest.fixture
 def sending_fax(telnyx, accepted_fax, django_capture_on_commit_callbacks) -> tuple[Fax, str]:
     """A fax Telnyx accepted: status sending, with Telnyx's id stored."""
-    from faxes import services
-
     fax = accepted_fax()
     telnyx.accepts_media()
     carrier_fax_id = telnyx.accepts_fax()
     with django_capture_on_commit_callbacks(execute=True):
-        services.fax_submit(fax_id=fax.id)
+        fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
     fax.refresh_from_db()
     return fax, carrier_fax_id
 
@@ -148,13 +149,11 @@ def test_a_submitted_then_delivered_fax_is_counted_with_its_stage_times(
     telnyx, accepted_fax, django_capture_on_commit_callbacks
 ) -> None:
     before = scrape()
-    from faxes import services
-
     fax = accepted_fax()
     telnyx.accepts_media()
     carrier_fax_id = telnyx.accepts_fax()
     with django_capture_on_commit_callbacks(execute=True):
-        services.fax_submit(fax_id=fax.id)
+        fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
     with django_capture_on_commit_callbacks(execute=True):
         telnyx.deliver(telnyx.event("fax.delivered", fax=fax, carrier_fax_id=carrier_fax_id))
 
@@ -214,19 +213,16 @@ def test_queue_lengths_are_read_from_the_broker(settings) -> None:
 
 
 def test_a_webhook_delivery_is_counted_with_its_response_time(account: Account, receiver) -> None:
-    from developers import services
-    from faxes import services as fax_services
-
-    services.webhook_endpoint_create(account=account, url=receiver.url())
-    fax_services.fax_advance(
+    webhook_endpoints.webhook_endpoint_create(account=account, url=receiver.url())
+    fax_status.fax_advance(
         fax=FaxFactory(account=account, status=FaxStatus.SENDING),
         status=FaxStatus.DELIVERED,
         source="test",
     )
     before = scrape()
 
-    for delivery_id in services.webhook_deliveries_claim():
-        services.webhook_delivery_attempt(delivery_id=delivery_id)
+    for delivery_id in webhook_deliveries.webhook_deliveries_claim():
+        webhook_deliveries.webhook_delivery_attempt(delivery_id=delivery_id)
 
     after = scrape()
     attempts = "sfm_webhook_delivery_attempts_total"

@@ -10,11 +10,13 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import Account
-from developers import services as webhook_services
 from developers.models import ApiKey, WebhookEvent
-from faxes import services, tasks
+from developers.services import webhook_endpoints
+from faxes import tasks
 from faxes.carrier import decode_client_state
 from faxes.models import Fax, FaxStatus
+from faxes.services import pipeline as fax_pipeline
+from faxes.services import status as fax_status
 from tests import documents
 from tests.conftest import ApiClient, make_key
 
@@ -34,15 +36,21 @@ def send(client: ApiClient, to: str = "+15551234567", **extra) -> dict:
     return response.json()
 
 
+def marked_as_test(page: str, fax_id: str) -> bool:
+    """Whether the fax's own row carries the "test" badge (the mode switch above the table has
+    one on every test-mode page)."""
+    return re.search(rf'>{fax_id}</a>\s*<span class="badge test">test</span>', page) is not None
+
+
 def run_pipeline(fax_id: str, pipeline: list) -> None:
     """What the worker does with a fax: submit it, then play the carrier's events."""
-    services.fax_submit(fax_id=fax_id)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax_id)
     for name, _, kwargs in list(pipeline):
         if (
-            name == "faxes.tasks.simulator_event"
+            name == "faxes.tasks.simulator_step_task"
             and decode_client_state(kwargs["client_state"]) == fax_id
         ):
-            tasks.simulator_event.run(**kwargs)
+            tasks.simulator_step_task.run(**kwargs)
 
 
 def test_the_dashboard_creates_test_keys(owner_client: Client, account: Account) -> None:
@@ -105,7 +113,7 @@ def test_a_live_key_still_goes_to_the_carrier(api_client, telnyx, pipeline) -> N
     telnyx.accepts_fax()
     fax = send(api_client)
 
-    services.fax_submit(fax_id=fax["id"])
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax["id"])
 
     assert fax["livemode"] is True
     assert len(telnyx.posts_to("/faxes")) == 1
@@ -126,7 +134,7 @@ def test_a_live_key_still_goes_to_the_carrier(api_client, telnyx, pipeline) -> N
 def test_each_magic_number_and_its_webhook_events(
     test_client, account, receiver, pipeline, to, status, reason, event
 ) -> None:
-    webhook_services.webhook_endpoint_create(account=account, url=receiver.url())
+    webhook_endpoints.webhook_endpoint_create(account=account, url=receiver.url())
     fax = send(test_client, to=to)
 
     run_pipeline(fax["id"], pipeline)
@@ -167,12 +175,12 @@ def test_a_failing_document_url_fails_as_in_live_mode(test_client, pipeline, mon
     def refuse(url, **kwargs):
         raise FetchError("The server answered 404.")
 
-    monkeypatch.setattr(services, "fetch", refuse)
+    monkeypatch.setattr(fax_pipeline, "fetch", refuse)
     fax_id = test_client.post_json(
         "/v1/faxes", {"to": "+15551234567", "document_url": "https://docs.example.com/x.pdf"}
     ).json()["id"]
 
-    services.fax_fetch_document(fax_id=fax_id)
+    fax_pipeline.fax_fetch_document(fax_id=fax_id)
 
     body = test_client.get(f"/v1/faxes/{fax_id}").json()
     assert (body["status"], body["failure_reason"]) == ("failed", "document_fetch_failed")
@@ -191,16 +199,17 @@ def test_the_dashboard_separates_and_marks_test_faxes(
     assert test_fax["id"] not in live_page
     assert test_fax["id"] in test_page
     assert 'id="test-mode-notice"' in test_page
-    assert "badge test" in test_page
+    assert marked_as_test(test_page, test_fax["id"])
+    assert not marked_as_test(live_page, live_fax["id"])
 
 
 def test_test_deliveries_are_marked_in_the_log(
     owner_client: Client, account: Account, test_client, receiver, pipeline
 ) -> None:
-    endpoint = webhook_services.webhook_endpoint_create(account=account, url=receiver.url())
+    endpoint = webhook_endpoints.webhook_endpoint_create(account=account, url=receiver.url())
     fax = send(test_client)
     Fax.objects.filter(pk=fax["id"]).update(status=FaxStatus.SENDING)
-    services.fax_advance(
+    fax_status.fax_advance(
         fax=Fax.objects.get(pk=fax["id"]), status=FaxStatus.DELIVERED, source="test"
     )
 

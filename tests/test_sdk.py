@@ -14,10 +14,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from developers import services as developer_services
 from developers.models import Scope
-from faxes import services as fax_services
+from developers.services import webhook_deliveries, webhook_endpoints
 from faxes.models import FaxStatus, IdempotencyKey
+from faxes.services import status as fax_status
 from sendfaxmail.lib.signing import sign_standard_webhook
 from tests import documents
 from tests.conftest import make_key
@@ -191,7 +191,7 @@ def test_a_send_whose_connection_dropped_after_the_commit_is_replayed_not_sent_t
 
 def test_it_gets_a_fax_as_it_is_now(sfm, business) -> None:
     sent = sfm.faxes.send(to=TO, url="https://docs.example.com/a.pdf")
-    fax_services.fax_advance(
+    fax_status.fax_advance(
         fax=business.faxes.get(), status=FaxStatus.DELIVERED, source="test", pages_delivered=3
     )
 
@@ -570,11 +570,11 @@ def test_the_list_follows_next_cursor_when_the_api_answers_with_one() -> None:
 def delivered(db: None, account, receiver):
     """A real `fax.delivered` delivery as the customer's endpoint received it, and the
     endpoint's secret."""
-    endpoint = developer_services.webhook_endpoint_create(account=account, url=receiver.url())
+    endpoint = webhook_endpoints.webhook_endpoint_create(account=account, url=receiver.url())
     fax = FaxFactory(account=account, status=FaxStatus.SENDING)
-    fax_services.fax_advance(fax=fax, status=FaxStatus.DELIVERED, source="test", pages_delivered=1)
-    for delivery_id in developer_services.webhook_deliveries_claim():
-        developer_services.webhook_delivery_attempt(delivery_id=delivery_id)
+    fax_status.fax_advance(fax=fax, status=FaxStatus.DELIVERED, source="test", pages_delivered=1)
+    for delivery_id in webhook_deliveries.webhook_deliveries_claim():
+        webhook_deliveries.webhook_delivery_attempt(delivery_id=delivery_id)
     [received] = receiver.received
     return received, endpoint.secret, fax
 

@@ -7,18 +7,20 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from faxes import services, tasks
+from faxes import tasks
 from faxes.carrier import decode_client_state
 from faxes.models import Fax, FaxStatus
+from faxes.services import pipeline as fax_pipeline
+from faxes.services import sweeper
 
 pytestmark = pytest.mark.django_db
 
 
 def play(pipeline: list) -> list[str]:
     """Run the simulator's scheduled steps in order, as the worker would; return their types."""
-    steps = [kwargs for name, _, kwargs in pipeline if name == "faxes.tasks.simulator_event"]
+    steps = [kwargs for name, _, kwargs in pipeline if name == "faxes.tasks.simulator_step_task"]
     for kwargs in steps:
-        tasks.simulator_event.run(**kwargs)
+        tasks.simulator_step_task.run(**kwargs)
     return [Fax.objects.get(pk=decode_client_state(s["client_state"])).status for s in steps]
 
 
@@ -38,7 +40,7 @@ def test_each_magic_number_has_its_outcome(
 ) -> None:
     fax = accepted_fax(to=to)
 
-    services.fax_submit(fax_id=fax.id)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
     play(pipeline)
 
     fax.refresh_from_db()
@@ -51,21 +53,27 @@ def test_each_magic_number_has_its_outcome(
 def test_the_slow_number_is_delivered_only_after_60_seconds(
     accepted_fax, pipeline, monkeypatch
 ) -> None:
-    delays: list[float] = []
+    steps: list[tuple[float, dict]] = []
     monkeypatch.setattr(
         "celery.app.base.Celery.send_task",
-        lambda self, name, *a, countdown=None, **k: delays.append(countdown),
+        lambda self, name, *a, kwargs=None, countdown=None, **k: steps.append((countdown, kwargs)),
     )
     fax = accepted_fax(to="+15550000007")
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
 
-    services.fax_submit(fax_id=fax.id)
+    for _, kwargs in [step for step in steps if step[0] < 60]:
+        tasks.simulator_step_task.run(**kwargs)
+    before_a_minute = Fax.objects.get(pk=fax.pk).status
+    for _, kwargs in [step for step in steps if step[0] == 60]:
+        tasks.simulator_step_task.run(**kwargs)
 
-    assert max(delays) == 60.0
+    assert before_a_minute == FaxStatus.SENDING
+    assert Fax.objects.get(pk=fax.pk).status == FaxStatus.DELIVERED
 
 
 def test_simulated_events_walk_through_every_status(accepted_fax, pipeline) -> None:
     fax = accepted_fax()
-    services.fax_submit(fax_id=fax.id)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
 
     play(pipeline)
 
@@ -75,7 +83,7 @@ def test_simulated_events_walk_through_every_status(accepted_fax, pipeline) -> N
 
 def test_a_replayed_simulator_step_is_a_duplicate(accepted_fax, pipeline) -> None:
     fax = accepted_fax()
-    services.fax_submit(fax_id=fax.id)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
     play(pipeline)
 
     play(pipeline)
@@ -87,7 +95,7 @@ def test_the_simulator_never_reaches_telnyx(accepted_fax, pipeline, telnyx, sett
     settings.FAX_CARRIER = "simulator"
     fax = accepted_fax()
 
-    services.fax_submit(fax_id=fax.id)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
 
     assert len(telnyx.mock.calls) == 0
     assert Fax.objects.get(pk=fax.pk).status == FaxStatus.SENDING
@@ -101,13 +109,13 @@ def test_the_sweepers_poll_finishes_a_simulated_fax_whose_events_were_lost(
     accepted_fax, pipeline, to, status, reason, pages
 ) -> None:
     fax = accepted_fax(to=to)
-    services.fax_submit(fax_id=fax.id)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
     eleven_minutes_ago = timezone.now() - timedelta(minutes=11)
     Fax.objects.filter(pk=fax.pk).update(
         updated_at=eleven_minutes_ago, submitted_at=eleven_minutes_ago
     )
 
-    tasks.faxes_sweep.run()  # none of the simulator's event tasks ran
+    tasks.faxes_sweep_task.run()  # none of the simulator's event tasks ran
 
     fax.refresh_from_db()
     assert (fax.status, fax.failure_reason, fax.pages_delivered) == (status, reason, pages)
@@ -115,9 +123,9 @@ def test_the_sweepers_poll_finishes_a_simulated_fax_whose_events_were_lost(
 
 def test_a_polled_simulated_fax_is_sending_until_its_outcome_is_due(accepted_fax, pipeline) -> None:
     fax = accepted_fax(to="+15550000007")  # delivered after 60 seconds
-    services.fax_submit(fax_id=fax.id)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
     Fax.objects.filter(pk=fax.pk).update(updated_at=timezone.now() - timedelta(minutes=11))
 
-    assert services.faxes_poll_silent() == 1
+    assert sweeper.faxes_poll_silent() == 1
 
     assert Fax.objects.get(pk=fax.pk).status == FaxStatus.SENDING

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from faxes import services
 from faxes.models import Fax, FaxEvent, FaxStatus
+from faxes.services import pipeline as fax_pipeline
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ def sending_fax(telnyx, accepted_fax) -> tuple[Fax, str]:
     fax = accepted_fax()
     telnyx.accepts_media()
     carrier_fax_id = telnyx.accepts_fax()
-    services.fax_submit(fax_id=fax.id)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
     fax.refresh_from_db()
     return fax, carrier_fax_id
 
@@ -130,7 +130,7 @@ def test_a_failure_after_delivery_does_not_undo_it(telnyx, sending_fax) -> None:
 
 def test_an_event_that_beats_our_stored_id_is_matched_by_client_state(telnyx, accepted_fax) -> None:
     fax = accepted_fax()
-    services.fax_claim(fax_id=fax.id)  # submitting; Telnyx's answer has not arrived yet
+    fax_pipeline.fax_claim(fax_id=fax.id)  # submitting; Telnyx's answer has not arrived yet
 
     response = telnyx.deliver(
         telnyx.event("fax.sending.started", fax=fax, carrier_fax_id="early-1")
@@ -148,11 +148,11 @@ def test_our_answer_arriving_after_an_early_event_keeps_the_fax_consistent(
     fax = accepted_fax()
     telnyx.accepts_media()
     telnyx.accepts_fax("late-answer-1")
-    services.fax_claim(fax_id=fax.id)
+    fax_pipeline.fax_claim(fax_id=fax.id)
     telnyx.deliver(telnyx.event("fax.delivered", fax=fax, carrier_fax_id="late-answer-1"))
 
     token = Fax.objects.get(pk=fax.pk).submit_token
-    services.fax_submit(fax_id=fax.id, token=token)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id, token=token)
 
     fax.refresh_from_db()
     assert fax.status == FaxStatus.DELIVERED

@@ -7,7 +7,7 @@ import pytest
 from accounts.models import Account, Plan
 from accounts.services import account_set_plan
 from developers.models import Scope
-from developers.services import api_key_delete, api_key_revoke
+from developers.services.api_keys import api_key_delete, api_key_revoke
 from tests.conftest import ApiClient, make_key
 
 pytestmark = pytest.mark.django_db

@@ -28,7 +28,9 @@ URL = "/v1/faxes"
 def queued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Fax ids handed to the pipeline, recorded instead of reaching a broker."""
     calls: list[str] = []
-    monkeypatch.setattr("faxes.services._enqueue_processing", lambda fax: calls.append(fax.id))
+    monkeypatch.setattr(
+        "faxes.services.intake.fax_pipeline_start", lambda *, fax: calls.append(fax.id)
+    )
     return calls
 
 

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from accounts.models import Account
 from faxes.models import Fax, IdempotencyKey
-from faxes.services import idempotency_keys_purge
+from faxes.services import intake
+from faxes.services.intake import idempotency_keys_purge
 from tests import documents
 from tests.conftest import ApiClient, make_key
 from tests.factories import AccountFactory
@@ -32,11 +33,11 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     lock = threading.Lock()
 
-    def record(fax) -> None:
+    def record(*, fax) -> None:
         with lock:
             calls.append(fax.id)
 
-    monkeypatch.setattr("faxes.services._enqueue_processing", record)
+    monkeypatch.setattr("faxes.services.intake.fax_pipeline_start", record)
     return calls
 
 
@@ -119,12 +120,10 @@ def test_a_refused_request_does_not_use_up_its_key(
 def test_a_request_that_crashed_does_not_lock_its_key(
     api_client: ApiClient, queued: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import faxes.services
-
-    real = faxes.services.fax_create
-    monkeypatch.setattr(faxes.services, "fax_create", lambda **kw: 1 / 0)
+    real = intake.fax_create
+    monkeypatch.setattr(intake, "fax_create", lambda **kw: 1 / 0)
     assert send(api_client, BODY).status_code == 500
-    monkeypatch.setattr(faxes.services, "fax_create", real)
+    monkeypatch.setattr(intake, "fax_create", real)
 
     response = send(api_client, BODY)
 

@@ -10,10 +10,10 @@ from celery import current_app
 from django.test import Client
 
 from accounts.models import Account
-from developers import services
 from developers.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from faxes import services as fax_services
+from developers.services import webhook_deliveries, webhook_endpoints
 from faxes.models import FaxStatus
+from faxes.services import status as fax_status
 from tests.factories import FaxFactory
 from tests.receiver import Answer
 
@@ -30,7 +30,7 @@ def login(account: Account) -> Client:
 
 @pytest.fixture
 def endpoint(account: Account, receiver) -> WebhookEndpoint:
-    return services.webhook_endpoint_create(account=account, url=receiver.url())
+    return webhook_endpoints.webhook_endpoint_create(account=account, url=receiver.url())
 
 
 def test_adding_an_endpoint_shows_its_secret_once(
@@ -107,8 +107,12 @@ def test_a_low_plan_sees_an_upgrade_notice_and_cannot_add(
 
 
 def test_a_low_plan_can_still_disable_and_delete(starter_account: Account, receiver) -> None:
-    first = services.webhook_endpoint_create(account=starter_account, url=receiver.url("/1"))
-    second = services.webhook_endpoint_create(account=starter_account, url=receiver.url("/2"))
+    first = webhook_endpoints.webhook_endpoint_create(
+        account=starter_account, url=receiver.url("/1")
+    )
+    second = webhook_endpoints.webhook_endpoint_create(
+        account=starter_account, url=receiver.url("/2")
+    )
     client = login(starter_account)
 
     client.post(f"{BASE}/{first.pk}/disable")
@@ -127,7 +131,7 @@ def test_a_low_plan_can_still_disable_and_delete(starter_account: Account, recei
 def test_another_accounts_endpoint_is_a_404(
     owner_client: Client, other_account: Account, receiver, action: str
 ) -> None:
-    theirs = services.webhook_endpoint_create(account=other_account, url=receiver.url())
+    theirs = webhook_endpoints.webhook_endpoint_create(account=other_account, url=receiver.url())
 
     method = owner_client.get if action == "" else owner_client.post
     response = method(f"{BASE}/{theirs.pk}{action}", {"url": receiver.url("/mine")})
@@ -149,8 +153,8 @@ def test_every_endpoint_form_needs_csrf(
 
 def deliver_due() -> None:
     """The webhooks worker's part: claim what is due and attempt it."""
-    for delivery_id in services.webhook_deliveries_claim():
-        services.webhook_delivery_attempt(delivery_id=delivery_id)
+    for delivery_id in webhook_deliveries.webhook_deliveries_claim():
+        webhook_deliveries.webhook_delivery_attempt(delivery_id=delivery_id)
 
 
 def test_send_test_event_answers_without_waiting_for_a_slow_endpoint(
@@ -213,8 +217,8 @@ def test_test_events_are_limited_to_10_a_minute_per_account(
 def test_another_accounts_test_event_is_a_404(
     owner_client: Client, other_account: Account, receiver
 ) -> None:
-    theirs = services.webhook_endpoint_create(account=other_account, url=receiver.url())
-    ping = services.webhook_endpoint_ping(endpoint=theirs)
+    theirs = webhook_endpoints.webhook_endpoint_create(account=other_account, url=receiver.url())
+    ping = webhook_deliveries.webhook_endpoint_ping(endpoint=theirs)
 
     for path in (f"pings/{ping.pk}", f"pings/{ping.pk}/result"):
         assert owner_client.get(f"{BASE}/{theirs.pk}/{path}").status_code == 404
@@ -224,7 +228,7 @@ def test_a_17th_endpoint_is_refused_with_a_clear_form_error(
     owner_client: Client, account: Account, receiver
 ) -> None:
     for n in range(16):
-        services.webhook_endpoint_create(account=account, url=receiver.url(f"/{n}"))
+        webhook_endpoints.webhook_endpoint_create(account=account, url=receiver.url(f"/{n}"))
 
     response = owner_client.post(f"{BASE}/new", {"url": receiver.url("/17")})
 
@@ -249,7 +253,7 @@ def test_the_delivery_log_shows_attempts_answers_and_next_retry(
 ) -> None:
     receiver.answer(Answer(status=503, body=b"maintenance"))
     fax = FaxFactory(account=account, status=FaxStatus.SENDING)
-    fax_services.fax_advance(fax=fax, status=FaxStatus.DELIVERED, source="test")
+    fax_status.fax_advance(fax=fax, status=FaxStatus.DELIVERED, source="test")
     deliver_due()
 
     page = owner_client.get(f"{BASE}/{endpoint.pk}").content.decode()
@@ -265,7 +269,7 @@ def test_resend_queues_a_new_delivery(
     owner_client: Client, account: Account, endpoint, receiver
 ) -> None:
     fax = FaxFactory(account=account, status=FaxStatus.SENDING)
-    fax_services.fax_advance(fax=fax, status=FaxStatus.FAILED, source="test")
+    fax_status.fax_advance(fax=fax, status=FaxStatus.FAILED, source="test")
     delivery = WebhookDelivery.objects.get()
 
     response = owner_client.post(f"{BASE}/{endpoint.pk}/deliveries/{delivery.pk}/resend")
@@ -275,7 +279,7 @@ def test_resend_queues_a_new_delivery(
 
 
 def test_a_disabled_endpoint_says_why(owner_client: Client, endpoint: WebhookEndpoint) -> None:
-    services.webhook_endpoint_set_enabled(
+    webhook_endpoints.webhook_endpoint_set_enabled(
         endpoint=endpoint, enabled=False, reason="Every delivery failed for 5 days; fix it."
     )
 

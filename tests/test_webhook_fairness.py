@@ -13,8 +13,9 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Account
-from developers import services, tasks
+from developers import tasks
 from developers.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from developers.services import webhook_deliveries
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +37,7 @@ def endpoints(account: Account, count: int) -> list[WebhookEndpoint]:
 
 
 def emit(account: Account, type: str = "fax.sending") -> WebhookEvent:
-    return services.webhook_event_emit(
+    return webhook_deliveries.webhook_event_emit(
         account=account, livemode=True, type=type, object_id="fax_x", data={"object": {}}
     )
 
@@ -49,9 +50,9 @@ def deliveries_of(account: Account) -> set[str]:
 def broker(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The webhooks queue, in order: attempts by delivery id, and dispatches."""
     queue: list[str] = []
-    monkeypatch.setattr(tasks.webhook_delivery_attempt, "delay", queue.append)
+    monkeypatch.setattr(tasks.webhook_delivery_attempt_task, "delay", queue.append)
     monkeypatch.setattr(
-        tasks.webhook_deliveries_dispatch, "delay", lambda: queue.append("dispatch")
+        tasks.webhook_deliveries_dispatch_task, "delay", lambda: queue.append("dispatch")
     )
     return queue
 
@@ -65,7 +66,7 @@ def test_it_claims_another_accounts_delivery_in_the_first_round_behind_20_busy_e
     endpoints(other_account, 1)
     emit(other_account, "fax.sending")  # the newest of 41 due deliveries
 
-    claimed = services.webhook_deliveries_claim()
+    claimed = webhook_deliveries.webhook_deliveries_claim()
 
     [theirs] = deliveries_of(other_account)
     assert claimed.index(theirs) < 2  # each account's first turn comes before anyone's second
@@ -77,24 +78,24 @@ def test_it_queues_another_accounts_delivery_behind_at_most_two_of_a_20_endpoint
     endpoints(account, 20)
     emit(account, "fax.sending")
     emit(account, "fax.delivered")
-    tasks.webhook_deliveries_dispatch()  # the busy account's deliveries go out first
+    tasks.webhook_deliveries_dispatch_task()  # the busy account's deliveries go out first
     endpoints(other_account, 1)
     emit(other_account, "fax.sending")
 
-    tasks.webhook_deliveries_dispatch()
+    tasks.webhook_deliveries_dispatch_task()
 
     [theirs] = deliveries_of(other_account)
-    assert broker.index(theirs) <= services.ACCOUNT_IN_FLIGHT
+    assert broker.index(theirs) <= webhook_deliveries.ACCOUNT_IN_FLIGHT
 
 
 def test_it_keeps_an_accounts_deliveries_in_flight_to_its_share(account) -> None:
     endpoints(account, 20)
     emit(account)
 
-    first = services.webhook_deliveries_claim()
-    second = services.webhook_deliveries_claim()
+    first = webhook_deliveries.webhook_deliveries_claim()
+    second = webhook_deliveries.webhook_deliveries_claim()
 
-    assert len(first) == services.ACCOUNT_IN_FLIGHT
+    assert len(first) == webhook_deliveries.ACCOUNT_IN_FLIGHT
     assert second == []
 
 
@@ -104,23 +105,25 @@ def test_it_gives_an_endpoint_its_next_delivery_only_once_the_attempt_is_recorde
     endpoints(account, 1)
     emit(account, "fax.sending")
     emit(account, "fax.delivered")
-    [first] = services.webhook_deliveries_claim()
-    assert services.webhook_deliveries_claim() == []
+    [first] = webhook_deliveries.webhook_deliveries_claim()
+    assert webhook_deliveries.webhook_deliveries_claim() == []
 
     delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=first)
-    services._finish(delivery, status=services.DeliveryStatus.SUCCEEDED)
+    webhook_deliveries._finish(delivery, status=webhook_deliveries.DeliveryStatus.SUCCEEDED)
 
-    [second] = services.webhook_deliveries_claim()
+    [second] = webhook_deliveries.webhook_deliveries_claim()
     assert second != first
 
 
 def test_it_takes_over_an_endpoint_whose_worker_died(account) -> None:
     endpoints(account, 1)
     emit(account)
-    [claimed] = services.webhook_deliveries_claim()
+    [claimed] = webhook_deliveries.webhook_deliveries_claim()
 
-    with time_machine.travel(timezone.now() + services.ATTEMPT_LEASE + timedelta(seconds=1)):
-        again = services.webhook_deliveries_claim()
+    with time_machine.travel(
+        timezone.now() + webhook_deliveries.ATTEMPT_LEASE + timedelta(seconds=1)
+    ):
+        again = webhook_deliveries.webhook_deliveries_claim()
 
     assert again == [claimed]
 
@@ -140,7 +143,7 @@ def test_it_never_has_two_deliveries_of_one_endpoint_in_flight_under_concurrent_
     def worker() -> None:
         start.wait(10)
         try:
-            claims.append(services.webhook_deliveries_claim())
+            claims.append(webhook_deliveries.webhook_deliveries_claim())
         finally:
             connection.close()
 
@@ -159,7 +162,7 @@ def test_it_never_has_two_deliveries_of_one_endpoint_in_flight_under_concurrent_
 
 
 def test_it_gives_a_delivery_attempt_explicit_time_limits_inside_its_lease() -> None:
-    attempt = tasks.webhook_delivery_attempt
+    attempt = tasks.webhook_delivery_attempt_task
 
-    assert services.DELIVERY_TIMEOUT < attempt.soft_time_limit < attempt.time_limit
-    assert attempt.time_limit < services.ATTEMPT_LEASE.total_seconds()
+    assert webhook_deliveries.DELIVERY_TIMEOUT < attempt.soft_time_limit < attempt.time_limit
+    assert attempt.time_limit < webhook_deliveries.ATTEMPT_LEASE.total_seconds()

@@ -1,7 +1,8 @@
-"""The shared library as an app: it has no models, only the document storage commands
-(`ensure_document_bucket`, `generate_document_key`, `rotate_document_keys`) and the hook that
-creates the document bucket after `migrate`, the deploy checks (`checks.py`) and the idle-logoff
-stamp on sign-in (`sessions.py`)."""
+"""The shared library as an app: it has no models. Its `ready` registers the `<id:>` URL
+converter every app's routes use (before any URLconf loads), the deploy checks (`checks.py`),
+the idle-logoff stamp on sign-in (`sessions.py`) and the hook that creates the document bucket
+after `migrate`; it also carries the document storage commands (`ensure_document_bucket`,
+`generate_document_key`, `rotate_document_keys`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.urls import register_converter
+
+from sendfaxmail.lib.ids import IdConverter
 
 
 class LibConfig(AppConfig):
@@ -23,6 +27,7 @@ class LibConfig(AppConfig):
         from sendfaxmail.lib import checks  # noqa: F401
         from sendfaxmail.lib.sessions import stamp_session_on_login
 
+        register_converter(IdConverter, "id")
         post_migrate.connect(ensure_bucket_after_migrate, dispatch_uid="ensure_document_bucket")
         user_logged_in.connect(stamp_session_on_login, dispatch_uid="sendfaxmail-idle-timeout")
 

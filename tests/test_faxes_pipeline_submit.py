@@ -8,8 +8,9 @@ import json
 import pytest
 import requests
 
-from faxes import services
 from faxes.models import Fax, FaxStatus
+from faxes.services import pipeline as fax_pipeline
+from faxes.services import sweeper
 from tests.telnyx import API
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ def test_it_uploads_the_document_and_sends_with_our_id(telnyx, accepted_fax) -> 
     telnyx.accepts_media()
     carrier_fax_id = telnyx.accepts_fax()
 
-    services.fax_submit(fax_id=fax.id)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
 
     fax.refresh_from_db()
     assert fax.status == FaxStatus.SENDING
@@ -46,8 +47,8 @@ def test_running_the_task_twice_sends_once(telnyx, accepted_fax) -> None:
     telnyx.accepts_media()
     telnyx.accepts_fax()
 
-    services.fax_submit(fax_id=fax.id)
-    services.fax_submit(fax_id=fax.id)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
 
     assert len(telnyx.posts_to("/faxes")) == 1
 
@@ -55,8 +56,8 @@ def test_running_the_task_twice_sends_once(telnyx, accepted_fax) -> None:
 def test_a_second_worker_cannot_claim_a_leased_fax(accepted_fax) -> None:
     fax = accepted_fax()
 
-    first = services.fax_claim(fax_id=fax.id)
-    second = services.fax_claim(fax_id=fax.id)
+    first = fax_pipeline.fax_claim(fax_id=fax.id)
+    second = fax_pipeline.fax_claim(fax_id=fax.id)
 
     assert first
     assert second is None
@@ -80,7 +81,7 @@ def test_a_rejection_fails_the_fax_with_telnyx_detail(telnyx, accepted_fax) -> N
         },
     )
 
-    services.fax_submit(fax_id=fax.id)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
 
     fax.refresh_from_db()
     assert fax.status == FaxStatus.FAILED
@@ -100,8 +101,8 @@ def test_a_busy_carrier_means_retry_later_honouring_its_hint(
     telnyx.accepts_media()
     telnyx.mock.add("POST", f"{API}/faxes", status=status, headers=headers, json={"errors": []})
 
-    with pytest.raises(services.RetryLater) as later:
-        services.fax_submit(fax_id=fax.id)
+    with pytest.raises(fax_pipeline.RetryLater) as later:
+        fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
 
     assert later.value.countdown == countdown
     fax.refresh_from_db()
@@ -113,12 +114,12 @@ def test_a_refused_connection_means_retry_later(telnyx, accepted_fax) -> None:
     telnyx.accepts_media()
     telnyx.mock.add("POST", f"{API}/faxes", body=requests.exceptions.ConnectTimeout("refused"))
 
-    with pytest.raises(services.RetryLater):
-        services.fax_submit(fax_id=fax.id)
+    with pytest.raises(fax_pipeline.RetryLater):
+        fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
 
 
 def retry_with_lease(fax: Fax, token: str) -> None:
-    services.fax_submit(fax_id=fax.id, token=token)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id, token=token)
 
 
 @pytest.mark.parametrize(
@@ -135,8 +136,8 @@ def test_after_an_unknown_outcome_it_adopts_the_fax_telnyx_already_has(
     fax = accepted_fax()
     telnyx.accepts_media()
     telnyx.mock.add("POST", f"{API}/faxes", **failure)
-    with pytest.raises(services.RetryLater) as later:
-        services.fax_submit(fax_id=fax.id)
+    with pytest.raises(fax_pipeline.RetryLater) as later:
+        fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
     telnyx.mock.add(
         "GET",
         f"{API}/faxes",
@@ -175,8 +176,8 @@ def test_after_an_unknown_outcome_it_sends_again_only_when_telnyx_has_nothing(
     fax = accepted_fax()
     telnyx.accepts_media()
     telnyx.mock.add("POST", f"{API}/faxes", status=502, json={})
-    with pytest.raises(services.RetryLater) as later:
-        services.fax_submit(fax_id=fax.id)
+    with pytest.raises(fax_pipeline.RetryLater) as later:
+        fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
     telnyx.mock.add("GET", f"{API}/faxes", json={"data": [], "meta": {"total_pages": 1}})
     telnyx.accepts_media()
     carrier_fax_id = telnyx.accepts_fax()
@@ -190,9 +191,9 @@ def test_after_an_unknown_outcome_it_sends_again_only_when_telnyx_has_nothing(
 
 def test_retries_spent_on_an_unreachable_carrier_fail_the_fax(accepted_fax) -> None:
     fax = accepted_fax()
-    services.fax_claim(fax_id=fax.id)
+    fax_pipeline.fax_claim(fax_id=fax.id)
 
-    services.fax_give_up(fax_id=fax.id, reason="Telnyx answered 503")
+    fax_pipeline.fax_give_up(fax_id=fax.id, reason="Telnyx answered 503")
 
     fax.refresh_from_db()
     assert fax.status == FaxStatus.FAILED
@@ -203,10 +204,10 @@ def test_retries_spent_after_an_unknown_outcome_leave_the_fax_to_reconciliation(
     accepted_fax,
 ) -> None:
     fax = accepted_fax()
-    services.fax_claim(fax_id=fax.id)
+    fax_pipeline.fax_claim(fax_id=fax.id)
     Fax.objects.filter(pk=fax.pk).update(submitted_at=fax.created_at)
 
-    services.fax_give_up(fax_id=fax.id, reason="timeout")
+    fax_pipeline.fax_give_up(fax_id=fax.id, reason="timeout")
 
     fax.refresh_from_db()
     assert fax.status == FaxStatus.SUBMITTING
@@ -226,10 +227,10 @@ def test_the_sending_task_retries_with_backoff_and_keeps_its_lease(
         retries.append(kwargs)
         return RuntimeError("retry")
 
-    monkeypatch.setattr(tasks.fax_submit, "retry", retry)
+    monkeypatch.setattr(tasks.fax_submit_task, "retry", retry)
 
     with pytest.raises(RuntimeError):
-        tasks.fax_submit.run(fax.id)
+        tasks.fax_submit_task.run(fax.id)
 
     [call] = retries
     assert call["args"] == [fax.id]
@@ -250,16 +251,16 @@ def test_a_retry_due_after_the_lease_is_not_restarted_before_it_is_due(
     telnyx.accepts_media()
     # Telnyx asks for 20 minutes: longer than the lease, which then runs out.
     telnyx.mock.add("POST", f"{API}/faxes", status=503, headers={"Retry-After": "1200"}, json={})
-    monkeypatch.setattr(tasks.fax_submit, "retry", lambda **kwargs: RuntimeError("retry"))
+    monkeypatch.setattr(tasks.fax_submit_task, "retry", lambda **kwargs: RuntimeError("retry"))
     with pytest.raises(RuntimeError):
-        tasks.fax_submit.run(fax.id)
+        tasks.fax_submit_task.run(fax.id)
     eleven_minutes = {
         name: F(name) - timedelta(minutes=11)
         for name in ("created_at", "enqueued_at", "lease_expires_at")
     }
     Fax.objects.filter(pk=fax.pk).update(**eleven_minutes)
 
-    assert services.faxes_restart_stalled().restarted == []
+    assert sweeper.faxes_restart_stalled().restarted == []
 
 
 def test_backoff_grows_and_is_capped() -> None:
@@ -277,14 +278,14 @@ def test_a_worker_that_lost_its_lease_does_not_send(telnyx, accepted_fax) -> Non
     from django.utils import timezone
 
     fax = accepted_fax()
-    token = services.fax_claim(fax_id=fax.id)
+    token = fax_pipeline.fax_claim(fax_id=fax.id)
     telnyx.accepts_media()
     telnyx.accepts_fax()
     # The lease ran out while this worker stalled, and the sweeper gave the fax to another.
     Fax.objects.filter(pk=fax.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    assert services.fax_claim(fax_id=fax.id) not in (None, token)
+    assert fax_pipeline.fax_claim(fax_id=fax.id) not in (None, token)
 
-    services.fax_submit(fax_id=fax.id, token=token)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id, token=token)
 
     assert telnyx.posts_to("/faxes") == []
 
@@ -295,7 +296,7 @@ def test_a_missing_document_fails_the_fax_instead_of_crashing(telnyx, accepted_f
     fax = accepted_fax()
     os.remove(fax.document.path)
 
-    services.fax_submit(fax_id=fax.id)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
 
     fax.refresh_from_db()
     assert (fax.status, fax.failure_reason) == (FaxStatus.FAILED, "document_invalid")
@@ -306,7 +307,7 @@ def test_an_inconclusive_reconciliation_retries_later(telnyx, accepted_fax, monk
     from faxes.carrier import CarrierError, TelnyxClient
 
     fax = accepted_fax()
-    services.fax_claim(fax_id=fax.id)
+    fax_pipeline.fax_claim(fax_id=fax.id)
     Fax.objects.filter(pk=fax.pk).update(submitted_at=fax.created_at)
 
     def too_many_pages(self, **kwargs):
@@ -315,8 +316,8 @@ def test_an_inconclusive_reconciliation_retries_later(telnyx, accepted_fax, monk
     monkeypatch.setattr(TelnyxClient, "find_faxes", too_many_pages)
     token = Fax.objects.get(pk=fax.pk).submit_token
 
-    with pytest.raises(services.RetryLater):
-        services.fax_submit(fax_id=fax.id, token=token)
+    with pytest.raises(fax_pipeline.RetryLater):
+        fax_pipeline.fax_submit_to_carrier(fax_id=fax.id, token=token)
     assert telnyx.posts_to("/faxes") == []
 
 
@@ -324,12 +325,12 @@ def test_each_attempt_uploads_under_a_new_media_name(telnyx, accepted_fax) -> No
     fax = accepted_fax()
     telnyx.accepts_media()
     telnyx.mock.add("POST", f"{API}/faxes", status=503, json={})
-    with pytest.raises(services.RetryLater) as later:
-        services.fax_submit(fax_id=fax.id)
+    with pytest.raises(fax_pipeline.RetryLater) as later:
+        fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
     telnyx.accepts_media()
     telnyx.accepts_fax()
 
-    services.fax_submit(fax_id=fax.id, token=later.value.token)
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id, token=later.value.token)
 
     names = [json.loads(p.request.body)["media_name"] for p in telnyx.posts_to("/faxes")]
     uploads = [p.request.body for p in telnyx.posts_to("/media")]

@@ -1,11 +1,11 @@
-"""Every write to API keys goes through these functions."""
+"""Customer webhook events and their deliveries: the outbox, fair claims, signed attempts with
+retries, resends and test events."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -16,84 +16,21 @@ from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from accounts.models import Account, User
-from developers import keys, ratelimit
+from accounts.models import Account
+from audit.services import Actor
+from developers import ratelimit
 from developers.models import (
     PING,
-    ApiKey,
     DeliveryStatus,
-    Scope,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
-    WebhookEventType,
 )
+from developers.services.webhook_endpoints import WebhookError, webhook_endpoint_set_enabled
 from sendfaxmail.lib import metrics
-from sendfaxmail.lib.fetch import FetchError, UnsafeUrl, post, vet_url
+from sendfaxmail.lib.fetch import FetchError, post
 from sendfaxmail.lib.http import seconds_from_header
-from sendfaxmail.lib.signing import generate_webhook_secret, sign_standard_webhook
-
-
-class ApiKeyError(ValueError):
-    """The key cannot be created as asked; the message says why."""
-
-
-def _clean_scopes(scopes: Iterable[str]) -> list[str]:
-    chosen = set(scopes)
-    unknown = chosen - set(Scope.values)
-    if unknown:
-        raise ApiKeyError(
-            f"Unknown scope {', '.join(sorted(unknown))}. Choose from {', '.join(Scope.values)}."
-        )
-    if not chosen:
-        raise ApiKeyError("Choose at least one scope.")
-    return [scope for scope in Scope.values if scope in chosen]
-
-
-def api_key_create(
-    *,
-    account: Account,
-    name: str,
-    scopes: Iterable[str],
-    created_by: User | None,
-    livemode: bool = True,
-) -> tuple[ApiKey, str]:
-    """Create a key; return it with its secret, which is stored nowhere: show it once."""
-    secret = keys.generate(livemode=livemode)
-    api_key = ApiKey.objects.create(
-        account=account,
-        name=name.strip() or "Untitled key",
-        scopes=_clean_scopes(scopes),
-        livemode=livemode,
-        created_by=created_by,
-        digest=keys.digest(secret),
-        prefix=keys.display_prefix(secret),
-    )
-    return api_key, secret
-
-
-def api_key_revoke(*, api_key: ApiKey) -> None:
-    """Stop the key working from the next request on. Revoking twice keeps the first time."""
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-
-
-def api_key_delete(*, api_key: ApiKey) -> None:
-    """Revoke the key and remove it from every list."""
-    now = timezone.now()
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
-    ApiKey.objects.filter(pk=api_key.pk).update(deleted_at=now)
-
-
-def api_key_touch(*, api_key: ApiKey) -> None:
-    """Record use, at most about once a minute per key, so requests do not each write a row."""
-    now = timezone.now()
-    if api_key.last_used_at and (now - api_key.last_used_at).total_seconds() < 60:
-        return
-    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-    api_key.last_used_at = now
-
-
-# --- Customer webhooks ---------------------------------------------------------------------
+from sendfaxmail.lib.signing import sign_standard_webhook
 
 # Standard Webhooks' schedule: the delay before each retry, counted from the attempt before.
 RETRY_DELAYS = [
@@ -113,24 +50,16 @@ ATTEMPT_LEASE = timedelta(minutes=2)
 # slots (the Procfile's worker runs 4) and queue at most that many attempts ahead of another
 # account's: the next claim takes the other account's delivery first.
 ACCOUNT_IN_FLIGHT = 2
-ENDPOINTS_PER_ACCOUNT = 16
 PING_RATE = ratelimit.Rate(limit=10, window=60)
 # Claims of all workers take turns (a transaction-scoped PostgreSQL advisory lock), so that two
 # claims cannot both see an endpoint or an account as free.
 CLAIM_LOCK = 0x5346_4D57
 DISABLE_AFTER = timedelta(days=5)
-SECRET_OVERLAP = timedelta(hours=24)
 DELIVERY_TIMEOUT = 10.0
 KEPT_RESPONSE_CHARACTERS = 1000
 USER_AGENT = "SendFaxMail-Webhooks/1.0"
-
-
-class WebhookError(ValueError):
-    """The endpoint cannot be saved as asked; the message says why."""
-
-
-class EndpointLimitReached(WebhookError):
-    """The account already has ENDPOINTS_PER_ACCOUNT endpoints."""
+# Who the audit log says disabled an endpoint that answered 410 or kept failing.
+DELIVERIES_ACTOR = Actor.system("Webhook deliveries")
 
 
 class PingLimitReached(WebhookError):
@@ -139,74 +68,6 @@ class PingLimitReached(WebhookError):
     def __init__(self, message: str, *, retry_in: int) -> None:
         super().__init__(message)
         self.retry_in = retry_in
-
-
-def _clean_endpoint(*, url: str, event_types: Iterable[str]) -> tuple[str, list[str]]:
-    try:
-        vet_url(url)
-    except UnsafeUrl as error:
-        raise WebhookError(error.message) from None
-    except FetchError as error:
-        raise WebhookError(f"We could not check this URL: {error.message}") from None
-    chosen = [t for t in WebhookEventType.values if t in set(event_types)]
-    return url, chosen or list(WebhookEventType.values)
-
-
-@transaction.atomic
-def webhook_endpoint_create(
-    *, account: Account, url: str, description: str = "", event_types: Iterable[str] = ()
-) -> WebhookEndpoint:
-    """Register an HTTPS endpoint. Its URL passes the SSRF guard now and at every delivery.
-    An account has at most ENDPOINTS_PER_ACCOUNT endpoints (EndpointLimitReached)."""
-    url, chosen = _clean_endpoint(url=url, event_types=event_types)
-    # The account's row lock makes concurrent additions count one after the other.
-    Account.objects.select_for_update().filter(pk=account.pk).first()
-    if WebhookEndpoint.objects.filter(account=account).count() >= ENDPOINTS_PER_ACCOUNT:
-        raise EndpointLimitReached(
-            f"An account can have at most {ENDPOINTS_PER_ACCOUNT} webhook endpoints. Delete one "
-            "you no longer use, or subscribe one endpoint to more events."
-        )
-    return WebhookEndpoint.objects.create(
-        account=account,
-        url=url,
-        description=description,
-        event_types=chosen,
-        secret=generate_webhook_secret(),
-    )
-
-
-def webhook_endpoint_update(
-    *, endpoint: WebhookEndpoint, url: str, description: str, event_types: Iterable[str]
-) -> WebhookEndpoint:
-    endpoint.url, endpoint.event_types = _clean_endpoint(url=url, event_types=event_types)
-    endpoint.description = description
-    endpoint.save(update_fields=["url", "description", "event_types", "updated_at"])
-    return endpoint
-
-
-def webhook_endpoint_set_enabled(
-    *, endpoint: WebhookEndpoint, enabled: bool, reason: str = ""
-) -> None:
-    """Enable, or disable with a reason the dashboard shows. Enabling forgets past failures."""
-    endpoint.enabled = enabled
-    endpoint.disabled_reason = "" if enabled else (reason or "Disabled by a member of the account.")
-    endpoint.failing_since = None if enabled else endpoint.failing_since
-    endpoint.save(update_fields=["enabled", "disabled_reason", "failing_since", "updated_at"])
-
-
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
-    endpoint.delete()
-
-
-def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
-    """Issue a new secret; the old one keeps signing too for 24 hours. Returns the new one."""
-    endpoint.previous_secret = endpoint.secret
-    endpoint.previous_secret_expires_at = timezone.now() + SECRET_OVERLAP
-    endpoint.secret = generate_webhook_secret()
-    endpoint.save(
-        update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
-    )
-    return endpoint.secret
 
 
 def _signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
@@ -246,7 +107,7 @@ def webhook_event_emit(
 
 def _dispatch_soon() -> None:
     # By task name: the task module imports this one.
-    current_app.send_task("developers.tasks.webhook_deliveries_dispatch")
+    current_app.send_task("developers.tasks.webhook_deliveries_dispatch_task")
 
 
 @transaction.atomic
@@ -353,7 +214,10 @@ def webhook_delivery_attempt(*, delivery_id: str) -> WebhookDelivery | None:
         return _finish(delivery, status=DeliveryStatus.SUCCEEDED)
     if result.status_code == 410:
         webhook_endpoint_set_enabled(
-            endpoint=endpoint, enabled=False, reason="The endpoint answered 410 Gone."
+            endpoint=endpoint,
+            enabled=False,
+            reason="The endpoint answered 410 Gone.",
+            actor=DELIVERIES_ACTOR,
         )
         return _finish(delivery, status=DeliveryStatus.FAILED, error="410 Gone: endpoint disabled.")
     wait = None
@@ -443,6 +307,7 @@ def _endpoint_failed(endpoint: WebhookEndpoint) -> None:
             endpoint=endpoint,
             enabled=False,
             reason="Every delivery failed for 5 days; fix the endpoint, then enable it again.",
+            actor=DELIVERIES_ACTOR,
         )
 
 

@@ -1,0 +1,100 @@
+"""Every read of faxes that is more than a `get`: what the API, the dashboard, the simulator and
+the services look up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from accounts.models import Account
+from fax_numbers.selectors import fax_number_rows_of_account
+from faxes.models import Fax, FaxEvent, FaxStatus
+
+
+@dataclass(frozen=True)
+class FaxFilters:
+    """What GET /v1/faxes filters on, already checked: a public status, an E.164 number, and
+    aware times."""
+
+    status: str | None = None
+    to: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+# A public status and the statuses it stands for (`submitting` is shown as `queued`).
+_STATUSES_SHOWN_AS = {FaxStatus.QUEUED: [FaxStatus.QUEUED, FaxStatus.SUBMITTING]}
+
+
+def faxes_of_account(*, account: Account, livemode: bool) -> QuerySet[Fax]:
+    """The account's faxes in one world (live or test): nothing else is reachable."""
+    return Fax.objects.filter(account=account, livemode=livemode)
+
+
+def fax_of_account(*, account: Account, livemode: bool, fax_id: str) -> Fax | None:
+    """One of the account's faxes in that world, or None (another account's fax included)."""
+    return faxes_of_account(account=account, livemode=livemode).filter(pk=fax_id).first()
+
+
+def faxes_page(
+    *, account: Account, livemode: bool, filters: FaxFilters, page: int, limit: int
+) -> tuple[list[Fax], bool]:
+    """Page `page` (from 1) of `limit` faxes, newest first, and whether a next page has any."""
+    faxes = faxes_of_account(account=account, livemode=livemode)
+    if filters.status is not None:
+        faxes = faxes.filter(status__in=_STATUSES_SHOWN_AS.get(filters.status, [filters.status]))
+    if filters.to is not None:
+        faxes = faxes.filter(to_number=filters.to)
+    if filters.created_after is not None:
+        faxes = faxes.filter(created_at__gt=filters.created_after)
+    if filters.created_before is not None:
+        faxes = faxes.filter(created_at__lt=filters.created_before)
+    offset = (page - 1) * limit
+    rows = list(faxes.order_by("-created_at", "-id")[offset : offset + limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def faxes_newest_first(*, account: Account, livemode: bool) -> QuerySet[Fax]:
+    """The dashboard's list: the account's faxes in one world, newest first."""
+    return faxes_of_account(account=account, livemode=livemode).order_by("-created_at", "-id")
+
+
+def fax_of_member_account(*, account: Account, fax_id: str) -> Fax | None:
+    """One of the account's faxes, live or test (the dashboard shows both), or None."""
+    return Fax.objects.filter(account=account, pk=fax_id).first()
+
+
+def fax_history(*, fax: Fax) -> Iterable[FaxEvent]:
+    """What happened to the fax, oldest first."""
+    return fax.events.order_by("occurred_at", "id")
+
+
+def fax_with_account(*, fax_id: str) -> Fax:
+    """The fax as stored now, with its account."""
+    return Fax.objects.select_related("account").get(pk=fax_id)
+
+
+def fax_by_carrier_id(*, carrier_fax_id: str) -> Fax | None:
+    return Fax.objects.filter(carrier_fax_id=carrier_fax_id).first()
+
+
+def fax_page_count(*, fax_id: str | None) -> int | None:
+    """The fax's page count; None when it is unknown, or there is no such fax."""
+    if not fax_id:
+        return None
+    fax = Fax.objects.filter(pk=fax_id).only("page_count").first()
+    return fax.page_count if fax else None
+
+
+def fax_from_number_default(*, account: Account) -> str | None:
+    """The number faxes are sent from when the request names none: the account's first."""
+    numbers = fax_number_rows_of_account(account_id=account.pk)
+    return numbers[0]["number"] if numbers else None
+
+
+def fax_from_number_allowed(*, account: Account, number: str) -> bool:
+    """Whether `number` is one of the account's numbers, which faxes may be sent from."""
+    return any(row["number"] == number for row in fax_number_rows_of_account(account_id=account.pk))

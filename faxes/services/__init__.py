@@ -1,0 +1,8 @@
+"""Every write to faxes, split by stage; import from the module you need.
+
+- `intake`: accepting a send (the sender's number, the document, the Idempotency-Key).
+- `pipeline`: starting a fax, fetching a URL document, submitting to the carrier once.
+- `carrier_events`: applying Telnyx's, the simulator's and polled events.
+- `sweeper`: restarting lost steps, failing stalled faxes, polling silent ones.
+- `status`: moving a fax forward, with its history and its customer event (used by all).
+"""

@@ -1,0 +1,80 @@
+"""Applying carrier events to faxes, whoever reported them: Telnyx's webhook, the simulator, or
+the sweeper's poll. Events come in one shape, `faxes.events.CarrierEvent`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from faxes.carrier import decode_client_state
+from faxes.events import CarrierEvent, failure_for
+from faxes.models import Fax, FaxEvent, FaxStatus
+from faxes.selectors import fax_page_count
+from faxes.services.status import fax_advance
+from faxes.simulator import simulated_event
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def fax_apply_carrier_event(*, event: CarrierEvent, source: str) -> str:
+    """Apply one carrier event: `duplicate`, `unknown_fax` or `applied`.
+
+    Events may come out of order, twice, or before we stored the carrier's id: the fax is found
+    by the carrier's id or by our id in client_state, each event is stored once (unique event
+    id), and the status only moves forward.
+    """
+    fax = None
+    if event.carrier_fax_id:
+        fax = Fax.objects.select_for_update().filter(carrier_fax_id=event.carrier_fax_id).first()
+    our_id = decode_client_state(event.client_state)
+    if fax is None and our_id:
+        fax = Fax.objects.select_for_update().filter(pk=our_id).first()
+    if fax is None:
+        logger.warning("Carrier event %s for an unknown fax; ignored", event.event_id)
+        return "unknown_fax"
+    try:
+        with transaction.atomic():
+            FaxEvent.objects.create(
+                fax=fax,
+                source=source,
+                type=event.event_type,
+                carrier_event_id=event.event_id,
+                occurred_at=event.occurred_at,
+                payload=event.payload,
+            )
+    except IntegrityError:
+        return "duplicate"
+    updates: dict[str, Any] = {"last_event_at": timezone.now()}
+    if not fax.carrier_fax_id and event.carrier_fax_id:
+        updates["carrier_fax_id"] = event.carrier_fax_id
+    Fax.objects.filter(pk=fax.pk).update(**updates)
+    fields: dict[str, Any] = {}
+    if event.status == FaxStatus.DELIVERED:
+        fields["pages_delivered"] = event.page_count
+    elif event.status == FaxStatus.FAILED:
+        fields["failure_reason"], fields["failure_message"] = failure_for(event.failure_reason)
+        fields["pages_delivered"] = event.page_count
+    if event.status is not None:
+        fax_advance(fax=fax, status=event.status, source=source, **fields)
+    return "applied"
+
+
+def simulator_step_apply(
+    *, carrier_fax_id: str, index: int, to: str, from_: str, client_state: str
+) -> str:
+    """Apply step `index` of a simulated fax's script, as a Telnyx webhook would be applied.
+    A step run twice is a duplicate (its event id is derived from the fax and the step)."""
+    page_count = fax_page_count(fax_id=decode_client_state(client_state))
+    event = simulated_event(
+        carrier_fax_id=carrier_fax_id,
+        index=index,
+        to=to,
+        from_=from_,
+        client_state=client_state,
+        page_count=page_count,
+    )
+    return fax_apply_carrier_event(event=event, source="simulator")

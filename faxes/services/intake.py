@@ -1,0 +1,306 @@
+"""Accepting a send: the sender's number, the document, and the Idempotency-Key, entirely.
+
+`fax_accept` runs the checks of a send in order of cost (the sender's number, then the inline
+document: size, magic bytes and declared type before any conversion), then stores the fax at
+most once per Idempotency-Key. It returns a domain result, `FaxAccepted`; the API turns that
+into a status, a body and headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from developers.models import ApiKey
+from faxes.documents import PreparedDocument, decode_base64, prepare_document
+from faxes.models import DocumentSource, Fax, FaxEvent, IdempotencyKey
+from faxes.selectors import fax_from_number_allowed, fax_from_number_default
+from faxes.serializers import fax_public
+from faxes.services.pipeline import fax_pipeline_start
+from sendfaxmail.lib.api import LargeString
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+# How long a request waits for another request holding the same Idempotency-Key before it is
+# told to retry (IdempotencyConflict(in_progress)). The holder's transaction only stores rows
+# and a file, so this is short.
+IDEMPOTENCY_WAIT = "500ms"
+IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
+# The idempotency record keeps the status of the answer it replays: every stored answer is the
+# creation of a fax.
+_CREATED = 201
+
+
+@dataclass(frozen=True)
+class InlineDocument:
+    """A document sent in the request: base64 `content` of the declared `content_type`."""
+
+    content: str | LargeString
+    content_type: str
+
+
+@dataclass(frozen=True)
+class FaxRequest:
+    """A send whose fields have the right shape; `from_number` None means the default."""
+
+    to: str
+    from_number: str | None
+    document: InlineDocument | None
+    document_url: str | None
+    client_reference: str | None
+
+
+@dataclass(frozen=True)
+class FaxAccepted:
+    """A send accepted now, or an earlier one `replayed` for its Idempotency-Key.
+
+    `representation` is the fax as it was shown when it was accepted (`fax_public`): a replay
+    answers exactly what the first request got.
+    """
+
+    fax_id: str | None
+    representation: dict[str, Any]
+    replayed: bool = False
+
+
+class FromNumberRefused(Exception):
+    """The account has no number to send from, or `from` is not one of its numbers."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class IdempotencyConflict(Exception):
+    """The key was used with a different request (`reused`) or its first request still runs."""
+
+    def __init__(self, *, in_progress: bool) -> None:
+        super().__init__("in progress" if in_progress else "reused")
+        self.in_progress = in_progress
+
+
+def idempotency_key_is_valid(value: str) -> bool:
+    """Whether `value` may be an Idempotency-Key: 1 to 255 printable ASCII characters."""
+    return IDEMPOTENCY_KEY.match(value) is not None
+
+
+def request_fingerprint(*, method: str, path: str, body: Any) -> str:
+    """Hash of the method, path and canonical JSON body (key order does not matter). A
+    document's base64 content enters by its SHA-256, so that a 20 MB body is not serialised
+    once more just to be hashed."""
+    canonical = json.dumps(
+        _without_content(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+# Hashing a document's text this much at a time needs no copy of the whole text.
+_HASH_CHUNK = 1024 * 1024
+
+
+def _without_content(body: Any) -> Any:
+    document = body.get("document") if isinstance(body, dict) else None
+    content = document.get("content") if isinstance(document, dict) else None
+    if isinstance(content, LargeString):
+        # The text's UTF-8 bytes, as the parser found them: the digest a str would give.
+        digest = hashlib.sha256(content.view)
+    elif isinstance(content, str):
+        digest = hashlib.sha256()
+        for start in range(0, len(content), _HASH_CHUNK):
+            digest.update(content[start : start + _HASH_CHUNK].encode())
+    else:
+        return body
+    return {**body, "document": {**document, "content": f"sha256:{digest.hexdigest()}"}}
+
+
+def fax_from_number_choose(*, account: Account, requested: str | None) -> str:
+    """The number to send from: `requested` when it is one of the account's numbers, else the
+    account's first number. FromNumberRefused when there is none, or `requested` is not its."""
+    if requested is None:
+        number = fax_from_number_default(account=account)
+        if number is None:
+            raise FromNumberRefused(
+                "This account has no fax number to send from. Ask support to add one."
+            )
+        return number
+    if not fax_from_number_allowed(account=account, number=requested):
+        raise FromNumberRefused(
+            f"'{requested}' is not one of this account's numbers (GET /v1/numbers)."
+        )
+    return requested
+
+
+def inline_document_prepare(document: InlineDocument) -> PreparedDocument:
+    """Decode and check an inline document, then convert it to the PDF we fax. The one
+    expensive step of a send; raises DocumentError naming the field at fault."""
+    return prepare_document(decode_base64(document.content), declared_type=document.content_type)
+
+
+def fax_accept(
+    *,
+    account: Account,
+    api_key: ApiKey | None,
+    livemode: bool,
+    request: FaxRequest,
+    idempotency_key: str | None,
+    fingerprint: str,
+) -> FaxAccepted:
+    """Accept a send, at most once per Idempotency-Key.
+
+    Raises FromNumberRefused, DocumentError (the inline document cannot be faxed) or
+    IdempotencyConflict. The key is claimed by inserting its row in the same transaction that
+    creates the fax, under a unique constraint: of N simultaneous identical requests one
+    inserts, the others wait for it and then replay its answer (or, if it takes too long, get
+    IdempotencyConflict(in_progress)). A request that fails rolls its claim back with it, so a
+    crash never locks a key.
+    """
+    from_number = fax_from_number_choose(account=account, requested=request.from_number)
+    prepared = inline_document_prepare(request.document) if request.document else None
+
+    def create() -> Fax:
+        return fax_create(
+            account=account,
+            api_key=api_key,
+            livemode=livemode,
+            to=request.to,
+            from_number=from_number,
+            document=prepared,
+            document_url=request.document_url,
+            client_reference=request.client_reference,
+        )
+
+    if idempotency_key is None:
+        with _documents_removed_on_failure() as created, transaction.atomic():
+            fax = create()
+            created.append(fax)
+        return FaxAccepted(fax_id=fax.id, representation=fax_public(fax))
+
+    scope = {"account": account, "livemode": livemode, "key": idempotency_key}
+    existing = IdempotencyKey.objects.filter(**scope).first()
+    if existing is not None:
+        return _replay(existing, fingerprint)
+    try:
+        with _documents_removed_on_failure() as created, transaction.atomic():
+            _claim_wait_limit()
+            with transaction.atomic():
+                record = IdempotencyKey.objects.create(
+                    **scope, fingerprint=fingerprint, response_status=0, response_body={}
+                )
+            _lift_wait_limit()
+            fax = create()
+            created.append(fax)
+            record.fax = fax
+            record.response_status = _CREATED
+            record.response_body = fax_public(fax)
+            record.save(update_fields=["fax", "response_status", "response_body"])
+    except IntegrityError:
+        # Another request with this key committed first: answer as it did.
+        return _replay(IdempotencyKey.objects.get(**scope), fingerprint)
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+            raise IdempotencyConflict(in_progress=True) from None
+        raise
+    return FaxAccepted(fax_id=fax.id, representation=record.response_body)
+
+
+def _replay(record: IdempotencyKey, fingerprint: str) -> FaxAccepted:
+    if record.fingerprint != fingerprint:
+        raise IdempotencyConflict(in_progress=False)
+    return FaxAccepted(fax_id=record.fax_id, representation=record.response_body, replayed=True)
+
+
+def _claim_wait_limit() -> None:
+    """Make the claim insert give up quickly while another transaction holds the same key."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{IDEMPOTENCY_WAIT}'")
+
+
+def _lift_wait_limit() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = DEFAULT")
+
+
+def fax_create(
+    *,
+    account: Account,
+    api_key: ApiKey | None,
+    livemode: bool,
+    to: str,
+    from_number: str,
+    document: PreparedDocument | None,
+    document_url: str | None,
+    client_reference: str | None,
+) -> Fax:
+    """Store an accepted fax and its document; processing starts once the transaction commits.
+
+    Inside a caller's transaction, the caller deletes `fax.document` if that transaction fails
+    (`_documents_removed_on_failure`); a failure here removes it already.
+    """
+    fax = Fax(
+        account=account,
+        api_key=api_key,
+        livemode=livemode,
+        to_number=to,
+        from_number=from_number,
+        client_reference=client_reference,
+        enqueued_at=timezone.now(),
+    )
+    if document is not None:
+        fax.document_source = DocumentSource.INLINE
+        fax.document_content_type = document.content_type
+        fax.document_size_bytes = document.size_bytes
+        fax.document_sha256 = document.sha256
+        fax.page_count = document.page_count
+        fax.document.save(f"{fax.id}.pdf", ContentFile(document.pdf), save=False)
+    else:
+        fax.document_source = DocumentSource.URL
+        fax.document_url = document_url or ""
+    try:
+        # No savepoint: callers run this inside their own transaction, which a failure here
+        # rolls back whole; a savepoint cost two round trips to PostgreSQL per send.
+        with transaction.atomic(savepoint=False):
+            fax.save(force_insert=True)
+            FaxEvent.objects.create(
+                fax=fax, source="api", type="fax.created", occurred_at=fax.created_at
+            )
+    except Exception:
+        if fax.document:
+            fax.document.delete(save=False)
+        raise
+    # Robust: the fax is stored whatever the broker says; if it is down, the sweeper starts the
+    # fax at its next run. The client must not get a 500 (and retry) for a fax already accepted.
+    transaction.on_commit(lambda: fax_pipeline_start(fax=fax), robust=True)
+    return fax
+
+
+@contextmanager
+def _documents_removed_on_failure() -> Iterator[list[Fax]]:
+    """Yield a list for the faxes created in a transaction inside this block; if the block
+    raises (the transaction rolled back), their document files are deleted. Django has no
+    rollback hook, so the files are removed here, where the failure is seen."""
+    created: list[Fax] = []
+    try:
+        yield created
+    except BaseException:
+        for fax in created:
+            if fax.document:
+                fax.document.delete(save=False)
+        raise
+
+
+def idempotency_keys_purge(*, older_than: timedelta = IDEMPOTENCY_TTL) -> int:
+    """Delete keys past their retention (at least 24 hours). Returns how many went."""
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted

@@ -1,0 +1,336 @@
+"""The pipeline: starting a fax, fetching a URL document, and submitting to the carrier once.
+
+Each step runs in a Celery task (faxes/tasks.py) sent by name, since the task module imports
+this one. A step is claimed by a conditional update (a lease), so a task that runs twice, or a
+step the sweeper restarted, does no harm.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery import current_app
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from faxes.carrier import (
+    CarrierError,
+    CarrierFax,
+    CarrierOutcomeUnknown,
+    CarrierRejected,
+    CarrierUnavailable,
+    TelnyxClient,
+    decode_client_state,
+    encode_client_state,
+)
+from faxes.documents import DocumentError, PreparedDocument, prepare_document
+from faxes.models import DocumentSource, Fax, FaxStatus
+from faxes.services.status import fax_advance, fax_event_record, fax_fail
+from faxes.simulator import SimulatorCarrier
+from sendfaxmail.lib.fetch import FetchError, fetch
+from sendfaxmail.lib.ids import make_id
+
+logger = logging.getLogger(__name__)
+
+# The pipeline's steps and their tasks, reached through Celery by name.
+PIPELINE_TASKS = {"fetch": "faxes.tasks.fax_fetch_task", "submit": "faxes.tasks.fax_submit_task"}
+
+SUBMIT_LEASE = timedelta(minutes=10)
+# Longer than the fetch task's hard time limit (90 s): a fetch that still holds it is running.
+FETCH_LEASE = timedelta(minutes=2)
+# How far back reconciliation looks for a fax the carrier may have created, before our
+# timestamp of the attempt (clocks differ).
+RECONCILE_SLACK = timedelta(minutes=5)
+
+# Customers' messages when a step hits its Celery soft time limit.
+FETCH_TOO_SLOW = (
+    "Fetching the document took too long. Serve it from a faster server, or send it inline."
+)
+CONVERT_TOO_SLOW = "Converting the document to a fax took too long. Send a smaller file, or a PDF."
+
+
+class RetryLater(Exception):
+    """The step could not finish now but may later; retry after `countdown` seconds."""
+
+    def __init__(self, reason: str, *, countdown: float | None = None, token: str = "") -> None:
+        super().__init__(reason)
+        self.countdown = countdown
+        self.token = token
+
+
+def pipeline_step_send(fax_id: str, step: str, *, stamp: datetime, undo: dict[str, Any]) -> None:
+    """Send the task for the fax's `step`, whose sending was stamped `enqueued_at=stamp`.
+
+    If the broker refuses it, the stamp is undone (`undo`), so that the sweeper sends the task
+    at its next run without counting a restart.
+    """
+    try:
+        current_app.send_task(PIPELINE_TASKS[step], args=[fax_id])
+    except Exception:
+        Fax.objects.filter(pk=fax_id, enqueued_at=stamp).update(**undo)
+        raise
+
+
+def fax_pipeline_start(*, fax: Fax) -> None:
+    """Start the pipeline of a fax just accepted: a URL document is fetched first (on its own
+    queue), an inline one goes straight to submission."""
+    step = "fetch" if fax.document_source == DocumentSource.URL else "submit"
+    pipeline_step_send(fax.id, step, stamp=fax.enqueued_at, undo={"enqueued_at": None})
+
+
+def carrier_for(fax: Fax) -> TelnyxClient | SimulatorCarrier:
+    """Test-mode faxes always go to the simulator, whatever FAX_CARRIER says."""
+    if not fax.livemode or settings.FAX_CARRIER == "simulator":
+        return SimulatorCarrier()
+    return TelnyxClient.from_settings()
+
+
+# --- Fetching a document_url -------------------------------------------------------------------
+
+
+def fax_fetch_document(*, fax_id: str) -> bool:
+    """Fetch a `document_url` behind the SSRF guard, store it as the fax's PDF, and hand the fax
+    to submission once that is committed.
+
+    Returns True when this run stored the document. One run at a time fetches a fax (it holds a
+    lease for longer than the task's time limit); a run that finds the fax leased, its document
+    stored or the fax no longer queued does nothing, so duplicate tasks cost nothing. A refused or
+    failed fetch, bytes that are not a document we can fax, or a fetch or conversion that hits
+    the task's soft time limit fail the fax at once with a reason the customer can act on.
+    """
+    now = timezone.now()
+    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    claimed = Fax.objects.filter(free, pk=fax_id, status=FaxStatus.QUEUED, document="").update(
+        lease_expires_at=now + FETCH_LEASE
+    )
+    if not claimed:
+        return False
+    fax = Fax.objects.get(pk=fax_id)
+    prepared = _fetch_and_prepare(fax)
+    if prepared is None:
+        return False
+    name = fax.document.storage.save(f"faxes/{fax.id}.pdf", ContentFile(prepared.pdf))
+    try:
+        stored = _store_fetched(fax, name=name, prepared=prepared)
+    except BaseException:
+        fax.document.storage.delete(name)
+        raise
+    if not stored:
+        # The fax was failed or canceled meanwhile, or another run stored its document first.
+        fax.document.storage.delete(name)
+    return stored
+
+
+def _fetch_and_prepare(fax: Fax) -> PreparedDocument | None:
+    """The fax's document, fetched and ready to fax; None when the fax was failed instead."""
+    try:
+        fetched = fetch(fax.document_url, max_bytes=settings.MAX_DOCUMENT_BYTES)
+    except FetchError as error:
+        fax_fail(fax=fax, reason="document_fetch_failed", message=error.message)
+        return None
+    except SoftTimeLimitExceeded:
+        fax_fail(fax=fax, reason="document_fetch_failed", message=FETCH_TOO_SLOW)
+        return None
+    try:
+        return prepare_document(fetched.content, declared_type=None)
+    except SoftTimeLimitExceeded:
+        fax_fail(fax=fax, reason="document_invalid", message=CONVERT_TOO_SLOW)
+    except DocumentError as error:
+        message = CONVERT_TOO_SLOW if _interrupted_by_time_limit(error) else error.message
+        fax_fail(fax=fax, reason="document_invalid", message=message)
+    return None
+
+
+def _interrupted_by_time_limit(error: BaseException) -> bool:
+    """Whether a soft time limit is what `error` reports: the document module turns any
+    exception raised inside the PDF and image libraries, this one too, into a DocumentError."""
+    cause = error.__context__
+    while cause is not None:
+        if isinstance(cause, SoftTimeLimitExceeded):
+            return True
+        cause = cause.__context__
+    return False
+
+
+def _store_fetched(fax: Fax, *, name: str, prepared: PreparedDocument) -> bool:
+    """Attach the stored file `name` to the fax, unless it has one or is no longer queued, and
+    send its submission after commit."""
+    now = timezone.now()
+    with transaction.atomic():
+        stored = Fax.objects.filter(pk=fax.pk, status=FaxStatus.QUEUED, document="").update(
+            document=name,
+            document_content_type=prepared.content_type,
+            document_size_bytes=prepared.size_bytes,
+            document_sha256=prepared.sha256,
+            page_count=prepared.page_count,
+            lease_expires_at=None,
+            enqueued_at=now,
+            pipeline_restarts=0,
+            updated_at=now,
+        )
+        if not stored:
+            return False
+        fax_event_record(
+            fax=fax,
+            source="pipeline",
+            type="document.fetched",
+            payload={"pages": prepared.page_count},
+        )
+        transaction.on_commit(
+            lambda: pipeline_step_send(fax.id, "submit", stamp=now, undo={"enqueued_at": None})
+        )
+    return True
+
+
+# --- Submitting to the carrier -----------------------------------------------------------------
+
+
+def fax_retry_scheduled(*, fax_id: str, countdown: float) -> None:
+    """Stamp a retry of the fax's step due in `countdown` seconds, so that the sweeper sends
+    nothing more until that retry is overdue."""
+    due = timezone.now() + timedelta(seconds=countdown)
+    Fax.objects.filter(pk=fax_id).update(enqueued_at=due)
+
+
+def fax_claim(*, fax_id: str, token: str = "") -> str | None:
+    """Take (or keep) the submission lease. Returns the lease token, or None when the fax is not
+    this caller's to submit: already submitted, finished, or leased to another worker."""
+    now = timezone.now()
+    lease = {"lease_expires_at": now + SUBMIT_LEASE, "updated_at": now}
+    if token:
+        kept = Fax.objects.filter(pk=fax_id, status=FaxStatus.SUBMITTING, submit_token=token)
+        return token if kept.update(**lease) else None
+    token = make_id("lease")[6:]
+    fresh = Fax.objects.filter(pk=fax_id, status=FaxStatus.QUEUED).exclude(document="")
+    if fresh.update(status=FaxStatus.SUBMITTING, submit_token=token, **lease):
+        return token
+    expired = Fax.objects.filter(pk=fax_id, status=FaxStatus.SUBMITTING, lease_expires_at__lt=now)
+    return token if expired.update(submit_token=token, **lease) else None
+
+
+def _reconcile(fax: Fax, carrier: TelnyxClient | SimulatorCarrier) -> CarrierFax | None:
+    """After a send whose outcome is unknown: the carrier's fax carrying our id, if it exists."""
+    since = (fax.submitted_at or fax.created_at) - RECONCILE_SLACK
+    for candidate in carrier.find_faxes(to=fax.to_number, created_after=since):
+        if decode_client_state(candidate.client_state) == fax.id:
+            return candidate
+    return None
+
+
+def _adopt(fax: Fax, carrier_fax: CarrierFax, *, carrier: str, source: str) -> None:
+    """Store the carrier's id for our fax and mark it sending (unless events got further)."""
+    with transaction.atomic():
+        Fax.objects.filter(pk=fax.pk, carrier_fax_id__isnull=True).update(
+            carrier_fax_id=carrier_fax.id, carrier=carrier
+        )
+        fax.carrier_fax_id, fax.carrier = carrier_fax.id, carrier
+        fax_advance(
+            fax=fax, status=FaxStatus.SENDING, source=source, submit_token="", lease_expires_at=None
+        )
+
+
+def fax_submit_to_carrier(*, fax_id: str, token: str = "") -> None:
+    """Hand the fax to the carrier exactly once.
+
+    The lease makes one worker at a time the submitter. `submitted_at` is stored before each
+    POST: if a POST's outcome is unknown (timeout, dropped connection, 5xx), every later attempt
+    first looks for the carrier's fax carrying our id and adopts it, and only sends again when
+    there is none. Raises RetryLater (with the lease token) for transient failures.
+    """
+    token = fax_claim(fax_id=fax_id, token=token)
+    if token is None:
+        return
+    fax = Fax.objects.get(pk=fax_id)
+    carrier = carrier_for(fax)
+    try:
+        if fax.submitted_at is not None and not fax.carrier_fax_id:
+            found = _reconcile(fax, carrier)
+            if found is not None:
+                _adopt(fax, found, carrier=carrier.name, source="reconcile")
+                return
+        sent = _upload_and_send(fax, carrier, token=token)
+    except CarrierUnavailable as error:
+        raise RetryLater(error.message, countdown=error.retry_after, token=token) from None
+    except CarrierOutcomeUnknown as error:
+        raise RetryLater(error.message, token=token) from None
+    except CarrierRejected as error:
+        fax_fail(
+            fax=fax,
+            reason="carrier_rejected",
+            message=f"The carrier refused the fax: {error.detail or error.message}",
+        )
+        return
+    except CarrierError as error:
+        # Anything else the client reports (say, too many pages of faxes to reconcile against):
+        # try again later rather than leave the fax stuck mid-submission.
+        raise RetryLater(error.message, token=token) from None
+    if sent is not None:
+        _adopt(fax, sent, carrier=carrier.name, source="pipeline")
+
+
+def _upload_and_send(
+    fax: Fax, carrier: TelnyxClient | SimulatorCarrier, *, token: str
+) -> CarrierFax | None:
+    """Upload the document and POST the fax, stamping the attempt first. None when nothing was
+    sent: the document is missing (the fax is failed) or this worker lost its lease."""
+    try:
+        with fax.document.open("rb") as document:
+            content = document.read()
+    except FileNotFoundError:
+        fax_fail(
+            fax=fax,
+            reason="document_invalid",
+            message="The stored document is missing; send the fax again.",
+        )
+        return None
+    # A new media name per attempt: a retry must not collide with an earlier upload.
+    media_name = carrier.upload_media(
+        name=f"{fax.id}-{fax.submit_attempts + 1}.pdf", content=content
+    )
+    # Stamp the attempt only while this worker still holds the lease; a worker that lost it
+    # (stalled past its lease, taken over by the sweeper) must not send.
+    now = timezone.now()
+    still_mine = Fax.objects.filter(
+        pk=fax.pk,
+        status=FaxStatus.SUBMITTING,
+        submit_token=token,
+        lease_expires_at__gt=now,
+    ).update(submitted_at=now, submit_attempts=F("submit_attempts") + 1)
+    if not still_mine:
+        logger.warning("Fax %s: lease lost before sending; another worker has it", fax.id)
+        return None
+    try:
+        return carrier.send_fax(
+            to=fax.to_number,
+            from_=fax.from_number,
+            media_name=media_name,
+            client_state=encode_client_state(fax.id),
+            webhook_url=f"{settings.PUBLIC_BASE_URL}/webhooks/telnyx",
+        )
+    except CarrierUnavailable:
+        # This POST created nothing (and any earlier one was reconciled above), so the next
+        # attempt need not look for it.
+        Fax.objects.filter(pk=fax.pk, submit_token=token).update(submitted_at=None)
+        raise
+
+
+def fax_give_up(*, fax_id: str, reason: str) -> None:
+    """Retries are spent: fail the fax, unless a send may have reached the carrier (then the
+    sweeper keeps reconciling rather than risk a fax nobody tracks)."""
+    fax = Fax.objects.filter(pk=fax_id).first()
+    if fax is None or fax.is_terminal:
+        return
+    if fax.submitted_at is not None and not fax.carrier_fax_id:
+        logger.error("Fax %s: outcome of its last send still unknown after retries", fax_id)
+        return
+    fax_fail(
+        fax=fax,
+        reason="carrier_error",
+        message=f"The carrier could not be reached to send the fax ({reason}).",
+    )

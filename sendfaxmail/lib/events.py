@@ -1,0 +1,15 @@
+"""The names of the events customers receive about their faxes, in one place: `faxes` emits
+them and `developers` lets customers choose which ones their endpoints get."""
+
+from __future__ import annotations
+
+FAX_SENDING = "fax.sending"
+FAX_DELIVERED = "fax.delivered"
+FAX_FAILED = "fax.failed"
+
+# A fax's status -> the event that reports it (other statuses send none).
+FAX_STATUS_EVENTS: dict[str, str] = {
+    "sending": FAX_SENDING,
+    "delivered": FAX_DELIVERED,
+    "failed": FAX_FAILED,
+}
