@@ -17,6 +17,13 @@ def fax_numbers_of_account(*, account: Account) -> QuerySet[FaxNumber]:
     return FaxNumber.objects.filter(account=account).order_by("created_at", "id")
 
 
+def fax_number_by_number(*, number: str) -> FaxNumber | None:
+    """The fax number `number` (E.164, as stored), whoever holds it; None if nobody does."""
+    if not number:
+        return None
+    return FaxNumber.objects.filter(number=number).first()
+
+
 # The same read, written out, for the hot paths (GET /v1/numbers, every send's `from`): compiling
 # the ORM query on every request cost about three times what running it does.
 NUMBERS_SQL = """

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
-from accounts.models import Account
+from accounts.models import Account, User
 from developers.models import ApiKey, Scope
 from developers.services.api_keys import api_key_create
 from faxes.models import Fax
@@ -45,6 +45,21 @@ def owner_client(account: Account) -> Client:
     """A browser session logged in as the owner of `account`."""
     client = Client()
     client.force_login(account.owner)
+    return client
+
+
+def verified_client(user: User, **client_kwargs: object) -> Client:
+    """A browser session logged in as `user` with two-factor login passed: the user gets a
+    confirmed authenticator, and the session is marked verified by it (as the code step does)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=user, name="Test app", confirmed=True)
+    client = Client(**client_kwargs)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
     return client
 
 
@@ -241,3 +256,25 @@ def s3_storage(s3_backend: dict):
     from sendfaxmail.lib.storage import EncryptedStorage
 
     return EncryptedStorage(inner=s3_backend)
+
+
+@pytest.fixture(scope="session")
+def _smtp_server():
+    from tests.smtp import start_smtp
+
+    yield from start_smtp()
+
+
+@pytest.fixture
+def smtp(_smtp_server, settings):
+    """A real SMTP server on loopback that Django's mail goes to (as EMAIL_URL=smtp://… would
+    configure); its `messages` are what it accepted."""
+    port, mailbox = _smtp_server
+    mailbox.messages.clear()
+    mailbox.refusals.clear()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    return mailbox
