@@ -35,6 +35,7 @@ from _server import (
     run_manage,
     run_python,
     sql_queries,
+    worker_description,
 )
 
 EMAIL = "bench-list-100k@example.com"
@@ -250,8 +251,13 @@ def report(figures: dict, args: argparse.Namespace) -> None:
         "from its start, so the second ratio is the cost of the offset alone.",
         "The list view pages with OFFSET: PostgreSQL walks and discards every earlier row, so a "
         "page's cost grows with its number, even when the index serves the order.",
-        f"Client and server share {cpu_count()} CPUs; gunicorn's sync workers close every "
-        "connection, so each request includes a TCP connect on loopback.",
+        f"Client and server share {cpu_count()} CPUs. "
+        + (
+            "gthread workers keep each client's connection open between requests."
+            if args.threads > 1
+            else "gunicorn's sync workers close every connection, so each request includes a "
+            "TCP connect on loopback."
+        ),
         f"The 1-minute load average was {figures['load'][0]:.2f} before the run and "
         f"{figures['load'][1]:.2f} after it.",
     ]
@@ -271,7 +277,9 @@ def main() -> None:
     env = bench_env(args.database_url)
     print(f"SendFaxMail benchmark: GET /v1/faxes on an account holding {FAXES:,} faxes")
     print(
-        f"server: gunicorn sendfaxmail.wsgi, {args.workers} sync workers on 127.0.0.1:{args.port},"
+        f"server: gunicorn sendfaxmail.wsgi, {worker_description(args.workers, args.threads)}"
+        " on "
+        f"127.0.0.1:{args.port},"
         " DEBUG=false, PostgreSQL + Redis on 127.0.0.1"
     )
     print(
@@ -287,7 +295,8 @@ def main() -> None:
         auth = {"Authorization": f"Bearer {new_key(env)}"}
         figures["queries"] = count_queries(env, auth)
         load_before = os.getloadavg()[0]
-        with gunicorn_server(env, args.port, workers=args.workers) as base_url:
+        server = gunicorn_server(env, args.port, workers=args.workers, threads=args.threads)
+        with server as base_url:
             figures["sizes"] = check_pages(base_url, auth)
             figures["results"] = run_rounds(base_url, auth, args)
         figures["load"] = (load_before, os.getloadavg()[0])

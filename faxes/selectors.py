@@ -10,7 +10,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from accounts.models import Account
-from fax_numbers.selectors import fax_numbers_of_account
+from fax_numbers.selectors import fax_number_rows_of_account
 from faxes.models import Direction, Fax, FaxEmail, FaxEvent, FaxStatus
 
 
@@ -106,9 +106,10 @@ def fax_page_count(*, fax_id: str | None) -> int | None:
 
 def fax_from_number_default(*, account: Account) -> str | None:
     """The number faxes are sent from when the request names none: the account's first."""
-    return fax_numbers_of_account(account=account).values_list("number", flat=True).first()
+    numbers = fax_number_rows_of_account(account_id=account.pk)
+    return numbers[0]["number"] if numbers else None
 
 
 def fax_from_number_allowed(*, account: Account, number: str) -> bool:
     """Whether `number` is one of the account's numbers, which faxes may be sent from."""
-    return fax_numbers_of_account(account=account).filter(number=number).exists()
+    return any(row["number"] == number for row in fax_number_rows_of_account(account_id=account.pk))

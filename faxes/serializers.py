@@ -16,6 +16,7 @@ from faxes.documents.compose import (
     cover_message_lines,
 )
 from faxes.models import Direction, DocumentSource, Fax, FaxStatus
+from sendfaxmail.lib.api import LargeString
 from sendfaxmail.lib.fetch import UnsafeUrl, check_url_syntax
 from sendfaxmail.lib.openapi import constant
 from sendfaxmail.lib.phone import E164_HELP, E164_SHAPE, InvalidPhoneNumber, normalize_e164
@@ -149,8 +150,9 @@ class Base64Field(serializers.Field):
 
     default_error_messages = {"invalid": "Give the file as a base64 string."}
 
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
+    def to_internal_value(self, data: Any) -> str | LargeString:
+        # A LargeString is a long text the JSON parser kept as bytes: decode_base64 takes both.
+        if not isinstance(data, (str, LargeString)):
             self.fail("invalid")
         return data
 

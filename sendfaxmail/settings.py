@@ -74,10 +74,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # These two come first so that they see every answer, Django's own error pages included.
+    # First of all: it times every request, and labels it with the final status.
+    "sendfaxmail.lib.metrics.RequestMetricsMiddleware",
+    # These two come next so that they see every answer, Django's own error pages included.
     "sendfaxmail.lib.middleware.NoStoreMiddleware",
     "sendfaxmail.lib.middleware.ApiAnswersMiddleware",
-    "sendfaxmail.lib.middleware.CollectAfterLargeBodiesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -315,7 +316,7 @@ REST_FRAMEWORK = {
         "developers.permissions.HasScope",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["developers.throttling.ApiKeyRateThrottle"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["sendfaxmail.lib.api.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["sendfaxmail.lib.api.LimitedJSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "sendfaxmail.lib.api.JSONOnlyNegotiation",
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",
@@ -434,3 +435,8 @@ LOGGING = {
         },
     },
 }
+
+# GET /metrics (Prometheus text format) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset,
+# the route answers 404. Worker processes' metrics are included when every process shares
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus-client from the environment; README, "Metrics").
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

@@ -37,6 +37,7 @@ from faxes.models import DocumentSource, Fax, FaxEvent, IdempotencyKey
 from faxes.selectors import fax_from_number_allowed, fax_from_number_default
 from faxes.serializers import fax_public
 from faxes.services.pipeline import fax_pipeline_start
+from sendfaxmail.lib.api import LargeString
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # How long a request waits for another request holding the same Idempotency-Key before it is
@@ -54,7 +55,7 @@ class InlineDocument:
     """A document sent in the request: base64 `content` of the declared `content_type` (None for
     a file uploaded from a browser, whose type is taken from its magic bytes)."""
 
-    content: str
+    content: str | LargeString
     content_type: str | None
 
 
@@ -136,6 +137,10 @@ def request_fingerprint(*, method: str, path: str, body: Any) -> str:
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
 
 
+# Hashing a document's text this much at a time needs no copy of the whole text.
+_HASH_CHUNK = 1024 * 1024
+
+
 def _without_content(body: Any) -> Any:
     if not isinstance(body, dict):
         return body
@@ -146,10 +151,17 @@ def _without_content(body: Any) -> Any:
 
 
 def _content_digested(document: Any) -> Any:
-    if not isinstance(document, dict) or not isinstance(document.get("content"), str):
+    content = document.get("content") if isinstance(document, dict) else None
+    if isinstance(content, LargeString):
+        # The text's UTF-8 bytes, as the parser found them: the digest a str would give.
+        digest = hashlib.sha256(content.view)
+    elif isinstance(content, str):
+        digest = hashlib.sha256()
+        for start in range(0, len(content), _HASH_CHUNK):
+            digest.update(content[start : start + _HASH_CHUNK].encode())
+    else:
         return document
-    digest = hashlib.sha256(document["content"].encode()).hexdigest()
-    return {**document, "content": f"sha256:{digest}"}
+    return {**document, "content": f"sha256:{digest.hexdigest()}"}
 
 
 def fax_from_number_choose(*, account: Account, requested: str | None) -> str:
@@ -375,7 +387,9 @@ def fax_create(
         fax.document_url = document_url or ""
         fax.document_urls = document_urls or []
     try:
-        with transaction.atomic():
+        # No savepoint: callers run this inside their own transaction, which a failure here
+        # rolls back whole; a savepoint cost two round trips to PostgreSQL per send.
+        with transaction.atomic(savepoint=False):
             fax.save(force_insert=True)
             FaxEvent.objects.create(
                 fax=fax, source="api", type="fax.created", occurred_at=fax.created_at

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from developers.services.webhook_deliveries import webhook_event_emit
+from faxes import metrics as fax_metrics
 from faxes.models import TERMINAL_STATUSES, Fax, FaxEvent, FaxStatus
 from faxes.selectors import fax_with_account
 from faxes.serializers import fax_public
@@ -69,6 +70,7 @@ def _status_changed(fax: Fax) -> None:
     """What follows a status change, inside its transaction: the customer's webhook event (an
     outbox row, so a rollback takes it back), carrying the fax as GET /v1/faxes/{id} shows it."""
     logger.info("Fax %s is now %s", fax.id, fax.status)
+    fax_metrics.fax_status_changed(fax)
     event_type = FAX_STATUS_EVENTS.get(fax.status)
     if event_type is None:
         return
