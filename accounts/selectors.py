@@ -20,3 +20,26 @@ def audit_log_account_id(request: HttpRequest) -> int:
     if account.owner_id != request.user.pk:
         raise PermissionDenied("Only the account's owner can see its security log.")
     return account.pk
+
+
+def _owned_account(request: HttpRequest, doing: str) -> Account:
+    account = account_of_member(request.user)
+    if account.owner_id != request.user.pk:
+        raise PermissionDenied(f"Only the account's owner can {doing}.")
+    return account
+
+
+# Who may do what with documents, each in one function so that roles can replace the owner
+# check without touching the views.
+
+
+def account_for_settings(request: HttpRequest) -> Account:
+    """The account whose settings (document retention) the signed-in user may change: their
+    own, if they own it. PermissionDenied for other members; Http404 for a user with no account."""
+    return _owned_account(request, "change the account's settings")
+
+
+def account_for_documents(request: HttpRequest) -> Account:
+    """The account whose fax documents the signed-in user may download on the dashboard: their
+    own, if they own it. PermissionDenied for other members; Http404 for a user with no account."""
+    return _owned_account(request, "download documents")

@@ -32,4 +32,7 @@ urlpatterns = [
     ),
 ]
 
-dashboard_urlpatterns = [path("", views.home, name="home")]
+dashboard_urlpatterns = [
+    path("", views.home, name="home"),
+    path("settings", views.account_settings, name="settings"),
+]
