@@ -75,6 +75,7 @@ def test_it_sends_the_product_page_example(
         "source": "inline",
         "content_type": "application/pdf",
         "size_bytes": len(pdf),
+        "purged_at": None,
     }
     assert fax["client_reference"] is None
     assert fax["failure_reason"] is None
@@ -152,6 +153,7 @@ def test_it_accepts_a_document_url_with_the_page_count_unknown(
         "content_type": None,
         "size_bytes": None,
         "url": url,
+        "purged_at": None,
     }
     assert fax["client_reference"] == "ref-42"
 
