@@ -243,11 +243,11 @@ def test_an_endpoint_disabled_by_a_410_is_recorded_as_the_system(
     account: Account, endpoint: WebhookEndpoint, receiver
 ) -> None:
     from faxes.models import FaxStatus
-    from faxes.services import status as fax_status
+    from faxes.services.status import fax_advance
 
     receiver.answer(Answer(status=410))
     fax = FaxFactory(account=account, status=FaxStatus.SENDING)
-    fax_status.fax_advance(fax=fax, status=FaxStatus.DELIVERED, source="test", pages_delivered=1)
+    fax_advance(fax=fax, status=FaxStatus.DELIVERED, source="test", pages_delivered=1)
     for delivery_id in webhook_deliveries.webhook_deliveries_claim():
         webhook_deliveries.webhook_delivery_attempt(delivery_id=delivery_id)
 

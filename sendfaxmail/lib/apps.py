@@ -1,7 +1,7 @@
 """The shared library as an app: it has no models. Its `ready` registers the `<id:>` URL
-converter every app's routes use (before any URLconf loads), the hook that creates the document
-bucket after `migrate`, the deploy checks (`checks.py`) and the idle-logoff stamp on sign-in
-(`sessions.py`); it also carries the document storage commands (`ensure_document_bucket`,
+converter every app's routes use (before any URLconf loads), the deploy checks (`checks.py`),
+the idle-logoff stamp on sign-in (`sessions.py`) and the hook that creates the document bucket
+after `migrate`; it also carries the document storage commands (`ensure_document_bucket`,
 `generate_document_key`, `rotate_document_keys`)."""
 
 from __future__ import annotations
