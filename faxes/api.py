@@ -441,7 +441,7 @@ def _document_error(error: DocumentUnavailable, fax_id: str) -> ApiError:
         return DocumentUnreadableError(error.message)
     if isinstance(error, StorageUnavailable):
         return DocumentStorageUnavailable(error.message)
-    return NotFound(f"Fax '{fax_id}' has no document: {error.message}", param="id")
+    return NotFound(error.message, param="id")
 
 
 FAX_ID_PARAMETER = OpenApiParameter(

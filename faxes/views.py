@@ -4,6 +4,7 @@ fax's document. Read-only, on every plan."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -17,6 +18,7 @@ from faxes.models import Fax
 from faxes.selectors import fax_history, fax_of_member_account, faxes_newest_first
 from faxes.services.documents import (
     DocumentDownload,
+    DocumentMissing,
     DocumentNotReady,
     DocumentPurged,
     DocumentUnavailable,
@@ -45,6 +47,15 @@ def fax_list(request: HttpRequest) -> HttpResponse:
     return render(request, "faxes/list.html", {"page": page, "livemode": livemode})
 
 
+def _may_download(request: HttpRequest) -> bool:
+    """Whether the fax page offers the download: the same check the download itself makes."""
+    try:
+        account_for_documents(request)
+    except PermissionDenied:
+        return False
+    return True
+
+
 @login_required
 @require_GET
 def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
@@ -54,7 +65,7 @@ def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
         raise Http404("No such fax.")
     context = {
         "fax": fax,
-        "can_download": account.owner_id == request.user.pk,
+        "can_download": _may_download(request),
         "events": fax_history(fax=fax),
         "deliveries": webhook_deliveries_for_object(account_id=account.pk, object_id=fax.pk),
     }
@@ -75,7 +86,9 @@ def document_unavailable_response(
     request: HttpRequest, fax: Fax, error: DocumentUnavailable
 ) -> HttpResponse:
     """The page for a document that cannot be downloaded, with the status the API would give."""
-    if isinstance(error, DocumentPurged):
+    if isinstance(error, DocumentMissing):
+        status = 404
+    elif isinstance(error, DocumentPurged):
         status = 410
     elif isinstance(error, DocumentNotReady):
         status = 409

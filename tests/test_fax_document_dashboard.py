@@ -120,6 +120,16 @@ def test_a_purged_document_is_410_on_the_dashboard(
     assert "Document deleted" in owner.get(f"/dashboard/faxes/{fax.pk}").content.decode()
 
 
+def test_a_fax_that_finished_without_a_document_is_404(owner: Client, account: Account) -> None:
+    from faxes.models import DocumentSource
+
+    fax = FaxFactory(account=account, document_source=DocumentSource.URL)
+    fax_advance(fax=fax, status=FaxStatus.FAILED, source="test")
+
+    assert owner.get(f"/dashboard/faxes/{fax.pk}/document").status_code == 404
+    assert downloads() == []
+
+
 def test_logged_out_visitors_are_sent_to_log_in(accepted_fax: Callable) -> None:
     fax = accepted_fax()
 
