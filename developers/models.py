@@ -65,6 +65,10 @@ class WebhookEventType(models.TextChoices):
     FAX_SENDING = events.FAX_SENDING, f"{events.FAX_SENDING} — the carrier started dialing"
     FAX_DELIVERED = events.FAX_DELIVERED, f"{events.FAX_DELIVERED} — every page went through"
     FAX_FAILED = events.FAX_FAILED, f"{events.FAX_FAILED} — the fax could not be delivered"
+    FAX_RECEIVED = (
+        events.FAX_RECEIVED,
+        f"{events.FAX_RECEIVED} — a fax arrived on one of your numbers",
+    )
 
 
 # The test event a member sends from the endpoint page; no endpoint subscribes to it.

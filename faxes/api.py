@@ -19,12 +19,18 @@ from rest_framework.views import APIView
 
 from developers.authentication import api_key_actor
 from developers.models import Scope
-from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError
+from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError, decode_base64
+from faxes.documents.compose import CoverPage
+from faxes.models import Direction as FaxDirection
 from faxes.selectors import FaxFilters, fax_of_account, faxes_page
 from faxes.serializers import (
+    MAX_DOCUMENTS,
     PUBLIC_STATUSES,
+    CoverPageSerializer,
+    DocumentItemSerializer,
     FaxCreateSerializer,
     FaxSerializer,
+    InboundFaxTestSerializer,
     InlineDocumentSerializer,
     fax_public,
     faxes_public,
@@ -39,12 +45,14 @@ from faxes.services.documents import (
     fax_document_delete,
     fax_document_download,
 )
+from faxes.services.inbound import inbound_fax_simulate, sample_received_pdf
 from faxes.services.intake import (
     IDEMPOTENCY_KEY,
     FaxRequest,
     FromNumberRefused,
     IdempotencyConflict,
     InlineDocument,
+    UrlDocument,
     fax_accept,
     idempotency_key_is_valid,
     request_fingerprint,
@@ -130,13 +138,55 @@ class FaxCreateRequestSchema(OpenApiSerializerExtension):
         schema["oneOf"] = [
             {"title": "Inline document", "required": ["document"]},
             {"title": "Document by URL", "required": ["document_url"]},
+            {"title": "Several documents", "required": ["documents"]},
         ]
         schema["description"] = (
-            "Send exactly one of `document` (the file, base64-encoded) and `document_url`. "
-            "Unknown fields are refused."
+            "Send exactly one of `document` (the file, base64-encoded), `document_url` and "
+            "`documents` (1 to 10, faxed in order as one fax: at most 20 MB and 350 pages in "
+            "all, cover page included; all inline or all by URL, not both). Errors about one of "
+            "`documents` name it by index, e.g. "
+            "`documents[2].content`. Unknown fields are refused."
         )
         schema["properties"]["from"]["pattern"] = E164_SHAPE.pattern
         schema["properties"]["document_url"].update(format="uri", maxLength=MAX_URL_LENGTH)
+        schema["properties"]["documents"].update(minItems=1, maxItems=MAX_DOCUMENTS)
+        return schema
+
+
+class DocumentItemRequestSchema(OpenApiSerializerExtension):
+    """Each of `documents` is inline (`content`, `content_type`) or by `url`, never both."""
+
+    target_class = DocumentItemSerializer
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        schema = super().map_serializer(auto_schema, direction)
+        schema["additionalProperties"] = False
+        schema["properties"]["content_type"]["enum"] = list(ACCEPTED_CONTENT_TYPES)
+        schema["properties"]["content_type"].pop("minLength", None)
+        schema["properties"]["url"].update(format="uri", maxLength=MAX_URL_LENGTH)
+        schema["oneOf"] = [
+            {
+                "title": "Inline",
+                "required": ["content", "content_type"],
+                "not": {"required": ["url"]},
+            },
+            {
+                "title": "By URL",
+                "required": ["url"],
+                "not": {"anyOf": [{"required": ["content"]}, {"required": ["content_type"]}]},
+            },
+        ]
+        return schema
+
+
+class CoverPageRequestSchema(OpenApiSerializerExtension):
+    """Unknown fields are refused."""
+
+    target_class = CoverPageSerializer
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        schema = super().map_serializer(auto_schema, direction)
+        schema["additionalProperties"] = False
         return schema
 
 
@@ -218,6 +268,7 @@ class FaxListCreateView(APIView):
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
         document = values.get("document")
+        cover = values.get("cover_page")
         try:
             accepted = fax_accept(
                 account=request.auth.account,
@@ -229,6 +280,10 @@ class FaxListCreateView(APIView):
                     document=InlineDocument(**document) if document else None,
                     document_url=values.get("document_url"),
                     client_reference=values.get("client_reference"),
+                    documents=tuple(_document_part(item) for item in values.get("documents", [])),
+                    cover_page=CoverPage(**cover) if cover is not None else None,
+                    header=values["header"],
+                    header_text=values.get("header_text", ""),
                 ),
                 idempotency_key=idempotency_key,
                 fingerprint=request_fingerprint(
@@ -269,6 +324,12 @@ class FaxListCreateView(APIView):
                 OpenApiTypes.STR,
                 enum=[s.value for s in PUBLIC_STATUSES],
                 description="Only faxes in this status.",
+            ),
+            OpenApiParameter(
+                "direction",
+                OpenApiTypes.STR,
+                enum=FaxDirection.values,
+                description="Only sent (`outbound`) or received (`inbound`) faxes.",
             ),
             OpenApiParameter(
                 "to",
@@ -319,6 +380,10 @@ class FaxListCreateView(APIView):
         )
 
 
+def _document_part(item: dict[str, str]) -> InlineDocument | UrlDocument:
+    return UrlDocument(item["url"]) if "url" in item else InlineDocument(**item)
+
+
 def _int_param(params: Any, name: str, *, default: int, low: int, high: int) -> int:
     raw = params.get(name)
     if raw is None:
@@ -355,6 +420,11 @@ def _filters(params: Any) -> FaxFilters:
         raise InvalidRequest(
             f"'status' must be one of: {', '.join(PUBLIC_STATUSES)}.", param="status"
         )
+    direction = params.get("direction")
+    if direction is not None and direction not in FaxDirection.values:
+        raise InvalidRequest(
+            f"'direction' must be one of: {', '.join(FaxDirection.values)}.", param="direction"
+        )
     to = params.get("to")
     if to is not None:
         try:
@@ -363,6 +433,7 @@ def _filters(params: Any) -> FaxFilters:
             raise InvalidRequest(str(error), param="to") from None
     return FaxFilters(
         status=status,
+        direction=direction,
         to=to,
         created_after=_datetime_param(params, "created_after"),
         created_before=_datetime_param(params, "created_before"),
@@ -545,8 +616,82 @@ class FaxDocumentView(APIView):
         return Response(fax_public(fax))
 
 
+class TestModeOnly(ApiError):
+    status_code = 403
+    code = "test_mode_only"
+    default_message = "This test helper works only with a test key (sfm_test_…)."
+
+
+class InboundFaxTestView(APIView):
+    required_scopes = {"POST": Scope.FAXES_SEND}
+
+    @extend_schema(
+        operation_id="test_helpers_inbound_faxes_create",
+        summary="Receive a simulated fax (test keys only)",
+        description=(
+            "Creates a test-mode fax received on one of your numbers. It goes through the same "
+            "processing as a real one: `fax.received` webhook event and fax-to-email."
+        ),
+        request=InboundFaxTestSerializer,
+        parameters=[
+            *response_headers(201, 400, 413, 415),
+            response_header(
+                "Location",
+                "The new fax's URL, e.g. `/v1/faxes/fax_3kTq…`.",
+                statuses=[201],
+                schema=OpenApiTypes.STR,
+                required=True,
+            ),
+        ],
+        responses={
+            201: FaxSerializer,
+            413: error_response(
+                "`request_too_large`: the body is over 28 MB.", "request_too_large"
+            ),
+            415: error_response(
+                "`unsupported_media_type`: the body must be `application/json`.",
+                "unsupported_media_type",
+            ),
+            400: error_response(
+                "`validation_error`: `param` names the field at fault (`to` when the number "
+                "is not one of yours).",
+                "validation_error",
+            ),
+            403: error_response(
+                "`test_mode_only` with a live key; also `plan_upgrade_required`, "
+                "`insufficient_scope`.",
+                "test_mode_only",
+            ),
+            **{code: answer for code, answer in ERROR_RESPONSES.items() if code != 403},
+        },
+    )
+    def post(self, request: Request) -> Response:
+        if request.auth.livemode:
+            raise TestModeOnly()
+        serializer = InboundFaxTestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        values = serializer.validated_data
+        document = values.get("document")
+        try:
+            content = decode_base64(document["content"]) if document else sample_received_pdf()
+            fax = inbound_fax_simulate(
+                number=values["to"],
+                from_=values["from"],
+                document=content,
+                content_type=document["content_type"] if document else "application/pdf",
+                livemode=False,
+                account=request.auth.account,
+            )
+        except LookupError:
+            raise InvalidRequest("'to' must be one of the account's numbers.", param="to") from None
+        except DocumentError as error:
+            raise InvalidRequest(error.message, param=error.param or "document.content") from None
+        return Response(fax_public(fax), status=201, headers={"Location": f"/v1/faxes/{fax.id}"})
+
+
 urlpatterns = [
     path("faxes", FaxListCreateView.as_view(), name="faxes"),
     path("faxes/<id:fax_id>", FaxDetailView.as_view(), name="fax"),
     path("faxes/<id:fax_id>/document", FaxDocumentView.as_view(), name="fax_document"),
+    path("test_helpers/inbound_faxes", InboundFaxTestView.as_view(), name="inbound_fax_test"),
 ]

@@ -13,11 +13,22 @@ import random
 from celery import shared_task
 from django.db import OperationalError
 
-from faxes.services import carrier_events, documents, intake, pipeline, sweeper
+from faxes.services import (
+    carrier_events,
+    documents,
+    fax_email,
+    inbound,
+    intake,
+    pipeline,
+    sweeper,
+)
 
 logger = logging.getLogger(__name__)
 
 SUBMIT_MAX_RETRIES = 8
+# backoff() over 7 retries sums to about 10 minutes (jitter aside): the life of Telnyx's link.
+MEDIA_MAX_RETRIES = 7
+EMAIL_MAX_RETRIES = 8
 
 
 def backoff(retries: int, *, at_least: float | None = None) -> float:
@@ -59,6 +70,42 @@ def fax_submit_task(self, fax_id: str, token: str = "") -> None:  # noqa: ANN001
 
 
 @shared_task(
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    time_limit=90,
+    soft_time_limit=75,
+    max_retries=MEDIA_MAX_RETRIES,
+)
+def inbound_media_fetch_task(self, fax_id: str) -> None:  # noqa: ANN001
+    """Fetch a received fax's pages from the carrier (queue `fetch`), retrying with backoff for
+    about 10 minutes; then the fax fails with `media_unavailable`."""
+    try:
+        inbound.inbound_media_fetch(fax_id=fax_id)
+    except inbound.MediaRetryLater as later:
+        if self.request.retries >= self.max_retries:
+            inbound.inbound_media_give_up(fax_id=fax_id)
+            return
+        countdown = backoff(self.request.retries)
+        logger.warning("Fax %s media: %s; retrying in %.0f s", fax_id, later, countdown)
+        raise self.retry(args=[fax_id], countdown=countdown) from None
+
+
+@shared_task(
+    bind=True, acks_late=True, ignore_result=True, time_limit=60, max_retries=EMAIL_MAX_RETRIES
+)
+def fax_email_send_task(self, email_id: int) -> None:  # noqa: ANN001
+    """Email a received fax to one recipient, retrying SMTP failures with backoff."""
+    try:
+        fax_email.fax_email_send(email_id=email_id)
+    except fax_email.EmailRetryLater as later:
+        if self.request.retries >= self.max_retries:
+            fax_email.fax_email_give_up(email_id=email_id, error=str(later))
+            return
+        raise self.retry(args=[email_id], countdown=backoff(self.request.retries)) from None
+
+
+@shared_task(
     acks_late=True,
     ignore_result=True,
     time_limit=30,
@@ -78,7 +125,7 @@ def simulator_step_task(
 @shared_task(ignore_result=True, time_limit=300)
 def faxes_sweep_task() -> None:
     """Periodic: restart faxes whose task is overdue (failing those out of restarts); ask the
-    carrier about silent ones."""
+    carrier about silent ones; fetch received faxes whose media task was lost."""
     outcome = sweeper.faxes_restart_stalled()
     if outcome.restarted or outcome.failed:
         logger.warning(
@@ -87,6 +134,9 @@ def faxes_sweep_task() -> None:
             len(outcome.failed),
         )
     sweeper.faxes_poll_silent()
+    resent, failed = inbound.inbound_faxes_sweep()
+    if resent or failed:
+        logger.warning("Sweep: resent %d received faxes' media tasks, failed %d", resent, failed)
 
 
 @shared_task(ignore_result=True)

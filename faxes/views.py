@@ -1,21 +1,39 @@
-"""/dashboard/faxes: the account's faxes and each one's history, and the owner's download of a
-fax's document. Read-only, on every plan."""
+"""/dashboard/faxes: the account's faxes and each one's history, sending a fax, on every plan
+(plans gate only the API), and the owner's download of a fax's document; /dashboard/inbox: the
+faxes received on its numbers, with their pages rendered on the server."""
 
 from __future__ import annotations
 
+import base64
+import secrets
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import Account
 from accounts.selectors import account_for_documents, account_of_member
 from audit.services import actor_from_request
 from developers.selectors import webhook_deliveries_for_object
-from faxes.models import Fax
-from faxes.selectors import fax_history, fax_of_member_account, faxes_newest_first
+from fax_numbers.selectors import fax_numbers_of_account
+from faxes.documents import DocumentError
+from faxes.documents.base import human_size
+from faxes.documents.compose import CoverPage
+from faxes.forms import FaxSendForm
+from faxes.models import Direction, Fax, FaxStatus
+from faxes.selectors import (
+    fax_emails,
+    fax_history,
+    fax_of_member_account,
+    faxes_newest_first,
+    faxes_received_newest_first,
+)
 from faxes.services.documents import (
     DocumentDownload,
     DocumentMissing,
@@ -24,6 +42,15 @@ from faxes.services.documents import (
     DocumentUnavailable,
     StorageUnavailable,
     fax_document_download,
+)
+from faxes.services.inbound import fax_mark_read, fax_page_view
+from faxes.services.intake import (
+    FaxRequest,
+    FromNumberRefused,
+    IdempotencyConflict,
+    InlineDocument,
+    fax_accept,
+    request_fingerprint,
 )
 
 PAGE_SIZE = 50
@@ -58,16 +85,44 @@ def _may_download(request: HttpRequest) -> bool:
 
 @login_required
 @require_GET
-def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
-    account = _account(request)
-    fax = fax_of_member_account(account=account, fax_id=fax_id)
+def inbox(request: HttpRequest) -> HttpResponse:
+    livemode = _livemode(request)
+    faxes = faxes_received_newest_first(account=_account(request), livemode=livemode)
+    page = Paginator(faxes, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "faxes/inbox.html", {"page": page, "livemode": livemode})
+
+
+def _fax(request: HttpRequest, fax_id: str) -> Fax:
+    fax = fax_of_member_account(account=_account(request), fax_id=fax_id)
     if fax is None:
         raise Http404("No such fax.")
+    return fax
+
+
+def _pages_shown(fax: Fax) -> range:
+    """The received pages the fax page shows as images (none until they are stored)."""
+    if fax.direction != Direction.INBOUND or fax.status != FaxStatus.RECEIVED:
+        return range(0)
+    if not fax.document:
+        # Deleted by the retention purge or on request: the pages are gone with it.
+        return range(0)
+    return range(1, (fax.page_count or 0) + 1)
+
+
+@login_required
+@require_GET
+@never_cache
+def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
+    fax = _fax(request, fax_id)
+    if fax.direction == Direction.INBOUND and fax.status == FaxStatus.RECEIVED:
+        fax_mark_read(fax=fax)
     context = {
         "fax": fax,
         "can_download": _may_download(request),
         "events": fax_history(fax=fax),
-        "deliveries": webhook_deliveries_for_object(account_id=account.pk, object_id=fax.pk),
+        "deliveries": webhook_deliveries_for_object(account_id=fax.account_id, object_id=fax.pk),
+        "emails": fax_emails(fax=fax),
+        "pages": _pages_shown(fax),
     }
     return render(request, "faxes/detail.html", context)
 
@@ -119,3 +174,101 @@ def fax_document(request: HttpRequest, fax_id: str) -> HttpResponse:
     except DocumentUnavailable as error:
         return document_unavailable_response(request, fax, error)
     return document_response(download)
+
+
+@login_required
+@require_GET
+@never_cache
+def fax_page_image(request: HttpRequest, fax_id: str, page_number: int) -> HttpResponse:
+    """One page of a received fax as a PNG, for the account's members only."""
+    fax = _fax(request, fax_id)
+    if page_number not in _pages_shown(fax):
+        raise Http404("No such page.")
+    try:
+        image = fax_page_view(fax=fax, page_number=page_number, actor=actor_from_request(request))
+    except DocumentError:
+        raise Http404("The page cannot be shown.") from None
+    return HttpResponse(image, content_type="image/png")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def fax_send(request: HttpRequest) -> HttpResponse:
+    """Send a fax from the browser through the API's intake service: the same checks, and the
+    form's token as Idempotency-Key, so that a double click sends once."""
+    account = _account(request)
+    numbers = list(fax_numbers_of_account(account=account).values_list("number", flat=True))
+    if request.method == "GET":
+        initial = {"token": secrets.token_urlsafe(24), "header": True}
+        form = FaxSendForm(initial=initial, numbers=numbers)
+        return render(request, "faxes/send.html", {"form": form, "numbers": numbers})
+    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        # Refused before Django reads (and spools to disk) the upload.
+        form = FaxSendForm(numbers=numbers)
+        limit = human_size(settings.MAX_DOCUMENT_BYTES)
+        form.add_error(None, f"The files are too large: at most {limit} in all.")
+        return render(request, "faxes/send.html", {"form": form, "numbers": numbers}, status=400)
+    form = FaxSendForm(request.POST, request.FILES, numbers=numbers)
+    if form.is_valid():
+        values = form.cleaned_data
+        body = _request_body(values)
+        try:
+            accepted = fax_accept(
+                account=account,
+                api_key=None,
+                livemode=True,
+                request=_fax_request(body, values),
+                idempotency_key=f"dashboard:{values['token']}",
+                fingerprint=request_fingerprint(method="POST", path=request.path, body=body),
+            )
+        except FromNumberRefused as refused:
+            form.add_error("from_number", refused.message)
+        except DocumentError as error:
+            form.add_error("files", _file_error(error, values["files"]))
+        except IdempotencyConflict:
+            form.add_error(None, "This form was already sent with other values. Reload the page.")
+        else:
+            return redirect("faxes:dashboard_detail", accepted.fax_id)
+    return render(request, "faxes/send.html", {"form": form, "numbers": numbers}, status=400)
+
+
+def _request_body(values: dict[str, Any]) -> dict[str, Any]:
+    """The send as the API would receive it, for the idempotency fingerprint and the request."""
+    cover = {
+        name: values[f"cover_{name}"]
+        for name in ("to_name", "from_name", "subject", "message")
+        if values[f"cover_{name}"]
+    }
+    return {
+        "to": values["to"],
+        "from": values["from_number"],
+        "documents": [
+            {"content": base64.b64encode(upload.read()).decode()} for upload in values["files"]
+        ],
+        "cover_page": cover if values["cover"] else None,
+        "header": values["header"],
+        "header_text": values["header_text"],
+    }
+
+
+def _fax_request(body: dict[str, Any], values: dict[str, Any]) -> FaxRequest:
+    return FaxRequest(
+        to=body["to"],
+        from_number=body["from"],
+        document=None,
+        document_url=None,
+        client_reference=None,
+        documents=tuple(InlineDocument(item["content"], None) for item in body["documents"]),
+        cover_page=CoverPage(**body["cover_page"]) if body["cover_page"] is not None else None,
+        header=body["header"],
+        header_text=body["header_text"],
+    )
+
+
+def _file_error(error: DocumentError, files: list[Any]) -> str:
+    """The intake's message, naming the file at fault (`documents[1]` is the second file)."""
+    param = error.param or ""
+    if param.startswith("documents["):
+        index = int(param[len("documents[") : param.index("]")])
+        return f"{files[index].name}: {error.message}"
+    return error.message

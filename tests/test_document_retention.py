@@ -237,3 +237,28 @@ def test_the_command_refuses_days_out_of_range(account: Account, days: str) -> N
 
 def test_the_new_account_keeps_documents_30_days(account: Account) -> None:
     assert Account.objects.get(pk=account.pk).document_retention_days == 30
+
+
+# --- Received faxes --------------------------------------------------------------------------
+
+
+def test_a_received_fax_is_purged_and_its_pages_are_no_longer_shown(
+    account: Account, owner_client, pipeline
+) -> None:
+    from faxes.services import inbound
+    from tests import documents as test_documents
+
+    set_retention(account, 0)
+    fax = inbound.inbound_fax_simulate(
+        number=account.fax_numbers.get().number,
+        from_="+15551230000",
+        document=test_documents.pdf_bytes(pages=2),
+        livemode=True,
+    )
+    name = fax.document.name
+
+    assert documents.documents_purge_due() == 1
+
+    assert not default_storage.exists(name)
+    assert owner_client.get(f"/dashboard/faxes/{fax.pk}/pages/1.png").status_code == 404
+    assert "/pages/1.png" not in owner_client.get(f"/dashboard/faxes/{fax.pk}").content.decode()

@@ -76,6 +76,9 @@ def test_it_sends_the_product_page_example(
         "content_type": "application/pdf",
         "size_bytes": len(pdf),
         "purged_at": None,
+        "count": 1,
+        "cover_page": False,
+        "header": True,
     }
     assert fax["client_reference"] is None
     assert fax["failure_reason"] is None
@@ -152,6 +155,9 @@ def test_it_accepts_a_document_url_with_the_page_count_unknown(
         "source": "url",
         "content_type": None,
         "size_bytes": None,
+        "count": 1,
+        "cover_page": False,
+        "header": True,
         "url": url,
         "purged_at": None,
     }

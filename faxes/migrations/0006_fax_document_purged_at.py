@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("faxes", "0003_fax_enqueued_at_and_pipeline_restarts"),
+        ("faxes", "0005_fax_direction_inbound_and_emails"),
     ]
 
     operations = [
