@@ -476,8 +476,8 @@ class FaxDetailView(APIView):
 class FaxInProgressError(Conflict):
     code = "fax_in_progress"
     default_message = (
-        "The fax is still queued or sending, and needs its document. Delete it once the fax is "
-        "delivered, failed or canceled."
+        "The fax is still queued, sending or receiving, and needs its document. Delete it once "
+        "the fax is delivered, failed, canceled or received."
     )
 
 
@@ -592,17 +592,18 @@ class FaxDocumentView(APIView):
         operation_id="faxes_document_delete",
         summary="Delete a fax's document now",
         description=(
-            "Deletes the stored document of a delivered, failed or canceled fax, ahead of the "
-            "account's retention. The fax keeps everything else (status, pages, the document's "
-            "type, size and SHA-256); `document.purged_at` says when. Idempotent: deleting again "
-            "answers 200 with the same fax."
+            "Deletes the stored document of a delivered, failed, canceled or received fax, "
+            "ahead of the account's retention. The fax keeps everything else (status, pages, "
+            "the document's type, size and SHA-256); `document.purged_at` says when. "
+            "Idempotent: deleting again answers 200 with the same fax."
         ),
         parameters=[FAX_ID_PARAMETER, *response_headers(200, 404, 409)],
         responses={
             200: FaxSerializer,
             404: NOT_FOUND,
             409: error_response(
-                "`fax_in_progress`: the fax is still queued or sending.", "fax_in_progress"
+                "`fax_in_progress`: the fax is still queued, sending or receiving.",
+                "fax_in_progress",
             ),
             **ERROR_RESPONSES,
         },

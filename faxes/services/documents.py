@@ -4,8 +4,8 @@ audited), deleting it on request, and purging documents past their account's ret
 A purge deletes the stored object first and then marks the fax (`document_purged_at`, the
 `document` name cleared, a `document.purged` line in its history), so a run interrupted between
 the two deletes again next time (deleting a missing object is harmless) and never leaves a
-marked fax with its object still stored. Only finished faxes (delivered, failed, canceled) are
-ever purged: their status cannot change any more.
+marked fax with its object still stored. Only finished faxes (delivered, failed, canceled,
+received) are ever purged: their status cannot change any more.
 
 Error contract of `fax_document_download`: DocumentPurged, DocumentNotReady (a `document_url`
 not fetched yet), DocumentMissing (the fax finished without a stored document),
