@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth import login
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -12,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.forms import DocumentRetentionForm, SignUpForm, SignUpPasswordForm
 from accounts.models import Plan
+from accounts.permissions import Action, member_required
 from accounts.selectors import account_for_settings
 from accounts.services import (
     AccountError,
@@ -88,18 +88,21 @@ def _sign_up_link_refused(request: HttpRequest, error: AccountError) -> HttpResp
     )
 
 
-@login_required
+@member_required(Action.VIEW_DASHBOARD, no_account_ok=True)
 def home(request: HttpRequest) -> HttpResponse:
     # The account's fax numbers are added by the template (fax_numbers' template tag): this app
     # does not reach up into the apps above it.
     return render(
         request,
         "dashboard/home.html",
-        {"account": request.user.account, "plans": Plan.objects.all()},
+        {
+            "account": request.membership.account if request.membership else None,
+            "plans": Plan.objects.all(),
+        },
     )
 
 
-@login_required
+@member_required(Action.MANAGE_SECURITY)
 @require_http_methods(["GET", "POST"])
 def account_settings(request: HttpRequest) -> HttpResponse:
     """The owner's account settings: how long documents are kept. Changes are audited."""

@@ -9,7 +9,6 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -18,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import Account
+from accounts.permissions import Action, member_required
 from accounts.selectors import account_for_documents, account_of_member
 from audit.services import actor_from_request
 from developers.selectors import webhook_deliveries_for_object
@@ -57,7 +57,7 @@ PAGE_SIZE = 50
 
 
 def _account(request: HttpRequest) -> Account:
-    return account_of_member(request.user)
+    return account_of_member(request)
 
 
 def _livemode(request: HttpRequest) -> bool:
@@ -65,7 +65,7 @@ def _livemode(request: HttpRequest) -> bool:
     return request.GET.get("mode") != "test"
 
 
-@login_required
+@member_required(Action.READ_FAXES)
 @require_GET
 def fax_list(request: HttpRequest) -> HttpResponse:
     livemode = _livemode(request)
@@ -83,7 +83,7 @@ def _may_download(request: HttpRequest) -> bool:
     return True
 
 
-@login_required
+@member_required(Action.READ_FAXES)
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     livemode = _livemode(request)
@@ -109,7 +109,7 @@ def _pages_shown(fax: Fax) -> range:
     return range(1, (fax.page_count or 0) + 1)
 
 
-@login_required
+@member_required(Action.READ_FAXES)
 @require_GET
 @never_cache
 def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
@@ -159,11 +159,11 @@ def document_unavailable_response(
     )
 
 
-@login_required
+@member_required(Action.READ_FAXES)
 @require_GET
 def fax_document(request: HttpRequest, fax_id: str) -> HttpResponse:
-    """The fax's PDF for the account's owner; the download is recorded in the audit log. A GET
-    with no other effect, so it needs no CSRF token."""
+    """The fax's PDF for members whose role may read faxes; the download is recorded in the
+    audit log. A GET with no other effect, so it needs no CSRF token."""
     fax = fax_of_member_account(account=account_for_documents(request), fax_id=fax_id)
     if fax is None:
         raise Http404("No such fax.")
@@ -176,7 +176,7 @@ def fax_document(request: HttpRequest, fax_id: str) -> HttpResponse:
     return document_response(download)
 
 
-@login_required
+@member_required(Action.READ_FAXES)
 @require_GET
 @never_cache
 def fax_page_image(request: HttpRequest, fax_id: str, page_number: int) -> HttpResponse:
@@ -191,7 +191,7 @@ def fax_page_image(request: HttpRequest, fax_id: str, page_number: int) -> HttpR
     return HttpResponse(image, content_type="image/png")
 
 
-@login_required
+@member_required(Action.SEND_FAXES)
 @require_http_methods(["GET", "POST"])
 def fax_send(request: HttpRequest) -> HttpResponse:
     """Send a fax from the browser through the API's intake service: the same checks, and the

@@ -9,11 +9,12 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from accounts.models import Account, User
+from accounts.models import Account, Role, User
 from audit.models import Action, AuditEntry
 from faxes.models import Fax, FaxStatus
 from faxes.services.status import fax_advance
-from tests.factories import FaxFactory, UserFactory
+from tests.conftest import verified_client
+from tests.factories import FaxFactory, member
 
 pytestmark = pytest.mark.django_db
 
@@ -36,9 +37,16 @@ def owner(account: Account) -> Client:
 
 
 @pytest.fixture
-def member(account: Account) -> Client:
+def viewer(account: Account) -> Client:
     client = Client()
-    client.force_login(UserFactory(account=account))
+    client.force_login(member(account, Role.VIEWER))
+    return client
+
+
+@pytest.fixture
+def admin(account: Account) -> Client:
+    client = Client()
+    client.force_login(member(account, Role.ADMIN))
     return client
 
 
@@ -85,14 +93,19 @@ def test_another_accounts_fax_is_404(owner: Client, other_account: Account) -> N
     assert downloads() == []
 
 
-def test_a_member_who_is_not_the_owner_cannot_download(
-    member: Client, accepted_fax: Callable
+def test_a_viewer_downloads_too_and_is_audited(
+    viewer: Client, account: Account, accepted_fax: Callable
 ) -> None:
     fax = accepted_fax()
 
-    assert member.get(f"/dashboard/faxes/{fax.pk}/document").status_code == 403
-    assert "/document" not in member.get(f"/dashboard/faxes/{fax.pk}").content.decode()
-    assert downloads() == []
+    assert "/document" in viewer.get(f"/dashboard/faxes/{fax.pk}").content.decode()
+    response = viewer.get(f"/dashboard/faxes/{fax.pk}/document")
+
+    assert response.status_code == 200
+    assert body_of(response).startswith(b"%PDF")
+    [entry] = downloads()
+    assert entry.actor_type == "member"
+    assert entry.actor_label != account.owner.email
 
 
 def test_the_download_is_a_get_only(owner: Client, accepted_fax: Callable) -> None:
@@ -147,9 +160,7 @@ def staff(*permissions: str) -> Client:
     user.user_permissions.add(
         *Permission.objects.filter(content_type__app_label="faxes", codename__in=permissions),
     )
-    client = Client(REMOTE_ADDR=IP)
-    client.force_login(user)
-    return client
+    return verified_client(user, REMOTE_ADDR=IP)
 
 
 def admin_url(fax: Fax) -> str:
@@ -188,8 +199,7 @@ def test_staff_with_the_permission_download_and_are_audited(
 
 def test_a_superuser_holds_the_permission(accepted_fax: Callable) -> None:
     fax = accepted_fax()
-    client = Client()
-    client.force_login(User.objects.create_superuser(email="root@example.com", password="x1"))
+    client = verified_client(User.objects.create_superuser(email="root@example.com", password="x1"))
 
     assert client.get(admin_url(fax)).status_code == 200
 
@@ -235,8 +245,8 @@ def test_the_form_needs_a_csrf_token(owner: Client, account: Account) -> None:
     assert account.document_retention_days == 30
 
 
-def test_only_the_owner_may_change_the_retention(member: Client, account: Account) -> None:
-    assert member.get("/dashboard/settings").status_code == 403
-    assert member.post("/dashboard/settings", {"document_retention_days": "0"}).status_code == 403
+def test_only_the_owner_may_change_the_retention(admin: Client, account: Account) -> None:
+    assert admin.get("/dashboard/settings").status_code == 403
+    assert admin.post("/dashboard/settings", {"document_retention_days": "0"}).status_code == 403
     account.refresh_from_db()
     assert account.document_retention_days == 30
