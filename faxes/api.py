@@ -1,4 +1,4 @@
-"""/v1/faxes: send a fax, read one, list them."""
+"""/v1/faxes: send a fax, read one, list them; download or delete a fax's document."""
 
 from __future__ import annotations
 
@@ -6,16 +6,18 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from django.http import StreamingHttpResponse
 from django.urls import path
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import Direction, OpenApiParameter, extend_schema
+from drf_spectacular.utils import Direction, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from developers.authentication import api_key_actor
 from developers.models import Scope
 from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError, decode_base64
 from faxes.documents.compose import CoverPage
@@ -33,6 +35,16 @@ from faxes.serializers import (
     fax_public,
     faxes_public,
 )
+from faxes.services.documents import (
+    DocumentNotReady,
+    DocumentPurged,
+    DocumentUnavailable,
+    DocumentUnreadable,
+    FaxInProgress,
+    StorageUnavailable,
+    fax_document_delete,
+    fax_document_download,
+)
 from faxes.services.inbound import inbound_fax_simulate, sample_received_pdf
 from faxes.services.intake import (
     IDEMPOTENCY_KEY,
@@ -45,6 +57,7 @@ from faxes.services.intake import (
     idempotency_key_is_valid,
     request_fingerprint,
 )
+from faxes.views import document_response
 from sendfaxmail.lib.errors import ApiError, Conflict, InvalidRequest, NotFound
 from sendfaxmail.lib.fetch import MAX_URL_LENGTH
 from sendfaxmail.lib.openapi import (
@@ -494,6 +507,150 @@ class FaxDetailView(APIView):
         return Response(fax_public(fax))
 
 
+class FaxInProgressError(Conflict):
+    code = "fax_in_progress"
+    default_message = (
+        "The fax is still queued, sending or receiving, and needs its document. Delete it once "
+        "the fax is delivered, failed, canceled or received."
+    )
+
+
+class DocumentNotReadyError(Conflict):
+    code = "document_not_ready"
+    default_message = DocumentNotReady.message
+
+
+class DocumentGone(ApiError):
+    status_code = 410
+    code = "document_purged"
+
+
+class DocumentUnreadableError(ApiError):
+    status_code = 410
+    code = "document_unreadable"
+
+
+class DocumentStorageUnavailable(ApiError):
+    status_code = 503
+    code = "document_unavailable"
+    retry_after = 30
+
+
+def _document_error(error: DocumentUnavailable, fax_id: str) -> ApiError:
+    """The answer for a document that cannot be handed out."""
+    if isinstance(error, DocumentPurged):
+        return DocumentGone(error.message)
+    if isinstance(error, DocumentNotReady):
+        return DocumentNotReadyError(error.message)
+    if isinstance(error, DocumentUnreadable):
+        return DocumentUnreadableError(error.message)
+    if isinstance(error, StorageUnavailable):
+        return DocumentStorageUnavailable(error.message)
+    return NotFound(error.message, param="id")
+
+
+FAX_ID_PARAMETER = OpenApiParameter(
+    "fax_id",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The fax's `id`, e.g. `fax_3kTq…`.",
+)
+NOT_FOUND = error_response(
+    "`not_found`: no fax with this id in the key's account and mode (live or test).",
+    "not_found",
+)
+
+
+class FaxDocumentView(APIView):
+    """The fax's document: GET streams the PDF, DELETE deletes it for good."""
+
+    required_scopes = {"GET": Scope.FAXES_READ, "DELETE": Scope.FAXES_SEND}
+    # A HEAD would have to decrypt (or record a download that sent nothing): not served.
+    http_method_names = ["get", "delete", "options"]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # Clients ask for `Accept: application/pdf`; errors are JSON whatever they accept.
+        return super().perform_content_negotiation(request, force=True)
+
+    def _fax(self, request: Request, fax_id: str) -> Any:
+        fax = fax_of_account(
+            account=request.auth.account, livemode=request.auth.livemode, fax_id=fax_id
+        )
+        if fax is None:
+            raise NotFound(f"No fax with id '{fax_id}'.", param="id")
+        return fax
+
+    @extend_schema(
+        operation_id="faxes_document_download",
+        summary="Download a fax's document (PDF)",
+        description=(
+            "The PDF that was (or is being) faxed, decrypted as it streams, as an attachment "
+            "named `<fax id>.pdf`, with `Cache-Control: no-store`. Every download is recorded "
+            "in the account's security log with the key and the client's address. If the "
+            "stored document turns out to be damaged part-way, the connection is closed early "
+            "and fewer bytes than `Content-Length` arrive: treat a short body as a failure."
+        ),
+        parameters=[FAX_ID_PARAMETER, *response_headers(200, 404, 409, 410, retry_after=(503,))],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(
+                response=OpenApiTypes.BINARY, description="The PDF."
+            ),
+            404: NOT_FOUND,
+            409: error_response(
+                "`document_not_ready`: the fax's `document_url` has not been fetched yet.",
+                "document_not_ready",
+            ),
+            410: error_response(
+                "`document_purged`: the document was deleted (retention or DELETE); "
+                "`document_unreadable`: the stored document fails its integrity check or its "
+                "key is gone (contact support).",
+                "document_purged",
+            ),
+            503: error_response(
+                "`document_unavailable`: the document storage cannot be reached; retry after "
+                "`Retry-After` seconds.",
+                "document_unavailable",
+            ),
+            **ERROR_RESPONSES,
+        },
+    )
+    def get(self, request: Request, fax_id: str) -> StreamingHttpResponse:
+        fax = self._fax(request, fax_id)
+        try:
+            download = fax_document_download(fax=fax, actor=api_key_actor(request), via="api")
+        except DocumentUnavailable as error:
+            raise _document_error(error, fax_id) from None
+        return document_response(download)
+
+    @extend_schema(
+        operation_id="faxes_document_delete",
+        summary="Delete a fax's document now",
+        description=(
+            "Deletes the stored document of a delivered, failed, canceled or received fax, "
+            "ahead of the account's retention. The fax keeps everything else (status, pages, "
+            "the document's type, size and SHA-256); `document.purged_at` says when. "
+            "Idempotent: deleting again answers 200 with the same fax."
+        ),
+        parameters=[FAX_ID_PARAMETER, *response_headers(200, 404, 409)],
+        responses={
+            200: FaxSerializer,
+            404: NOT_FOUND,
+            409: error_response(
+                "`fax_in_progress`: the fax is still queued, sending or receiving.",
+                "fax_in_progress",
+            ),
+            **ERROR_RESPONSES,
+        },
+    )
+    def delete(self, request: Request, fax_id: str) -> Response:
+        fax = self._fax(request, fax_id)
+        try:
+            fax = fax_document_delete(fax=fax)
+        except FaxInProgress:
+            raise FaxInProgressError() from None
+        return Response(fax_public(fax))
+
+
 class TestModeOnly(ApiError):
     status_code = 403
     code = "test_mode_only"
@@ -570,5 +727,6 @@ class InboundFaxTestView(APIView):
 urlpatterns = [
     path("faxes", FaxListCreateView.as_view(), name="faxes"),
     path("faxes/<id:fax_id>", FaxDetailView.as_view(), name="fax"),
+    path("faxes/<id:fax_id>/document", FaxDocumentView.as_view(), name="fax_document"),
     path("test_helpers/inbound_faxes", InboundFaxTestView.as_view(), name="inbound_fax_test"),
 ]

@@ -67,6 +67,9 @@ class Fax(models.Model):
     document_size_bytes = models.PositiveIntegerField(null=True, blank=True)
     document_sha256 = models.CharField(max_length=64, blank=True)
     document = models.FileField(upload_to="faxes/", blank=True)
+    # When the stored document was deleted (retention or DELETE /v1/faxes/{id}/document); the
+    # fax keeps its other document fields (type, size, hash).
+    document_purged_at = models.DateTimeField(null=True, blank=True)
     # How many documents were sent to be faxed as one, in order; the stored `document` is them
     # merged, after the cover page when there is one.
     document_count = models.PositiveSmallIntegerField(default=1)
@@ -119,6 +122,15 @@ class Fax(models.Model):
                 name="fax_unfinished",
                 condition=Q(status__in=["queued", "submitting", "sending", "receiving"]),
             ),
+            # Serves the retention purge: finished faxes whose document is still stored.
+            models.Index(
+                fields=["completed_at"],
+                name="fax_document_kept",
+                condition=Q(document_purged_at__isnull=True, completed_at__isnull=False),
+            ),
+        ]
+        permissions = [
+            ("download_document", "Can download a fax's document (recorded in the audit log)"),
         ]
 
     def __str__(self) -> str:

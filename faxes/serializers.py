@@ -46,9 +46,16 @@ class FaxDocumentSerializer(serializers.Serializer):
         help_text="Only for source `url`: the `document_url` without its query string or "
         "fragment, which may hold an access token.",
     )
+    purged_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the stored document was deleted (its account's retention ran out, or "
+        "DELETE /v1/faxes/{id}/document); null while it is kept. The other fields stay.",
+    )
 
 
 NULLABLE_TEXT = serializers.CharField(allow_null=True)
+# Formats a time inside a method field as every other timestamp is (ISO 8601 UTC with `Z`).
+_TIMESTAMP = serializers.DateTimeField()
 FAILURE_REASONS = (
     "busy, no_answer, invalid_number, not_a_fax_machine, rejected, transmission_error, "
     "document_invalid, document_fetch_failed, carrier_rejected, carrier_error; received faxes "
@@ -121,6 +128,10 @@ class FaxSerializer(serializers.Serializer):
         }
         if fax.document_source == DocumentSource.URL:
             document["url"] = fax.document_url_shown
+        purged_at = fax.document_purged_at
+        document["purged_at"] = (
+            None if purged_at is None else _TIMESTAMP.to_representation(purged_at)
+        )
         return document
 
     @extend_schema_field(NULLABLE_TEXT)

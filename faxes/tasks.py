@@ -13,7 +13,15 @@ import random
 from celery import shared_task
 from django.db import OperationalError
 
-from faxes.services import carrier_events, fax_email, inbound, intake, pipeline, sweeper
+from faxes.services import (
+    carrier_events,
+    documents,
+    fax_email,
+    inbound,
+    intake,
+    pipeline,
+    sweeper,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -135,3 +143,11 @@ def faxes_sweep_task() -> None:
 def idempotency_keys_purge_task() -> None:
     deleted = intake.idempotency_keys_purge()
     logger.info("Purged %d idempotency keys older than 24 hours.", deleted)
+
+
+@shared_task(ignore_result=True, time_limit=300, soft_time_limit=240)
+def documents_purge_task() -> None:
+    """Periodic (each minute): delete documents past their account's retention, in batches."""
+    purged = documents.documents_purge_due()
+    if purged:
+        logger.info("Retention: purged %d documents.", purged)

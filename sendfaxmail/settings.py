@@ -407,6 +407,8 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "faxes-sweep": {"task": "faxes.tasks.faxes_sweep_task", "schedule": 60.0},
+    # Documents past their account's retention (0 days: within a minute of the fax finishing).
+    "documents-purge": {"task": "faxes.tasks.documents_purge_task", "schedule": 60.0},
     "idempotency-keys-purge": {
         "task": "faxes.tasks.idempotency_keys_purge_task",
         "schedule": 3600.0,

@@ -28,6 +28,17 @@ OPERATIONS = {
     ("post", "/v1/faxes"): {"201", "400", "401", "403", "409", "413", "415", "422", "429"},
     ("get", "/v1/faxes"): {"200", "400", "401", "403", "429"},
     ("get", "/v1/faxes/{fax_id}"): {"200", "401", "403", "404", "429"},
+    ("get", "/v1/faxes/{fax_id}/document"): {
+        "200",
+        "401",
+        "403",
+        "404",
+        "409",
+        "410",
+        "429",
+        "503",
+    },
+    ("delete", "/v1/faxes/{fax_id}/document"): {"200", "401", "403", "404", "409", "429"},
     ("get", "/v1/numbers"): {"200", "401", "403", "429"},
     ("post", "/v1/test_helpers/inbound_faxes"): {"201", "400", "401", "403", "413", "415", "429"},
 }
@@ -72,6 +83,11 @@ def test_it_documents_each_answer_of_each_operation(
     assert set(operation["responses"]) == OPERATIONS[method, path]
     assert operation["security"] == [{"bearerAuth": []}]
     for status, response in operation["responses"].items():
+        if "application/pdf" in response["content"]:
+            assert response["content"] == {
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}}
+            }
+            continue
         body = response["content"]["application/json"]["schema"]
         if status.startswith("2"):
             assert body["$ref"] != ERROR_REF
@@ -125,6 +141,8 @@ def test_it_documents_the_fax_resource(schema: dict[str, Any]) -> None:
     document = _component(schema, fields["document"]["allOf"][0]["$ref"].rsplit("/", 1)[1])
     assert document["properties"]["content_type"]["nullable"] is True
     assert document["properties"]["size_bytes"]["nullable"] is True
+    assert document["properties"]["purged_at"]["nullable"] is True
+    assert document["properties"]["purged_at"]["format"] == "date-time"
     status = _component(schema, fields["status"]["allOf"][0]["$ref"].rsplit("/", 1)[1])
     assert status["enum"] == [
         "queued",

@@ -75,6 +75,7 @@ def test_it_sends_the_product_page_example(
         "source": "inline",
         "content_type": "application/pdf",
         "size_bytes": len(pdf),
+        "purged_at": None,
         "count": 1,
         "cover_page": False,
         "header": True,
@@ -158,6 +159,7 @@ def test_it_accepts_a_document_url_with_the_page_count_unknown(
         "cover_page": False,
         "header": True,
         "url": url,
+        "purged_at": None,
     }
     assert fax["client_reference"] == "ref-42"
 

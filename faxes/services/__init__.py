@@ -4,5 +4,6 @@
 - `pipeline`: starting a fax, fetching a URL document, submitting to the carrier once.
 - `carrier_events`: applying Telnyx's, the simulator's and polled events.
 - `sweeper`: restarting lost steps, failing stalled faxes, polling silent ones.
+- `documents`: downloading a stored document (audited), deleting it, the retention purge.
 - `status`: moving a fax forward, with its history and its customer event (used by all).
 """

@@ -35,8 +35,10 @@ from faxes.documents.compose import CoverPage, FaxParties, assemble, stamp_heade
 from faxes.models import DocumentSource, Fax, FaxStatus
 from faxes.services.status import fax_advance, fax_event_record, fax_fail
 from faxes.simulator import SimulatorCarrier
+from sendfaxmail.lib.crypto import DocumentCryptoError
 from sendfaxmail.lib.fetch import FetchError, fetch, without_query
 from sendfaxmail.lib.ids import make_id
+from sendfaxmail.lib.storage import storage_outage_errors
 
 logger = logging.getLogger(__name__)
 
@@ -324,6 +326,19 @@ def _upload_and_send(
             message="The stored document is missing; send the fax again.",
         )
         return None
+    except DocumentCryptoError as error:
+        # Altered at rest, or wrapped by a key no longer configured: retrying cannot help.
+        logger.error("Fax %s: its stored document cannot be decrypted: %s", fax.id, error)
+        fax_fail(
+            fax=fax,
+            reason="document_invalid",
+            message="The stored document could not be read back intact; send the fax again.",
+        )
+        return None
+    except storage_outage_errors() as error:
+        raise RetryLater(
+            f"document storage unavailable ({type(error).__name__})", token=token
+        ) from None
     if fax.header:
         # Stamped per attempt from the stored document, so that the date and time is when this
         # attempt is sent, as 47 U.S.C. § 227(d) requires.
