@@ -65,6 +65,7 @@ class WebhookEventType(models.TextChoices):
     FAX_SENDING = events.FAX_SENDING, f"{events.FAX_SENDING} — the carrier started dialing"
     FAX_DELIVERED = events.FAX_DELIVERED, f"{events.FAX_DELIVERED} — every page went through"
     FAX_FAILED = events.FAX_FAILED, f"{events.FAX_FAILED} — the fax could not be delivered"
+    FAX_CANCELED = events.FAX_CANCELED, f"{events.FAX_CANCELED} — the fax was canceled"
 
 
 # The test event a member sends from the endpoint page; no endpoint subscribes to it.

@@ -70,6 +70,9 @@ class Fax(models.Model):
     # first ask the carrier whether that POST created a fax.
     submitted_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
+    # When the customer asked to cancel a fax that may already be with the carrier; the fax
+    # becomes `canceled` when the carrier reports that it stopped (a failure after this time).
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
 
     # No index of its own: fax_account_newest serves listings, which always name the account.
     created_at = models.DateTimeField(auto_now_add=True)

@@ -64,6 +64,11 @@ class FaxSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
+    cancel_requested_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When a cancel was asked of the carrier for this fax; it ends `canceled` "
+        "once the carrier stops it, or `delivered` if the carrier finished first.",
+    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         # `from` is a Python keyword, so it cannot be declared as a class attribute; it is

@@ -8,6 +8,9 @@ outcome from `get_fax`, as it would from Telnyx. The destination number chooses 
     +15550000002  busy                   +15550000005  transmission error after 1 page
     +15550000003  no answer              +15550000007  delivered, but only after 60 seconds
     +15550000004  invalid number         any other     delivered
+
+A simulated fax can be canceled until its final step is due, as a Telnyx fax can until it is
+past `sending`: the cancel is answered at once and reported half a second later as a failure.
 """
 
 from __future__ import annotations
@@ -103,6 +106,32 @@ def simulated_event(
     )
 
 
+def canceled_event(*, carrier_fax_id: str, to: str, from_: str, client_state: str) -> CarrierEvent:
+    """The failure Telnyx reports once it has stopped a fax it was asked to cancel."""
+    return CarrierEvent(
+        event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{carrier_fax_id}/cancel")),
+        event_type="fax.failed",
+        occurred_at=datetime.now(UTC),
+        carrier_fax_id=carrier_fax_id,
+        client_state=client_state,
+        status=EVENT_STATUS["fax.failed"],
+        page_count=0,
+        failure_reason=CANCELED_REASON,
+        payload={
+            "fax_id": carrier_fax_id,
+            "status": "failed",
+            "to": to,
+            "from": from_,
+            "client_state": client_state,
+            "page_count": 0,
+            "failure_reason": CANCELED_REASON,
+        },
+    )
+
+
+CANCELED_REASON = "user_canceled"
+
+
 class SimulatorCarrier:
     """Has the methods of TelnyxClient that the pipeline uses; dials no one."""
 
@@ -168,6 +197,33 @@ class SimulatorCarrier:
             created_at=sent_at.isoformat(),
             page_count=final.extra["page_count"] if done else None,
             failure_reason=final.extra.get("failure_reason") if done else None,
+        )
+
+    def cancel_fax(self, fax_id: str) -> None:
+        """Accept the cancel of a simulated fax whose final step is not yet due, and report the
+        failure that follows; else refuse it with a 422, as Telnyx does past `sending`."""
+        fax = fax_by_carrier_id(carrier_fax_id=fax_id)
+        if fax is None:
+            raise CarrierRejected(
+                "The simulator has no such fax.", status_code=404, detail="Fax not found."
+            )
+        final = script(fax.to_number, page_count=fax.page_count)[-1]
+        sent_at = fax.submitted_at or fax.created_at
+        if datetime.now(UTC) >= sent_at + timedelta(seconds=final.after_seconds):
+            raise CarrierRejected(
+                "The simulated fax is past sending.",
+                status_code=422,
+                detail="The fax can no longer be canceled.",
+            )
+        current_app.send_task(
+            "faxes.tasks.simulator_cancel_task",
+            kwargs={
+                "carrier_fax_id": fax_id,
+                "to": fax.to_number,
+                "from_": fax.from_number,
+                "client_state": encode_client_state(fax.id),
+            },
+            countdown=0.5,
         )
 
     def find_faxes(self, *, to: str, created_after: datetime) -> list[CarrierFax]:

@@ -75,6 +75,21 @@ def simulator_step_task(
     )
 
 
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    time_limit=30,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def simulator_cancel_task(*, carrier_fax_id: str, to: str, from_: str, client_state: str) -> None:
+    """The end of a simulated fax that was canceled, applied like a Telnyx webhook."""
+    carrier_events.simulator_cancel_apply(
+        carrier_fax_id=carrier_fax_id, to=to, from_=from_, client_state=client_state
+    )
+
+
 @shared_task(ignore_result=True, time_limit=300)
 def faxes_sweep_task() -> None:
     """Periodic: restart faxes whose task is overdue (failing those out of restarts); ask the

@@ -28,6 +28,18 @@ OPERATIONS = {
     ("post", "/v1/faxes"): {"201", "400", "401", "403", "409", "413", "415", "422", "429"},
     ("get", "/v1/faxes"): {"200", "400", "401", "403", "429"},
     ("get", "/v1/faxes/{fax_id}"): {"200", "401", "403", "404", "429"},
+    ("post", "/v1/faxes/{fax_id}/cancel"): {
+        "200",
+        "202",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "422",
+        "429",
+        "503",
+    },
     ("get", "/v1/numbers"): {"200", "401", "403", "429"},
 }
 ERROR_REF = "#/components/schemas/Error"
@@ -120,6 +132,7 @@ def test_it_documents_the_fax_resource(schema: dict[str, Any]) -> None:
         "failure_reason",
         "failure_message",
         "completed_at",
+        "cancel_requested_at",
     }
     document = _component(schema, fields["document"]["allOf"][0]["$ref"].rsplit("/", 1)[1])
     assert document["properties"]["content_type"]["nullable"] is True
@@ -136,7 +149,7 @@ def test_it_documents_the_fax_resource(schema: dict[str, Any]) -> None:
 def test_it_documents_the_list_envelope(schema: dict[str, Any]) -> None:
     page = _component(schema, "FaxList")
 
-    assert set(page["required"]) == {"object", "data", "page", "limit", "has_more"}
+    assert set(page["required"]) == {"object", "data", "limit", "has_more", "next_cursor"}
     assert page["properties"]["object"]["allOf"] == [{"type": "string", "enum": ["list"]}]
     assert page["properties"]["data"]["items"] == {"$ref": "#/components/schemas/Fax"}
     assert page["properties"]["has_more"]["type"] == "boolean"

@@ -14,7 +14,7 @@ from faxes.events import CarrierEvent, failure_for
 from faxes.models import Fax, FaxEvent, FaxStatus
 from faxes.selectors import fax_page_count
 from faxes.services.status import fax_advance
-from faxes.simulator import simulated_event
+from faxes.simulator import canceled_event, simulated_event
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,11 @@ def fax_apply_carrier_event(*, event: CarrierEvent, source: str) -> str:
     fields: dict[str, Any] = {}
     if event.status == FaxStatus.DELIVERED:
         fields["pages_delivered"] = event.page_count
+    elif event.status == FaxStatus.FAILED and fax.cancel_requested_at is not None:
+        # The end the customer asked for: the carrier stops a canceled fax with a failure.
+        fields["pages_delivered"] = event.page_count
+        fax_advance(fax=fax, status=FaxStatus.CANCELED, source=source, **fields)
+        return "applied"
     elif event.status == FaxStatus.FAILED:
         fields["failure_reason"], fields["failure_message"] = failure_for(event.failure_reason)
         fields["pages_delivered"] = event.page_count
@@ -76,5 +81,13 @@ def simulator_step_apply(
         from_=from_,
         client_state=client_state,
         page_count=page_count,
+    )
+    return fax_apply_carrier_event(event=event, source="simulator")
+
+
+def simulator_cancel_apply(*, carrier_fax_id: str, to: str, from_: str, client_state: str) -> str:
+    """Report that the simulator stopped a fax it was asked to cancel, as Telnyx would."""
+    event = canceled_event(
+        carrier_fax_id=carrier_fax_id, to=to, from_=from_, client_state=client_state
     )
     return fax_apply_carrier_event(event=event, source="simulator")

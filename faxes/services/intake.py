@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -199,6 +199,69 @@ def fax_accept(
             raise IdempotencyConflict(in_progress=True) from None
         raise
     return FaxAccepted(fax_id=fax.id, representation=record.response_body)
+
+
+@dataclass(frozen=True)
+class IdempotentAnswer:
+    """An answer to a request that may carry an Idempotency-Key: its HTTP status, its body and
+    the fax it is about; `replayed` when it is the stored answer to an earlier request."""
+
+    status: int
+    body: dict[str, Any]
+    fax_id: str | None
+    replayed: bool = False
+
+
+def idempotently(
+    *,
+    account: Account,
+    livemode: bool,
+    key: str | None,
+    fingerprint: str,
+    run: Callable[[], IdempotentAnswer],
+) -> IdempotentAnswer:
+    """`run()` at most once per Idempotency-Key `key` (any request about a fax but its send,
+    which `fax_accept` handles). The key is claimed in the transaction that runs it, as
+    `fax_accept` claims it: a concurrent request waits, then replays the stored answer, or gets
+    IdempotencyConflict(in_progress); an exception from `run` rolls the claim back (errors are
+    not stored); a key used with another request is IdempotencyConflict(reused)."""
+    if key is None:
+        return run()
+    scope = {"account": account, "livemode": livemode, "key": key}
+    existing = IdempotencyKey.objects.filter(**scope).first()
+    if existing is not None:
+        return _replay_answer(existing, fingerprint)
+    try:
+        with transaction.atomic():
+            _claim_wait_limit()
+            with transaction.atomic():
+                record = IdempotencyKey.objects.create(
+                    **scope, fingerprint=fingerprint, response_status=0, response_body={}
+                )
+            _lift_wait_limit()
+            answer = run()
+            record.fax_id = answer.fax_id
+            record.response_status = answer.status
+            record.response_body = answer.body
+            record.save(update_fields=["fax", "response_status", "response_body"])
+    except IntegrityError:
+        return _replay_answer(IdempotencyKey.objects.get(**scope), fingerprint)
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+            raise IdempotencyConflict(in_progress=True) from None
+        raise
+    return answer
+
+
+def _replay_answer(record: IdempotencyKey, fingerprint: str) -> IdempotentAnswer:
+    if record.fingerprint != fingerprint:
+        raise IdempotencyConflict(in_progress=False)
+    return IdempotentAnswer(
+        status=record.response_status,
+        body=record.response_body,
+        fax_id=record.fax_id,
+        replayed=True,
+    )
 
 
 def _replay(record: IdempotencyKey, fingerprint: str) -> FaxAccepted:

@@ -6,10 +6,12 @@ from __future__ import annotations
 FAX_SENDING = "fax.sending"
 FAX_DELIVERED = "fax.delivered"
 FAX_FAILED = "fax.failed"
+FAX_CANCELED = "fax.canceled"
 
 # A fax's status -> the event that reports it (other statuses send none).
 FAX_STATUS_EVENTS: dict[str, str] = {
     "sending": FAX_SENDING,
     "delivered": FAX_DELIVERED,
     "failed": FAX_FAILED,
+    "canceled": FAX_CANCELED,
 }
