@@ -19,6 +19,8 @@ from accounts.services import (
     account_set_trial_end,
     account_trial_end_check,
 )
+from audit.admin import AccountDataAdminMixin
+from audit.services import actor_from_request
 
 
 @admin.register(Plan)
@@ -70,7 +72,7 @@ class AccountAdminForm(forms.ModelForm):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(AccountDataAdminMixin, admin.ModelAdmin):
     form = AccountAdminForm
     list_display = ["name", "owner", "plan", "trial_ends_at", "created_at"]
     list_filter = ["plan"]
@@ -79,6 +81,9 @@ class AccountAdmin(admin.ModelAdmin):
     raw_id_fields = ["owner"]
     date_hierarchy = "created_at"
     inlines = [MemberInline]
+
+    def audit_account_id(self, obj: Account) -> int | None:
+        return obj.pk
 
     def get_fields(self, request: HttpRequest, obj: Account | None = None) -> list[str]:
         if obj is None:
@@ -111,13 +116,13 @@ class AccountAdmin(admin.ModelAdmin):
         if not change:
             return
         if plan := form.cleaned_data.get("new_plan"):
-            account_set_plan(account=obj, plan=plan)
+            account_set_plan(account=obj, plan=plan, actor=actor_from_request(request))
         elif ends_at := form.cleaned_data.get("new_trial_ends_at"):
             account_set_trial_end(account=obj, ends_at=ends_at)
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AccountDataAdminMixin, DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "name", "account", "is_staff", "is_active", "last_login"]
     list_filter = ["is_staff", "is_superuser", "is_active"]

@@ -13,7 +13,6 @@ limit depend on the pair: the pair limit once the pair has reached it, the IP li
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import timedelta
 
 from axes.attempts import get_cool_off_threshold
@@ -26,6 +25,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+# AXES_CLIENT_IP_CALLABLE names it here; the one implementation is shared with the audit log.
+from sendfaxmail.lib.client_ip import client_ip as client_ip
+
 
 def client_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
     """The email tried, as the login form matches it (stripped, lower-case), so that `Ann@x`
@@ -35,33 +37,6 @@ def client_username(request: HttpRequest, credentials: dict | None = None) -> st
     if not isinstance(username, str):
         return None
     return username.strip().lower()
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The address a login attempt came from.
-
-    With `TRUSTED_PROXY_COUNT` = 0 (the default) it is the connection's address, REMOTE_ADDR,
-    since any client can write an X-Forwarded-For header. Behind N proxies that each append
-    the address they received the request from, it is the Nth entry from the right of
-    X-Forwarded-For, the one our outermost proxy wrote; entries further left are the client's
-    own claim. When the header has fewer entries than that, or the entry is not an address,
-    REMOTE_ADDR is used.
-    """
-    remote = _address(request.META.get("REMOTE_ADDR", ""))
-    proxies = settings.TRUSTED_PROXY_COUNT
-    if proxies <= 0:
-        return remote
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-    if len(forwarded) < proxies:
-        return remote
-    return _address(forwarded[-proxies]) or remote
-
-
-def _address(value: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(value.strip()))
-    except ValueError:
-        return None
 
 
 def failure_limit(request: HttpRequest, credentials: dict | None = None) -> int:

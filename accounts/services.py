@@ -17,6 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import DEFAULT_PLANS, TRIAL_DAYS, TRIAL_PLAN, Account, Plan, User
+from audit.models import Action
+from audit.services import Actor, audit_record
 
 EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
 SIGN_UP_SALT = "accounts.sign-up"
@@ -143,11 +145,23 @@ def account_sign_up(*, email: str, password: str, name: str = "") -> Account:
     )
 
 
-def account_set_plan(*, account: Account, plan: Plan) -> Account:
-    """Move the account to `plan` at once. A plan change ends the trial (it is now a paid plan)."""
+@transaction.atomic
+def account_set_plan(*, account: Account, plan: Plan, actor: Actor | None = None) -> Account:
+    """Move the account to `plan` at once. A plan change ends the trial (it is now a paid plan).
+    `actor` (the owner, staff; the system if None) is who the audit log says changed it."""
+    previous = account.plan_id
     account.plan = plan
     account.trial_ends_at = None
     account.save(update_fields=["plan", "trial_ends_at"])
+    audit_record(
+        action=Action.PLAN_CHANGED,
+        account_id=account.pk,
+        actor=actor,
+        target_type="account",
+        target_id=account.pk,
+        target_label=account.name,
+        details={"from": previous, "to": plan.pk},
+    )
     return account
 
 

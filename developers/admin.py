@@ -6,12 +6,14 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from audit.admin import AccountDataAdminMixin
+from audit.services import actor_from_request, url_label
 from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from developers.services.api_keys import api_key_revoke
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AccountDataAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "masked",
@@ -52,12 +54,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for api_key in queryset:
-            api_key_revoke(api_key=api_key)
+            api_key_revoke(api_key=api_key, actor=actor_from_request(request))
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(AccountDataAdminMixin, admin.ModelAdmin):
     """Support sees where events go and how deliveries fare; never the signing secrets."""
 
     list_display = ["url", "account", "enabled", "failing_since", "created_at"]
@@ -81,9 +83,12 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def audit_target_label(self, obj: WebhookEndpoint) -> str:
+        return url_label(obj.url)
+
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(AccountDataAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "event",
@@ -101,3 +106,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def audit_account_id(self, obj: WebhookDelivery) -> int | None:
+        return obj.endpoint.account_id

@@ -1,28 +1,61 @@
-"""Per-key request counting in fixed windows, exact under concurrency.
+"""Request counting in fixed windows, per key and per account, exact under concurrency.
 
-With Redis, each request is one MULTI/EXEC of INCR + EXPIRE on a key named after the window, so
-fifty simultaneous requests against a limit of ten let exactly ten through. If Redis does not
-answer, the limiter fails open (the API keeps working) and logs an error. Without REDIS_URL (a
-first local run) Django's cache counts instead; that counter is not atomic and only fit for
-development.
+Each key has its own budget, and the keys of one account (per world: live or test) share a
+ceiling of API_ACCOUNT_RATE_MULTIPLIER times that budget, so that making more keys does not
+multiply what an account may send. With Redis, each request is one round trip: a Lua script that
+increments the key's counter and, when the key is within its own limit, the account's, on keys
+named after the window. Fifty simultaneous requests against a limit of ten let exactly ten
+through. A request the key's own limit refuses does not spend the account's budget, so one
+runaway key cannot lock out its account's other keys.
+
+If Redis does not answer, the limiter fails open (the API keeps working) and logs an error.
+Without REDIS_URL (a first local run) Django's cache counts instead; that counter is not atomic
+and only fit for development.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
 from dataclasses import dataclass
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from redis import RedisError
+from redis.commands.core import Script
 
 from sendfaxmail.lib.redis import get_redis
 
 logger = logging.getLogger(__name__)
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+# KEYS: the key's counter and, optionally, the account's. ARGV: the TTL, the key's limit.
+# Returns both counts after this request (the account's is 0 without an account counter).
+_HIT = """
+local for_key = redis.call('INCR', KEYS[1])
+if for_key == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if #KEYS == 1 then
+    return {for_key, 0}
+end
+local for_account
+if for_key <= tonumber(ARGV[2]) then
+    for_account = redis.call('INCR', KEYS[2])
+    if for_account == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+else
+    for_account = tonumber(redis.call('GET', KEYS[2]) or '0')
+end
+return {for_key, for_account}
+"""
+
+
+@functools.cache
+def _hit_script(client: redis.Redis) -> Script:
+    # EVALSHA: the script's text crosses the network once per Redis server, not per request.
+    return client.register_script(_HIT)
 
 
 @dataclass(frozen=True)
@@ -39,37 +72,68 @@ class Rate:
 
 @dataclass(frozen=True)
 class Usage:
+    """The budget closest to running out: the key's own, or its account's ceiling."""
+
     limit: int
     remaining: int
     reset: int  # whole seconds until the window ends, at least 1
     allowed: bool
+    scope: str  # "key" or "account": which budget `limit` and `remaining` describe
 
 
-def _count(name: str, window: int) -> int:
+def _count(
+    key_name: str, account_name: str | None, *, key_limit: int, window: int
+) -> tuple[int, int]:
+    names = [key_name] if account_name is None else [key_name, account_name]
     if settings.REDIS_URL:
-        pipe = get_redis().pipeline(transaction=True)
-        pipe.incr(name)
-        pipe.expire(name, window + 1)
-        count, _ = pipe.execute()
-        return int(count)
-    cache.add(name, 0, timeout=window + 1)
-    return int(cache.incr(name))
+        client = get_redis()
+        for_key, for_account = _hit_script(client)(
+            keys=names, args=[window + 1, key_limit], client=client
+        )
+        return int(for_key), int(for_account)
+    for name in names:
+        cache.add(name, 0, timeout=window + 1)
+    for_key = int(cache.incr(key_name))
+    if account_name is None:
+        return for_key, 0
+    if for_key > key_limit:
+        return for_key, int(cache.get(account_name) or 0)
+    return for_key, int(cache.incr(account_name))
 
 
-def hit(*, bucket: str, key_id: str, rate: Rate, now: float | None = None) -> Usage | None:
-    """Count one request of `key_id` in `bucket`; None when the counter is down (fail open)."""
+def hit(
+    *,
+    bucket: str,
+    key_id: str,
+    rate: Rate,
+    account: str | None = None,
+    account_limit: int | None = None,
+    now: float | None = None,
+) -> Usage | None:
+    """Count one request of `key_id` in `bucket`; None when the counter is down (fail open).
+
+    With `account` (the name of a shared ceiling) and `account_limit` (its size), the request
+    also counts against that ceiling, and is allowed only within both budgets.
+    """
     now = time.time() if now is None else now
     window_index = int(now // rate.window)
-    name = f"rl:{bucket}:{key_id}:{window_index}"
+    with_account = account is not None and account_limit is not None
     try:
-        count = _count(name, rate.window)
+        for_key, for_account = _count(
+            f"rl:{bucket}:{key_id}:{window_index}",
+            f"rl:{bucket}:account:{account}:{window_index}" if with_account else None,
+            key_limit=rate.limit,
+            window=rate.window,
+        )
     except (RedisError, ValueError):
         logger.error("Rate limiter unavailable; letting the request through", exc_info=True)
         return None
     reset = max(1, math.ceil((window_index + 1) * rate.window - now))
-    return Usage(
-        limit=rate.limit,
-        remaining=max(0, rate.limit - count),
-        reset=reset,
-        allowed=count <= rate.limit,
-    )
+    key_left = rate.limit - for_key
+    if not with_account:
+        return Usage(rate.limit, max(0, key_left), reset, key_left >= 0, "key")
+    account_left = account_limit - for_account
+    allowed = key_left >= 0 and account_left >= 0
+    if account_left < key_left:
+        return Usage(account_limit, max(0, account_left), reset, allowed, "account")
+    return Usage(rate.limit, max(0, key_left), reset, allowed, "key")

@@ -1,4 +1,5 @@
-"""DRF throttle: the per-key send and read budgets (API_SEND_RATE, API_READ_RATE)."""
+"""DRF throttle: the per-key send and read budgets (API_SEND_RATE, API_READ_RATE), and the
+account-wide ceiling over all of an account's keys (API_ACCOUNT_RATE_MULTIPLIER times those)."""
 
 from __future__ import annotations
 
@@ -25,14 +26,25 @@ class ApiKeyRateThrottle(BaseThrottle):
     def allow_request(self, request: Request, view: APIView) -> bool:
         bucket = "send" if request.method == "POST" else "read"
         rate = Rate.parse(settings.API_SEND_RATE if bucket == "send" else settings.API_READ_RATE)
-        usage = hit(bucket=bucket, key_id=request.auth.pk, rate=rate)
+        key = request.auth
+        # Live and test keys have separate ceilings: a sandbox run cannot block live sends.
+        usage = hit(
+            bucket=bucket,
+            key_id=key.pk,
+            account=f"{key.account_id}:{'live' if key.livemode else 'test'}",
+            rate=rate,
+            account_limit=rate.limit * settings.API_ACCOUNT_RATE_MULTIPLIER,
+        )
         if usage is None:
             return True
         setattr(request._request, USAGE_ATTRIBUTE, usage)
         if not usage.allowed:
+            spent = (
+                f"This key has used its {usage.limit} {bucket} requests"
+                if usage.scope == "key"
+                else f"This account's keys have used their shared {usage.limit} {bucket} requests"
+            )
             raise RateLimited(
-                f"This key has used its {usage.limit} {bucket} requests for this window. "
-                f"Retry after {usage.reset} s.",
-                retry_after=usage.reset,
+                f"{spent} for this window. Retry after {usage.reset} s.", retry_after=usage.reset
             )
         return True

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import Account
 from accounts.selectors import account_of_member
+from audit.services import actor_from_request
 from developers.forms import ApiKeyForm, WebhookEndpointForm
 from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from developers.selectors import webhook_deliveries_recent, webhook_ping_of
@@ -34,6 +35,7 @@ from developers.services.webhook_endpoints import (
     WebhookError,
     webhook_endpoint_create,
     webhook_endpoint_delete,
+    webhook_endpoint_reveal_secret,
     webhook_endpoint_rotate_secret,
     webhook_endpoint_set_enabled,
     webhook_endpoint_update,
@@ -97,6 +99,7 @@ def key_create(request: HttpRequest) -> HttpResponse:
         scopes=form.cleaned_data["scopes"],
         created_by=request.user,
         livemode=form.cleaned_data["mode"] != "test",
+        actor=actor_from_request(request),
     )
     return _page(request, new_key=api_key, new_secret=secret, status=201)
 
@@ -108,14 +111,14 @@ def _own_key(request: HttpRequest, key_id: str) -> ApiKey:
 @login_required
 @require_POST
 def key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
-    api_key_revoke(api_key=_own_key(request, key_id))
+    api_key_revoke(api_key=_own_key(request, key_id), actor=actor_from_request(request))
     return redirect("developers:index")
 
 
 @login_required
 @require_POST
 def key_delete(request: HttpRequest, key_id: str) -> HttpResponse:
-    api_key_delete(api_key=_own_key(request, key_id))
+    api_key_delete(api_key=_own_key(request, key_id), actor=actor_from_request(request))
     return redirect("developers:index")
 
 
@@ -155,7 +158,9 @@ def webhook_new(request: HttpRequest) -> HttpResponse:
     form = WebhookEndpointForm(request.POST or None, initial={"event_types": []})
     if request.method == "POST" and form.is_valid():
         try:
-            endpoint = webhook_endpoint_create(account=_account(request), **form.cleaned_data)
+            endpoint = webhook_endpoint_create(
+                account=_account(request), actor=actor_from_request(request), **form.cleaned_data
+            )
         except EndpointLimitReached as error:
             form.add_error(None, str(error))
         except WebhookError as error:
@@ -176,7 +181,9 @@ def webhook_detail(request: HttpRequest, endpoint_id: str) -> HttpResponse:
 @require_POST
 def webhook_secret(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     """Show the signing secret to a member who asks for it (never on a plain page load)."""
-    return _endpoint_page(request, _own_endpoint(request, endpoint_id), show_secret=True)
+    endpoint = _own_endpoint(request, endpoint_id)
+    webhook_endpoint_reveal_secret(endpoint=endpoint, actor=actor_from_request(request))
+    return _endpoint_page(request, endpoint, show_secret=True)
 
 
 @login_required
@@ -187,7 +194,9 @@ def webhook_edit(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     form = WebhookEndpointForm(request.POST)
     if form.is_valid():
         try:
-            webhook_endpoint_update(endpoint=endpoint, **form.cleaned_data)
+            webhook_endpoint_update(
+                endpoint=endpoint, actor=actor_from_request(request), **form.cleaned_data
+            )
         except WebhookError as error:
             form.add_error("url", str(error))
         else:
@@ -198,7 +207,11 @@ def webhook_edit(request: HttpRequest, endpoint_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def webhook_disable(request: HttpRequest, endpoint_id: str) -> HttpResponse:
-    webhook_endpoint_set_enabled(endpoint=_own_endpoint(request, endpoint_id), enabled=False)
+    webhook_endpoint_set_enabled(
+        endpoint=_own_endpoint(request, endpoint_id),
+        enabled=False,
+        actor=actor_from_request(request),
+    )
     return redirect("developers:webhook_detail", endpoint_id=endpoint_id)
 
 
@@ -206,14 +219,20 @@ def webhook_disable(request: HttpRequest, endpoint_id: str) -> HttpResponse:
 @require_POST
 @api_plan_required
 def webhook_enable(request: HttpRequest, endpoint_id: str) -> HttpResponse:
-    webhook_endpoint_set_enabled(endpoint=_own_endpoint(request, endpoint_id), enabled=True)
+    webhook_endpoint_set_enabled(
+        endpoint=_own_endpoint(request, endpoint_id),
+        enabled=True,
+        actor=actor_from_request(request),
+    )
     return redirect("developers:webhook_detail", endpoint_id=endpoint_id)
 
 
 @login_required
 @require_POST
 def webhook_delete(request: HttpRequest, endpoint_id: str) -> HttpResponse:
-    webhook_endpoint_delete(endpoint=_own_endpoint(request, endpoint_id))
+    webhook_endpoint_delete(
+        endpoint=_own_endpoint(request, endpoint_id), actor=actor_from_request(request)
+    )
     return redirect("developers:index")
 
 
@@ -222,7 +241,7 @@ def webhook_delete(request: HttpRequest, endpoint_id: str) -> HttpResponse:
 @api_plan_required
 def webhook_rotate(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     endpoint = _own_endpoint(request, endpoint_id)
-    webhook_endpoint_rotate_secret(endpoint=endpoint)
+    webhook_endpoint_rotate_secret(endpoint=endpoint, actor=actor_from_request(request))
     return _endpoint_page(request, endpoint, show_secret=True, rotated=True)
 
 

@@ -6,11 +6,12 @@ from django.contrib import admin
 
 from accounts.admin import AccountAdmin
 from accounts.models import Account
+from audit.admin import AccountDataAdminMixin
 from fax_numbers.models import FaxNumber
 
 
 @admin.register(FaxNumber)
-class FaxNumberAdmin(admin.ModelAdmin):
+class FaxNumberAdmin(AccountDataAdminMixin, admin.ModelAdmin):
     list_display = ["number", "label", "account", "carrier_id", "created_at"]
     search_fields = ["number", "label", "account__name", "account__owner__email", "carrier_id"]
     list_select_related = ["account"]

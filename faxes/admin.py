@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from audit.admin import AccountDataAdminMixin
 from faxes.models import Fax, FaxEvent
 
 
@@ -22,7 +23,7 @@ class FaxEventInline(admin.TabularInline):
 
 
 @admin.register(Fax)
-class FaxAdmin(admin.ModelAdmin):
+class FaxAdmin(AccountDataAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "account",

@@ -77,6 +77,11 @@ class EventError(ValueError):
     """The body is not a carrier fax event we can read."""
 
 
+# Telnyx payloads are two or three levels deep. Anything much deeper is refused before it is
+# walked (recursively, here and by the JSON encoder that stores it).
+MAX_PAYLOAD_DEPTH = 16
+
+
 @dataclass(frozen=True)
 class CarrierEvent:
     event_id: str
@@ -114,8 +119,13 @@ def parse_event(body: Any) -> CarrierEvent:
     occurred_at = _time(data.get("occurred_at"))
     if occurred_at is None:
         raise EventError("no occurred_at time with a zone")
+    if not _depth_within(data["payload"], MAX_PAYLOAD_DEPTH):
+        raise EventError("payload nested too deeply")
     # Text columns refuse NUL bytes; a signed body still must not be able to make us fail.
     payload = _without_nul(data["payload"])
+    for name in ("fax_id", "client_state"):
+        if payload.get(name) is not None and not isinstance(payload[name], str):
+            raise EventError(f"{name} is not a string")
     if len(payload.get("fax_id") or "") > 64:
         raise EventError("fax_id too long")
     page_count = payload.get("page_count")
@@ -144,6 +154,20 @@ def _time(value: Any) -> datetime | None:
     except (ValueError, OverflowError):
         return None
     return moment if 2000 <= moment.year <= 2999 else None
+
+
+def _depth_within(container: dict | list, limit: int) -> bool:
+    """Whether `container` nests no more than `limit` containers deep; iterative, so it cannot
+    itself run out of stack."""
+    stack = [(container, 1)]
+    while stack:
+        item, depth = stack.pop()
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return False
+                stack.append((child, depth + 1))
+    return True
 
 
 def _without_nul(value: Any) -> Any:

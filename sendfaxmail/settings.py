@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "sendfaxmail.lib.apps.LibConfig",
+    "audit",
     "accounts",
     "developers",
     "fax_numbers",
@@ -68,6 +69,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # These two come first so that they see every answer, Django's own error pages included.
+    "sendfaxmail.lib.middleware.NoStoreMiddleware",
+    "sendfaxmail.lib.middleware.ApiAnswersMiddleware",
     "sendfaxmail.lib.middleware.CollectAfterLargeBodiesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -75,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sendfaxmail.lib.sessions.SessionIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "developers.middleware.RateLimitHeadersMiddleware",
@@ -273,6 +278,12 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_HTTPONLY = True
+# Automatic logoff (HIPAA 164.312(a)(2)(iii)): a session ends after this many seconds without a
+# request; SessionIdleTimeoutMiddleware pushes its expiry forward (sendfaxmail/lib/sessions.py).
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT
+# Answers under these paths show faxes, keys or webhook secrets: `Cache-Control: no-store`.
+NO_STORE_PATH_PREFIXES = ["/v1", "/dashboard/"]
 X_FRAME_OPTIONS = "DENY"
 
 # 20 MB of document is ~26.7 MB of base64; leave room for the JSON around it.
@@ -298,6 +309,11 @@ REST_FRAMEWORK = {
 }
 API_SEND_RATE = env.str("API_SEND_RATE", default="60/m")
 API_READ_RATE = env.str("API_READ_RATE", default="600/m")
+# All of an account's keys together (per world, live or test) get this many times one key's budget.
+API_ACCOUNT_RATE_MULTIPLIER = env.int("API_ACCOUNT_RATE_MULTIPLIER", default=3)
+# A /v1 request still running after this many seconds is stopped and answered 503 `timeout`.
+# Keep it below gunicorn's `timeout` (60 s in gunicorn.conf.py), which kills the worker instead.
+API_REQUEST_TIMEOUT = env.float("API_REQUEST_TIMEOUT", default=50.0)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "SendFaxMail Fax API",
@@ -387,7 +403,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # runserver's request log (`make run`) without query strings: `?to=` filters are PHI.
+    "filters": {"no_query_strings": {"()": "sendfaxmail.lib.accesslog.QueryFreeRequestLines"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.server": {
+            "handlers": ["console"],
+            "filters": ["no_query_strings"],
+            "level": "INFO",
+            "propagate": False,
+        },
+    },
 }

@@ -7,7 +7,9 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularJSONAPIView
 
+from accounts.selectors import audit_log_account_id
 from accounts.urls import dashboard_urlpatterns
+from audit.urls import security_urlpatterns
 from fax_numbers import api as numbers_api
 from faxes import api as faxes_api
 from faxes.webhooks import telnyx_webhook
@@ -38,6 +40,10 @@ urlpatterns = [
     path("dashboard/", include((dashboard_urlpatterns, "dashboard"))),
     path("dashboard/", include("developers.urls")),
     path("dashboard/", include("faxes.urls")),
+    path(
+        "dashboard/",
+        include((security_urlpatterns(account_for=audit_log_account_id), "audit")),
+    ),
     path("v1/", include((v1_urlpatterns, "v1"))),
     re_path(r"^v1$", not_found_view),
     path("webhooks/telnyx", telnyx_webhook, name="telnyx_webhook"),

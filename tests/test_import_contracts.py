@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["sendfaxmail", "accounts", "developers", "fax_numbers", "faxes"]
+PACKAGES = ["sendfaxmail", "audit", "accounts", "developers", "fax_numbers", "faxes"]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
@@ -39,6 +39,7 @@ def test_the_contracts_hold() -> None:
         ("accounts/views.py", "from fax_numbers import selectors", "Apps import only the apps"),
         ("developers/selectors.py", "from faxes import models", "Apps import only the apps"),
         ("sendfaxmail/lib/phone.py", "from accounts import models", "sendfaxmail.lib and the"),
+        ("audit/selectors.py", "from accounts import models", "Apps import only the apps"),
         ("faxes/api.py", "import requests", "In faxes, only carrier.py speaks HTTP"),
     ],
 )

@@ -1,4 +1,4 @@
-"""Per-key rate limits, counted in Redis, exact under concurrency."""
+"""Per-key rate limits and the account-wide ceiling, counted in Redis, exact under concurrency."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from accounts.models import Account
-from developers.ratelimit import Rate, hit
+from developers.ratelimit import Rate, Usage, hit
 from sendfaxmail.lib.redis import get_redis
 from tests.conftest import ApiClient, make_key
 from tests.factories import AccountFactory
@@ -136,3 +136,80 @@ def test_limits_fail_open_with_an_error_log_when_redis_is_down(
 )
 def test_it_parses_rates(text: str, rate: Rate) -> None:
     assert Rate.parse(text) == rate
+
+
+@pytest.mark.django_db
+def test_an_accounts_keys_together_stop_at_the_account_ceiling(account: Account, settings) -> None:
+    settings.API_READ_RATE = "2/m"
+    settings.API_ACCOUNT_RATE_MULTIPLIER = 3
+    clients = [ApiClient(make_key(account)[1]) for _ in range(4)]
+
+    statuses = [client.get("/v1/numbers").status_code for client in clients for _ in range(2)]
+
+    assert statuses == [200] * 6 + [429] * 2
+
+
+@pytest.mark.django_db
+def test_the_account_ceiling_answers_the_same_429_contract(account: Account, settings) -> None:
+    settings.API_READ_RATE = "1/m"
+    settings.API_ACCOUNT_RATE_MULTIPLIER = 2
+    for _ in range(2):
+        ApiClient(make_key(account)[1]).get("/v1/numbers")
+
+    response = ApiClient(make_key(account)[1]).get("/v1/numbers")
+
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "rate_limited"
+    assert "account" in response.json()["error"]["message"]
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert (response["RateLimit-Limit"], response["RateLimit-Remaining"]) == ("2", "0")
+
+
+@pytest.mark.django_db
+def test_another_account_is_unaffected_by_a_ceiling(
+    account: Account, other_account: Account, settings
+) -> None:
+    settings.API_READ_RATE = "1/m"
+    settings.API_ACCOUNT_RATE_MULTIPLIER = 1
+    ApiClient(make_key(account)[1]).get("/v1/numbers")
+    assert ApiClient(make_key(account)[1]).get("/v1/numbers").status_code == 429
+
+    assert ApiClient(make_key(other_account)[1]).get("/v1/numbers").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_key_over_its_own_limit_does_not_spend_the_accounts_budget(
+    account: Account, settings
+) -> None:
+    settings.API_READ_RATE = "2/m"
+    settings.API_ACCOUNT_RATE_MULTIPLIER = 2
+    runaway = ApiClient(make_key(account)[1])
+    for _ in range(10):
+        runaway.get("/v1/numbers")
+    other = ApiClient(make_key(account)[1])
+
+    assert [other.get("/v1/numbers").status_code for _ in range(2)] == [200, 200]
+
+
+@pytest.mark.django_db
+def test_live_and_test_keys_have_separate_ceilings(account: Account, settings) -> None:
+    settings.API_READ_RATE = "1/m"
+    settings.API_ACCOUNT_RATE_MULTIPLIER = 1
+    ApiClient(make_key(account, livemode=False)[1]).get("/v1/numbers")
+    assert ApiClient(make_key(account, livemode=False)[1]).get("/v1/numbers").status_code == 429
+
+    assert ApiClient(make_key(account)[1]).get("/v1/numbers").status_code == 200
+
+
+def test_the_account_ceiling_is_exact_under_concurrent_hits_from_many_keys() -> None:
+    rate = Rate(limit=10, window=3600)
+
+    def call(n: int) -> Usage | None:
+        return hit(
+            bucket="send", key_id=f"key_{n % 5}", rate=rate, account="acct_2:live", account_limit=30
+        )
+
+    with ThreadPoolExecutor(max_workers=25) as pool:
+        usages = list(pool.map(call, range(100)))
+
+    assert sum(u.allowed for u in usages) == 30

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -104,18 +105,43 @@ def test_it_starts_without_secrets_in_debug() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_the_deploy_check_passes_with_the_documented_production_settings() -> None:
-    production = {
-        "DEBUG": "false",
-        "SECRET_KEY": "k" * 30 + "Zq8#x" * 10,
-        "API_KEY_PEPPER": "p" * 40,
-        "DOCUMENT_ENCRYPTION_KEYS": generate_key(),
-        "ALLOWED_HOSTS": "fax.example.com",
-    }
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "k" * 30 + "Zq8#x" * 10,
+    "API_KEY_PEPPER": "pepper-" + "Zq8#x" * 8,
+    "DOCUMENT_ENCRYPTION_KEYS": generate_key(),
+    "ALLOWED_HOSTS": "fax.example.com",
+    "PUBLIC_BASE_URL": "https://fax.example.com",
+    "FAX_CARRIER": "telnyx",
+    "TELNYX_API_KEY": "KEY_not_real",
+    "TELNYX_CONNECTION_ID": "conn-1",
+    "TELNYX_PUBLIC_KEY": base64.b64encode(bytes(range(32))).decode(),
+}
 
-    result = start(production, "check", "--deploy", "--fail-level", "WARNING")
+
+def test_the_deploy_check_passes_with_the_documented_production_settings() -> None:
+    result = start(PRODUCTION, "check", "--deploy", "--fail-level", "WARNING")
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_deploy_check_fails_on_a_one_character_pepper() -> None:
+    result = start({**PRODUCTION, "API_KEY_PEPPER": "x"}, "check", "--deploy")
+
+    assert result.returncode != 0
+    assert "sendfaxmail.E001" in result.stderr
+
+
+def test_session_idle_timeout_sets_the_session_lifetime() -> None:
+    code = "from django.conf import settings as s; print(s.SESSION_COOKIE_AGE)"
+
+    default = start({"DEBUG": "true"}, "shell", "--no-imports", "-c", code)
+    ten_minutes = start(
+        {"DEBUG": "true", "SESSION_IDLE_TIMEOUT": "600"}, "shell", "--no-imports", "-c", code
+    )
+
+    assert default.stdout.split() == ["1800"]
+    assert ten_minutes.stdout.split() == ["600"]
 
 
 def test_https_settings_are_on_when_debug_is_off_and_each_can_be_turned_off() -> None:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from sendfaxmail.lib.signing import (
+    InvalidTimestamp,
     SignatureError,
     generate_webhook_secret,
     sign_standard_webhook,
@@ -108,6 +109,12 @@ def test_it_rejects_missing_headers(
 @pytest.mark.parametrize("timestamp", ["17x", "+1750000000", "1_750_000_000", "1750000000.5"])
 def test_it_rejects_a_timestamp_that_is_not_an_integer(keys: TelnyxKeys, timestamp: str) -> None:
     with pytest.raises(SignatureError, match="invalid timestamp"):
+        _verify(keys, timestamp=timestamp)
+
+
+@pytest.mark.parametrize("timestamp", ["1" * 13, "9" * 5000])
+def test_it_rejects_a_timestamp_too_long_to_be_a_time(keys: TelnyxKeys, timestamp: str) -> None:
+    with pytest.raises(InvalidTimestamp, match="invalid timestamp"):
         _verify(keys, timestamp=timestamp)
 
 

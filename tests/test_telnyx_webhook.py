@@ -296,3 +296,72 @@ def test_an_event_out_of_range_is_a_400(telnyx, sending_fax, change) -> None:
     change(body)
 
     assert telnyx.deliver(json.dumps(body).encode()).status_code == 400
+
+
+def test_it_answers_400_to_a_5000_digit_timestamp(telnyx, sending_fax) -> None:
+    fax, carrier_fax_id = sending_fax
+    body = telnyx.event("fax.delivered", fax=fax, carrier_fax_id=carrier_fax_id)
+    headers = {**telnyx.sign(body), "HTTP_TELNYX_TIMESTAMP": "9" * 5000}
+
+    response = telnyx.deliver(body, **headers)
+
+    assert response.status_code == 400
+    fax.refresh_from_db()
+    assert fax.status == FaxStatus.SENDING
+
+
+def test_it_answers_400_to_signed_deeply_nested_json(telnyx) -> None:
+    body = b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+    assert telnyx.deliver(body).status_code == 400
+
+
+def test_it_answers_400_to_a_signed_numeric_fax_id(telnyx, sending_fax) -> None:
+    fax, _ = sending_fax
+    body = telnyx.event("fax.delivered", fax=fax, carrier_fax_id=12345)
+
+    response = telnyx.deliver(body)
+
+    assert response.status_code == 400
+    fax.refresh_from_db()
+    assert fax.status == FaxStatus.SENDING
+
+
+def test_it_answers_400_to_a_signed_payload_nested_just_under_the_json_limit(
+    telnyx, sending_fax
+) -> None:
+    fax, carrier_fax_id = sending_fax
+    body = telnyx.event("fax.delivered", fax=fax, carrier_fax_id=carrier_fax_id)
+    nested = b"[" * 900 + b"]" * 900
+    body = body.replace(b'"payload": {', b'"payload": {"deep": ' + nested + b", ", 1)
+
+    response = telnyx.deliver(body)
+
+    assert response.status_code == 400
+    fax.refresh_from_db()
+    assert fax.status == FaxStatus.SENDING
+
+
+def test_it_answers_400_to_nan_in_a_signed_event(telnyx, sending_fax) -> None:
+    fax, carrier_fax_id = sending_fax
+    body = telnyx.event("fax.delivered", fax=fax, carrier_fax_id=carrier_fax_id)
+    body = body.replace(b'"payload": {', b'"payload": {"cost": NaN, ', 1)
+
+    assert telnyx.deliver(body).status_code == 400
+
+
+def test_it_answers_400_to_a_timestamp_that_is_not_a_number(telnyx, sending_fax) -> None:
+    fax, carrier_fax_id = sending_fax
+    body = telnyx.event("fax.delivered", fax=fax, carrier_fax_id=carrier_fax_id)
+
+    response = telnyx.deliver(body, **{**telnyx.sign(body), "HTTP_TELNYX_TIMESTAMP": "soon"})
+
+    assert response.status_code == 400
+
+
+def test_an_unusable_public_key_answers_503_not_500(telnyx, sending_fax, settings) -> None:
+    fax, carrier_fax_id = sending_fax
+    body = telnyx.event("fax.delivered", fax=fax, carrier_fax_id=carrier_fax_id)
+    settings.TELNYX_PUBLIC_KEY = "not-a-key"
+
+    assert telnyx.deliver(body).status_code == 503

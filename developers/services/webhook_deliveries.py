@@ -17,6 +17,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts.models import Account
+from audit.services import Actor
 from developers import ratelimit
 from developers.models import (
     PING,
@@ -56,6 +57,8 @@ DISABLE_AFTER = timedelta(days=5)
 DELIVERY_TIMEOUT = 10.0
 KEPT_RESPONSE_CHARACTERS = 1000
 USER_AGENT = "SendFaxMail-Webhooks/1.0"
+# Who the audit log says disabled an endpoint that answered 410 or kept failing.
+DELIVERIES_ACTOR = Actor.system("Webhook deliveries")
 
 
 class PingLimitReached(WebhookError):
@@ -209,7 +212,10 @@ def webhook_delivery_attempt(*, delivery_id: str) -> WebhookDelivery | None:
         return _finish(delivery, status=DeliveryStatus.SUCCEEDED)
     if result.status_code == 410:
         webhook_endpoint_set_enabled(
-            endpoint=endpoint, enabled=False, reason="The endpoint answered 410 Gone."
+            endpoint=endpoint,
+            enabled=False,
+            reason="The endpoint answered 410 Gone.",
+            actor=DELIVERIES_ACTOR,
         )
         return _finish(delivery, status=DeliveryStatus.FAILED, error="410 Gone: endpoint disabled.")
     wait = None
@@ -297,6 +303,7 @@ def _endpoint_failed(endpoint: WebhookEndpoint) -> None:
             endpoint=endpoint,
             enabled=False,
             reason="Every delivery failed for 5 days; fix the endpoint, then enable it again.",
+            actor=DELIVERIES_ACTOR,
         )
 
 

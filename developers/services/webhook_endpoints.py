@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
+from audit.models import Action
+from audit.services import Actor, audit_record, url_label
 from developers.models import WebhookEndpoint, WebhookEventType
 from sendfaxmail.lib.fetch import FetchError, UnsafeUrl, vet_url
 from sendfaxmail.lib.signing import generate_webhook_secret
@@ -37,9 +40,28 @@ def _clean_endpoint(*, url: str, event_types: Iterable[str]) -> tuple[str, list[
     return url, chosen or list(WebhookEventType.values)
 
 
+def _audit_endpoint(
+    endpoint: WebhookEndpoint, action: str, actor: Actor | None, **details: Any
+) -> None:
+    audit_record(
+        action=action,
+        account_id=endpoint.account_id,
+        actor=actor,
+        target_type="webhook_endpoint",
+        target_id=endpoint.pk,
+        target_label=url_label(endpoint.url),
+        details=details,
+    )
+
+
 @transaction.atomic
 def webhook_endpoint_create(
-    *, account: Account, url: str, description: str = "", event_types: Iterable[str] = ()
+    *,
+    account: Account,
+    url: str,
+    description: str = "",
+    event_types: Iterable[str] = (),
+    actor: Actor | None = None,
 ) -> WebhookEndpoint:
     """Register an HTTPS endpoint. Its URL passes the SSRF guard now and at every delivery.
     An account has at most ENDPOINTS_PER_ACCOUNT endpoints (EndpointLimitReached)."""
@@ -51,39 +73,75 @@ def webhook_endpoint_create(
             f"An account can have at most {ENDPOINTS_PER_ACCOUNT} webhook endpoints. Delete one "
             "you no longer use, or subscribe one endpoint to more events."
         )
-    return WebhookEndpoint.objects.create(
+    endpoint = WebhookEndpoint.objects.create(
         account=account,
         url=url,
         description=description,
         event_types=chosen,
         secret=generate_webhook_secret(),
     )
-
-
-def webhook_endpoint_update(
-    *, endpoint: WebhookEndpoint, url: str, description: str, event_types: Iterable[str]
-) -> WebhookEndpoint:
-    endpoint.url, endpoint.event_types = _clean_endpoint(url=url, event_types=event_types)
-    endpoint.description = description
-    endpoint.save(update_fields=["url", "description", "event_types", "updated_at"])
+    _audit_endpoint(endpoint, Action.WEBHOOK_ENDPOINT_CREATED, actor, event_types=chosen)
     return endpoint
 
 
+@transaction.atomic
+def webhook_endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    url: str,
+    description: str,
+    event_types: Iterable[str],
+    actor: Actor | None = None,
+) -> WebhookEndpoint:
+    before = (endpoint.url, endpoint.description, list(endpoint.event_types))
+    endpoint.url, endpoint.event_types = _clean_endpoint(url=url, event_types=event_types)
+    endpoint.description = description
+    endpoint.save(update_fields=["url", "description", "event_types", "updated_at"])
+    after = (endpoint.url, endpoint.description, endpoint.event_types)
+    # Which fields changed, not their values: a URL's query string may hold a token.
+    changed = [
+        name
+        for name, old, new in zip(("url", "description", "event_types"), before, after, strict=True)
+        if old != new
+    ]
+    _audit_endpoint(endpoint, Action.WEBHOOK_ENDPOINT_CHANGED, actor, changed=changed)
+    return endpoint
+
+
+@transaction.atomic
 def webhook_endpoint_set_enabled(
-    *, endpoint: WebhookEndpoint, enabled: bool, reason: str = ""
+    *, endpoint: WebhookEndpoint, enabled: bool, reason: str = "", actor: Actor | None = None
 ) -> None:
-    """Enable, or disable with a reason the dashboard shows. Enabling forgets past failures."""
+    """Enable, or disable with a reason the dashboard shows. Enabling forgets past failures.
+    `actor` None is the system (an endpoint that answered 410 or kept failing)."""
     endpoint.enabled = enabled
     endpoint.disabled_reason = "" if enabled else (reason or "Disabled by a member of the account.")
     endpoint.failing_since = None if enabled else endpoint.failing_since
     endpoint.save(update_fields=["enabled", "disabled_reason", "failing_since", "updated_at"])
+    _audit_endpoint(
+        endpoint,
+        Action.WEBHOOK_ENDPOINT_CHANGED,
+        actor,
+        enabled=enabled,
+        reason=endpoint.disabled_reason or None,
+    )
 
 
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+@transaction.atomic
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor | None = None) -> None:
+    _audit_endpoint(endpoint, Action.WEBHOOK_ENDPOINT_DELETED, actor)
     endpoint.delete()
 
 
-def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
+def webhook_endpoint_reveal_secret(*, endpoint: WebhookEndpoint, actor: Actor | None) -> str:
+    """The endpoint's signing secret, for a member who asked to see it; the audit log records
+    that it was shown (never the secret)."""
+    _audit_endpoint(endpoint, Action.WEBHOOK_SECRET_REVEALED, actor)
+    return endpoint.secret
+
+
+@transaction.atomic
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Actor | None = None) -> str:
     """Issue a new secret; the old one keeps signing too for 24 hours. Returns the new one."""
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = timezone.now() + SECRET_OVERLAP
@@ -91,4 +149,5 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
     endpoint.save(
         update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
     )
+    _audit_endpoint(endpoint, Action.WEBHOOK_SECRET_ROTATED, actor)
     return endpoint.secret

@@ -1,7 +1,8 @@
 """The shared library as an app: it has no models. Its `ready` registers the `<id:>` URL
-converter every app's routes use (before any URLconf loads) and the hook that creates the
-document bucket after `migrate`; it also carries the document storage commands
-(`ensure_document_bucket`, `generate_document_key`, `rotate_document_keys`)."""
+converter every app's routes use (before any URLconf loads), the deploy checks (`checks.py`),
+the idle-logoff stamp on sign-in (`sessions.py`) and the hook that creates the document bucket
+after `migrate`; it also carries the document storage commands (`ensure_document_bucket`,
+`generate_document_key`, `rotate_document_keys`)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,15 @@ class LibConfig(AppConfig):
     verbose_name = "SendFaxMail library"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        # Importing the module registers its checks.
+        from sendfaxmail.lib import checks  # noqa: F401
+        from sendfaxmail.lib.sessions import stamp_session_on_login
+
         register_converter(IdConverter, "id")
         post_migrate.connect(ensure_bucket_after_migrate, dispatch_uid="ensure_document_bucket")
+        user_logged_in.connect(stamp_session_on_login, dispatch_uid="sendfaxmail-idle-timeout")
 
 
 # post_migrate is sent once per app with models; the bucket is checked once per process.

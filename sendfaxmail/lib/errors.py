@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -148,6 +148,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     elif isinstance(exc, RequestDataTooBig):
         # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE.
         exc = RequestTooLarge(TOO_LARGE)
+    elif isinstance(exc, SuspiciousOperation):
+        # Django's refusals of malformed requests (too many query parameters, say): a 400.
+        exc = ApiError("The request is malformed.")
 
     headers: dict[str, str] = {}
     if isinstance(exc, ApiError):

@@ -25,6 +25,9 @@ WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105
 _ED25519_PUBLIC_KEY_BYTES = 32
 _ED25519_SIGNATURE_BYTES = 64
 _WEBHOOK_SECRET_BYTES = 32
+# Unix seconds have 10 digits until the year 2286. Longer values are refused before int() sees
+# them: Python refuses to convert more than 4300 digits, and nothing that long is a time.
+_MAX_TIMESTAMP_DIGITS = 12
 
 
 class SignatureError(Exception):
@@ -33,6 +36,10 @@ class SignatureError(Exception):
     `str(error)` is a short reason ("missing signature", "stale timestamp", "bad signature") that
     is safe to log and to answer with; it never contains the body or a key.
     """
+
+
+class InvalidTimestamp(SignatureError):
+    """The timestamp header is not a Unix time at all: a malformed request, not a forged one."""
 
 
 def verify_telnyx_signature(
@@ -52,11 +59,12 @@ def verify_telnyx_signature(
     `body`. A timestamp more than `tolerance` seconds away from `now` (default: the current time),
     in either direction, is refused so a captured request cannot be replayed later.
 
-    Raises `SignatureError` for anything the sender controls, and `ValueError` when `public_key`
+    Raises `SignatureError` for anything the sender controls (its subclass `InvalidTimestamp`
+    when `timestamp` is not a Unix time of at most 12 digits), and `ValueError` when `public_key`
     (operator configuration: base64 of the 32-byte key from the Telnyx portal) is unusable, so a
     misconfiguration surfaces as an error rather than as a stream of rejected webhooks.
     """
-    key = _load_ed25519_public_key(public_key)
+    key = load_ed25519_public_key(public_key)
     if not signature or not signature.strip():
         raise SignatureError("missing signature")
     if not timestamp or not timestamp.strip():
@@ -97,7 +105,9 @@ def generate_webhook_secret() -> str:
     return WEBHOOK_SECRET_PREFIX + base64.b64encode(token_bytes(_WEBHOOK_SECRET_BYTES)).decode()
 
 
-def _load_ed25519_public_key(public_key: str) -> Ed25519PublicKey:
+def load_ed25519_public_key(public_key: str) -> Ed25519PublicKey:
+    """The key in `public_key` (base64 of 32 bytes, as the Telnyx portal shows it); ValueError
+    when it is not one."""
     raw = _b64decode_strict(public_key.strip())
     if raw is None or len(raw) != _ED25519_PUBLIC_KEY_BYTES:
         raise ValueError("The Telnyx public key must be base64 of 32 bytes.")
@@ -107,8 +117,8 @@ def _load_ed25519_public_key(public_key: str) -> Ed25519PublicKey:
 def _parse_unix_timestamp(value: str) -> int:
     # int() alone would also accept "+17", " 17" and "1_7"; only plain ASCII digits are a
     # timestamp, so what we verify is exactly what was signed.
-    if not (value.isascii() and value.isdigit()):
-        raise SignatureError("invalid timestamp")
+    if not (value.isascii() and value.isdigit()) or len(value) > _MAX_TIMESTAMP_DIGITS:
+        raise InvalidTimestamp("invalid timestamp")
     return int(value)
 
 

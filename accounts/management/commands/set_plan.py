@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.services import AccountError, account_get_by_email, account_set_plan, plan_get
+from audit.services import Actor
 
 
 class Command(BaseCommand):
@@ -15,7 +16,9 @@ class Command(BaseCommand):
     def handle(self, *args: object, email: str, plan: str, **options: object) -> None:
         try:
             account = account_set_plan(
-                account=account_get_by_email(email=email), plan=plan_get(slug=plan.lower())
+                account=account_get_by_email(email=email),
+                plan=plan_get(slug=plan.lower()),
+                actor=Actor.system("manage.py set_plan"),
             )
         except AccountError as error:
             raise CommandError(str(error)) from None

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.services import AccountError, account_get_by_email
+from audit.services import Actor
 from developers.services.api_keys import ApiKeyError, api_key_create
 
 
@@ -30,6 +31,7 @@ class Command(BaseCommand):
                 scopes=[s.strip() for s in scopes.split(",") if s.strip()],
                 created_by=None,
                 livemode=not test,
+                actor=Actor.system("manage.py create_api_key"),
             )
         except (AccountError, ApiKeyError) as error:
             raise CommandError(str(error)) from None
