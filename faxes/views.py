@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Account
 from accounts.selectors import account_of_member
+from audit.services import actor_for_user
 from developers.selectors import webhook_deliveries_for_object
 from faxes.selectors import fax_history, fax_of_member_account, faxes_newest_first
 from faxes.services.cancel import (
@@ -70,7 +71,7 @@ def fax_cancel_view(request: HttpRequest, fax_id: str) -> HttpResponse:
     if fax is None:
         raise Http404("No such fax.")
     try:
-        outcome = fax_cancel(fax=fax)
+        outcome = fax_cancel(fax=fax, actor=actor_for_user(request.user, request))
     except FaxNotCancelable as refused:
         messages.error(request, f"This fax is {refused.status} and can no longer be canceled.")
     except CancelCarrierUnavailable:

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import Account
+from audit.models import Action, AuditEntry
 from faxes.models import FaxStatus
 from faxes.services import status as fax_status
 from tests.factories import FaxFactory
@@ -92,6 +93,8 @@ def test_the_owner_cancels_a_queued_fax_with_the_button(
     fax.refresh_from_db()
     assert fax.status == FaxStatus.CANCELED
     assert "Canceled: the fax will not be sent." in response.content.decode()
+    [entry] = AuditEntry.objects.filter(action=Action.FAX_CANCELED, target_id=fax.pk)
+    assert (entry.actor_type, entry.actor_id) == ("member", str(account.owner.pk))
     assert 'id="cancel-fax-form"' not in response.content.decode()
 
 

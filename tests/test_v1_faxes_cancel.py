@@ -10,6 +10,7 @@ import responses
 from django.http import HttpResponse
 
 from accounts.models import Account
+from audit.models import Action, AuditEntry
 from developers.models import Scope, WebhookEndpoint, WebhookEvent, WebhookEventType
 from faxes import tasks
 from faxes.carrier import decode_client_state
@@ -301,6 +302,46 @@ def test_the_simulator_refuses_to_cancel_a_fax_past_sending(account: Account, pi
 
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "fax_not_cancelable"
+
+
+# --- The audit log ------------------------------------------------------------------------
+
+
+def test_a_cancel_is_in_the_audit_log_with_the_key_as_actor(
+    account: Account, api_key, accepted_fax
+) -> None:
+    fax = accepted_fax()
+
+    cancel(ApiClient(api_key[1]), fax.id, REMOTE_ADDR="203.0.113.9")
+
+    [entry] = AuditEntry.objects.filter(action=Action.FAX_CANCELED)
+    assert (entry.account_id, entry.target_type, entry.target_id) == (account.pk, "fax", fax.id)
+    assert (entry.actor_type, entry.actor_id, entry.ip) == ("api_key", api_key[0].pk, "203.0.113.9")
+    assert entry.details == {"outcome": "canceled", "livemode": True}
+    assert fax.to_number not in entry.target_label
+
+
+def test_a_cancel_at_the_carrier_is_audited_as_requested(api_client, telnyx, sending_fax) -> None:
+    fax, _ = sending_fax
+    telnyx_cancels(telnyx)
+
+    cancel(api_client, fax.id)
+
+    [entry] = AuditEntry.objects.filter(action=Action.FAX_CANCELED, target_id=fax.id)
+    assert entry.details["outcome"] == "requested"
+
+
+def test_a_refused_or_replayed_cancel_is_not_audited_again(
+    api_client: ApiClient, account: Account, accepted_fax
+) -> None:
+    fax = accepted_fax()
+    finished = FaxFactory(account=account, status=FaxStatus.DELIVERED)
+
+    cancel(api_client, fax.id, HTTP_IDEMPOTENCY_KEY="once")
+    cancel(api_client, fax.id, HTTP_IDEMPOTENCY_KEY="once")
+    cancel(api_client, finished.id)
+
+    assert AuditEntry.objects.filter(action=Action.FAX_CANCELED).count() == 1
 
 
 # --- Idempotency-Key ----------------------------------------------------------------------

@@ -15,6 +15,8 @@ from django.db import transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from audit.models import Action
+from audit.services import Actor, audit_record
 from faxes.carrier import CarrierRejected, CarrierUnavailable
 from faxes.models import Fax, FaxStatus
 from faxes.services.pipeline import fax_cancel_at_carrier
@@ -46,9 +48,10 @@ class CancelCarrierUnavailable(Exception):
 
 
 @transaction.atomic
-def fax_cancel(*, fax: Fax) -> CancelOutcome:
-    """Cancel `fax`, or ask its carrier to. Raises FaxNotCancelable or CancelCarrierUnavailable
-    (both leave the fax as it was).
+def fax_cancel(*, fax: Fax, actor: Actor | None = None) -> CancelOutcome:
+    """Cancel `fax`, or ask its carrier to, and record in the audit log that `actor` (the
+    system if None) did. Raises FaxNotCancelable or CancelCarrierUnavailable (both leave the
+    fax as it was, and record nothing).
 
     For a fax with the carrier, the request is stored and the row stays locked until the
     carrier answered, so that a worker adopting the carrier's id meanwhile waits and then sees
@@ -56,6 +59,7 @@ def fax_cancel(*, fax: Fax) -> CancelOutcome:
     """
     if fax_cancel_unsent(fax=fax, source="api"):
         fax.refresh_from_db()
+        _audit(fax, CancelOutcome.CANCELED, actor)
         return CancelOutcome.CANCELED
     now = timezone.now()
     requested = Fax.objects.filter(
@@ -72,4 +76,18 @@ def fax_cancel(*, fax: Fax) -> CancelOutcome:
         except CarrierUnavailable as error:
             raise CancelCarrierUnavailable(error.retry_after) from None
     fax_event_record(fax=fax, source="api", type="cancel.requested")
+    _audit(fax, CancelOutcome.REQUESTED, actor)
     return CancelOutcome.REQUESTED
+
+
+def _audit(fax: Fax, outcome: CancelOutcome, actor: Actor | None) -> None:
+    # Labelled by its id only: the log never holds phone numbers.
+    audit_record(
+        action=Action.FAX_CANCELED,
+        account_id=fax.account_id,
+        actor=actor,
+        target_type="fax",
+        target_id=fax.id,
+        target_label=fax.id,
+        details={"outcome": str(outcome), "livemode": fax.livemode},
+    )
