@@ -51,6 +51,10 @@ class Account(models.Model):
     trial_ends_at = models.DateTimeField(
         null=True, blank=True, help_text="Set while on the sign-up trial; cleared by a plan change."
     )
+    # Automatic redial of a send that names no `retry`: none by default, so that existing
+    # integrations and the sandbox's magic numbers keep their behaviour.
+    fax_retry_attempts = models.PositiveSmallIntegerField(default=0)
+    fax_retry_interval_seconds = models.PositiveIntegerField(default=300)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

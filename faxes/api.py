@@ -34,6 +34,7 @@ from faxes.selectors import (
 from faxes.serializers import (
     PUBLIC_STATUSES,
     FaxCreateSerializer,
+    FaxRetryInputSerializer,
     FaxSerializer,
     InlineDocumentSerializer,
     fax_public,
@@ -171,6 +172,17 @@ class InlineDocumentRequestSchema(OpenApiSerializerExtension):
         return schema
 
 
+class FaxRetryInputSchema(OpenApiSerializerExtension):
+    """Unknown fields of `retry` are refused."""
+
+    target_class = FaxRetryInputSerializer
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        schema = super().map_serializer(auto_schema, direction)
+        schema["additionalProperties"] = False
+        return schema
+
+
 # The answers of POST /v1/faxes, besides 401, 403 and 429.
 CREATE_STATUSES = [201, 400, 409, 413, 415, 422]
 # The answers of POST /v1/faxes/{id}/cancel, besides 401, 403 and 429.
@@ -247,6 +259,8 @@ class FaxListCreateView(APIView):
                     document=InlineDocument(**document) if document else None,
                     document_url=values.get("document_url"),
                     client_reference=values.get("client_reference"),
+                    retry_attempts=values.get("retry", {}).get("attempts"),
+                    retry_interval_seconds=values.get("retry", {}).get("interval_seconds"),
                 ),
                 idempotency_key=idempotency_key,
                 fingerprint=request_fingerprint(

@@ -13,7 +13,7 @@ import random
 from celery import shared_task
 from django.db import OperationalError
 
-from faxes.services import carrier_events, intake, pipeline, sweeper
+from faxes.services import carrier_events, intake, pipeline, redial, sweeper
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +67,17 @@ def fax_submit_task(self, fax_id: str, token: str = "") -> None:  # noqa: ANN001
     max_retries=5,
 )
 def simulator_step_task(
-    *, carrier_fax_id: str, index: int, to: str, from_: str, client_state: str
+    *, carrier_fax_id: str, index: int, to: str, from_: str, client_state: str, call: int = 1
 ) -> None:
-    """One step of a simulated fax, applied like a Telnyx webhook (queue `events`)."""
+    """One step of a simulated fax's `call`-th call, applied like a Telnyx webhook (queue
+    `events`)."""
     carrier_events.simulator_step_apply(
-        carrier_fax_id=carrier_fax_id, index=index, to=to, from_=from_, client_state=client_state
+        carrier_fax_id=carrier_fax_id,
+        index=index,
+        to=to,
+        from_=from_,
+        client_state=client_state,
+        call=call,
     )
 
 
@@ -93,7 +99,7 @@ def simulator_cancel_task(*, carrier_fax_id: str, to: str, from_: str, client_st
 @shared_task(ignore_result=True, time_limit=300)
 def faxes_sweep_task() -> None:
     """Periodic: restart faxes whose task is overdue (failing those out of restarts); ask the
-    carrier about silent ones."""
+    carrier about silent ones; send the faxes whose redial is due."""
     outcome = sweeper.faxes_restart_stalled()
     if outcome.restarted or outcome.failed:
         logger.warning(
@@ -102,6 +108,9 @@ def faxes_sweep_task() -> None:
             len(outcome.failed),
         )
     sweeper.faxes_poll_silent()
+    redialed = redial.faxes_redial_due()
+    if redialed:
+        logger.info("Sweep: %d faxes redialed", len(redialed))
 
 
 @shared_task(ignore_result=True)

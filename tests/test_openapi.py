@@ -133,6 +133,7 @@ def test_it_documents_the_fax_resource(schema: dict[str, Any]) -> None:
         "failure_message",
         "completed_at",
         "cancel_requested_at",
+        "next_attempt_at",
     }
     document = _component(schema, fields["document"]["allOf"][0]["$ref"].rsplit("/", 1)[1])
     assert document["properties"]["content_type"]["nullable"] is True
@@ -167,8 +168,16 @@ def test_it_documents_the_send_request(schema: dict[str, Any]) -> None:
         "document",
         "document_url",
         "client_reference",
+        "retry",
     }
     assert request["required"] == ["to"]
+    retry = _component(schema, "FaxRetryInputRequest")
+    assert retry["required"] == ["attempts"]
+    assert retry["additionalProperties"] is False
+    assert (
+        retry["properties"]["attempts"]["minimum"],
+        retry["properties"]["attempts"]["maximum"],
+    ) == (0, 5)
     assert request["additionalProperties"] is False
     assert [branch["required"] for branch in request["oneOf"]] == [["document"], ["document_url"]]
     document = _component(schema, "InlineDocumentRequest")

@@ -25,7 +25,11 @@ from accounts.models import Account
 from developers.models import ApiKey
 from faxes.documents import PreparedDocument, decode_base64, prepare_document
 from faxes.models import DocumentSource, Fax, FaxEvent, IdempotencyKey
-from faxes.selectors import fax_from_number_allowed, fax_from_number_default
+from faxes.selectors import (
+    fax_from_number_allowed,
+    fax_from_number_default,
+    fax_retry_defaults,
+)
 from faxes.serializers import fax_public
 from faxes.services.pipeline import fax_pipeline_start
 
@@ -57,6 +61,9 @@ class FaxRequest:
     document: InlineDocument | None
     document_url: str | None
     client_reference: str | None
+    # Automatic redial; None: the account's setting.
+    retry_attempts: int | None = None
+    retry_interval_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,8 @@ def fax_accept(
             document=prepared,
             document_url=request.document_url,
             client_reference=request.client_reference,
+            retry_attempts=request.retry_attempts,
+            retry_interval_seconds=request.retry_interval_seconds,
         )
 
     if idempotency_key is None:
@@ -293,6 +302,8 @@ def fax_create(
     document: PreparedDocument | None,
     document_url: str | None,
     client_reference: str | None,
+    retry_attempts: int | None = None,
+    retry_interval_seconds: int | None = None,
 ) -> Fax:
     """Store an accepted fax and its document; processing starts once the transaction commits.
 
@@ -308,6 +319,12 @@ def fax_create(
         client_reference=client_reference,
         enqueued_at=timezone.now(),
     )
+    if retry_attempts is None or retry_interval_seconds is None:
+        default_attempts, default_interval = fax_retry_defaults(account=account)
+        retry_attempts = default_attempts if retry_attempts is None else retry_attempts
+        if retry_interval_seconds is None:
+            retry_interval_seconds = default_interval
+    fax.retry_attempts, fax.retry_interval_seconds = retry_attempts, retry_interval_seconds
     if document is not None:
         fax.document_source = DocumentSource.INLINE
         fax.document_content_type = document.content_type

@@ -207,7 +207,10 @@ def fax_claim(*, fax_id: str, token: str = "") -> str | None:
         kept = Fax.objects.filter(pk=fax_id, status=FaxStatus.SUBMITTING, submit_token=token)
         return token if kept.update(**lease) else None
     token = make_id("lease")[6:]
-    fresh = Fax.objects.filter(pk=fax_id, status=FaxStatus.QUEUED).exclude(document="")
+    # A fax waiting for its redial is not due before the sweeper clears `next_attempt_at`.
+    fresh = Fax.objects.filter(
+        pk=fax_id, status=FaxStatus.QUEUED, next_attempt_at__isnull=True
+    ).exclude(document="")
     if fresh.update(status=FaxStatus.SUBMITTING, submit_token=token, **lease):
         return token
     expired = Fax.objects.filter(pk=fax_id, status=FaxStatus.SUBMITTING, lease_expires_at__lt=now)
@@ -217,8 +220,10 @@ def fax_claim(*, fax_id: str, token: str = "") -> str | None:
 def _reconcile(fax: Fax, carrier: TelnyxClient | SimulatorCarrier) -> CarrierFax | None:
     """After a send whose outcome is unknown: the carrier's fax carrying our id, if it exists."""
     since = (fax.submitted_at or fax.created_at) - RECONCILE_SLACK
+    # The carrier's faxes of earlier calls (redials) carry our id too.
+    earlier = {attempt.get("carrier_fax_id") for attempt in fax.attempts}
     for candidate in carrier.find_faxes(to=fax.to_number, created_after=since):
-        if decode_client_state(candidate.client_state) == fax.id:
+        if decode_client_state(candidate.client_state) == fax.id and candidate.id not in earlier:
             return candidate
     return None
 

@@ -73,13 +73,18 @@ def _status_changed(fax: Fax) -> None:
     outbox row, so a rollback takes it back), carrying the fax as GET /v1/faxes/{id} shows it."""
     logger.info("Fax %s is now %s", fax.id, fax.status)
     event_type = FAX_STATUS_EVENTS.get(fax.status)
-    if event_type is None:
-        return
+    if event_type is not None:
+        fax_customer_event_emit(fax=fax, type=event_type)
+
+
+def fax_customer_event_emit(*, fax: Fax, type: str) -> None:
+    """The customer's webhook event `type` about the fax as GET /v1/faxes/{id} shows it now, in
+    the caller's transaction (an outbox row)."""
     current = fax_with_account(fax_id=fax.pk)
     webhook_event_emit(
         account=current.account,
         livemode=current.livemode,
-        type=event_type,
+        type=type,
         object_id=current.id,
         data={"object": fax_public(current)},
     )

@@ -7,6 +7,8 @@ FAX_SENDING = "fax.sending"
 FAX_DELIVERED = "fax.delivered"
 FAX_FAILED = "fax.failed"
 FAX_CANCELED = "fax.canceled"
+# A busy line, no answer or a broken transmission; the fax is queued for another call.
+FAX_RETRY_SCHEDULED = "fax.retry_scheduled"
 
 # A fax's status -> the event that reports it (other statuses send none).
 FAX_STATUS_EVENTS: dict[str, str] = {
