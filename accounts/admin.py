@@ -57,7 +57,15 @@ class AccountAdminForm(forms.ModelForm):
 
     class Meta:
         model = Account
-        fields = ["name", "owner"]
+        fields = ["name", "owner", "time_zone"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Left empty, the time zone stays as it is (the default for a new account).
+        self.fields["time_zone"].required = False
+
+    def clean_time_zone(self) -> str:
+        return self.cleaned_data.get("time_zone") or self.instance.time_zone
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -88,10 +96,11 @@ class AccountAdmin(AccountDataAdminMixin, admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: Account | None = None) -> list[str]:
         if obj is None:
             # Creating an account needs its plan; there is no trial to end yet.
-            return ["name", "owner", "plan", "trial_ends_at"]
+            return ["name", "owner", "time_zone", "plan", "trial_ends_at"]
         return [
             "name",
             "owner",
+            "time_zone",
             "plan",
             "trial_ends_at",
             "new_plan",

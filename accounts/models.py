@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 TRIAL_DAYS = 7
 TRIAL_PLAN = "business"
+# Most of our customers are in the US; the time zone is editable per account.
+DEFAULT_TIME_ZONE = "America/New_York"
 
 # slug, name, monthly price in cents, API access, sort order.
 DEFAULT_PLANS = [
@@ -16,6 +21,16 @@ DEFAULT_PLANS = [
     ("business", "Business", 7999, True, 3),
     ("enterprise", "Enterprise", 16999, True, 4),
 ]
+
+
+def validate_time_zone(value: str) -> None:
+    """An IANA time zone name, e.g. America/Chicago."""
+    try:
+        ZoneInfo(value)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValidationError(
+            f"'{value}' is not a time zone name such as America/Chicago or Europe/Paris."
+        ) from None
 
 
 class Plan(models.Model):
@@ -55,6 +70,13 @@ class Account(models.Model):
     # integrations and the sandbox's magic numbers keep their behaviour.
     fax_retry_attempts = models.PositiveSmallIntegerField(default=0)
     fax_retry_interval_seconds = models.PositiveIntegerField(default=300)
+    # The zone of the date and time in the header line of the faxes it sends (an IANA name).
+    time_zone = models.CharField(
+        max_length=64,
+        default=DEFAULT_TIME_ZONE,
+        validators=[validate_time_zone],
+        help_text="The time zone of the date and time in the header line of its faxes.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -22,6 +22,7 @@ from audit.models import ActorType
 from audit.services import Actor, actor_with_request
 from developers.models import Scope
 from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError
+from faxes.documents.compose import CoverPage
 from faxes.models import Fax
 from faxes.selectors import (
     FaxFilters,
@@ -32,7 +33,10 @@ from faxes.selectors import (
     faxes_page,
 )
 from faxes.serializers import (
+    MAX_DOCUMENTS,
     PUBLIC_STATUSES,
+    CoverPageSerializer,
+    DocumentItemSerializer,
     FaxCreateSerializer,
     FaxRetryInputSerializer,
     FaxSerializer,
@@ -53,6 +57,7 @@ from faxes.services.intake import (
     IdempotencyConflict,
     IdempotentAnswer,
     InlineDocument,
+    UrlDocument,
     fax_accept,
     idempotency_key_is_valid,
     idempotently,
@@ -147,13 +152,55 @@ class FaxCreateRequestSchema(OpenApiSerializerExtension):
         schema["oneOf"] = [
             {"title": "Inline document", "required": ["document"]},
             {"title": "Document by URL", "required": ["document_url"]},
+            {"title": "Several documents", "required": ["documents"]},
         ]
         schema["description"] = (
-            "Send exactly one of `document` (the file, base64-encoded) and `document_url`. "
-            "Unknown fields are refused."
+            "Send exactly one of `document` (the file, base64-encoded), `document_url` and "
+            "`documents` (1 to 10, faxed in order as one fax: at most 20 MB and 350 pages in "
+            "all, cover page included; all inline or all by URL, not both). Errors about one of "
+            "`documents` name it by index, e.g. "
+            "`documents[2].content`. Unknown fields are refused."
         )
         schema["properties"]["from"]["pattern"] = E164_SHAPE.pattern
         schema["properties"]["document_url"].update(format="uri", maxLength=MAX_URL_LENGTH)
+        schema["properties"]["documents"].update(minItems=1, maxItems=MAX_DOCUMENTS)
+        return schema
+
+
+class DocumentItemRequestSchema(OpenApiSerializerExtension):
+    """Each of `documents` is inline (`content`, `content_type`) or by `url`, never both."""
+
+    target_class = DocumentItemSerializer
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        schema = super().map_serializer(auto_schema, direction)
+        schema["additionalProperties"] = False
+        schema["properties"]["content_type"]["enum"] = list(ACCEPTED_CONTENT_TYPES)
+        schema["properties"]["content_type"].pop("minLength", None)
+        schema["properties"]["url"].update(format="uri", maxLength=MAX_URL_LENGTH)
+        schema["oneOf"] = [
+            {
+                "title": "Inline",
+                "required": ["content", "content_type"],
+                "not": {"required": ["url"]},
+            },
+            {
+                "title": "By URL",
+                "required": ["url"],
+                "not": {"anyOf": [{"required": ["content"]}, {"required": ["content_type"]}]},
+            },
+        ]
+        return schema
+
+
+class CoverPageRequestSchema(OpenApiSerializerExtension):
+    """Unknown fields are refused."""
+
+    target_class = CoverPageSerializer
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        schema = super().map_serializer(auto_schema, direction)
+        schema["additionalProperties"] = False
         return schema
 
 
@@ -248,6 +295,7 @@ class FaxListCreateView(APIView):
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
         document = values.get("document")
+        cover = values.get("cover_page")
         try:
             accepted = fax_accept(
                 account=request.auth.account,
@@ -261,6 +309,10 @@ class FaxListCreateView(APIView):
                     client_reference=values.get("client_reference"),
                     retry_attempts=values.get("retry", {}).get("attempts"),
                     retry_interval_seconds=values.get("retry", {}).get("interval_seconds"),
+                    documents=tuple(_document_part(item) for item in values.get("documents", [])),
+                    cover_page=CoverPage(**cover) if cover is not None else None,
+                    header=values["header"],
+                    header_text=values.get("header_text", ""),
                 ),
                 idempotency_key=idempotency_key,
                 fingerprint=request_fingerprint(
@@ -437,6 +489,10 @@ def _position(params: Any, *, account: Any, livemode: bool) -> FaxPosition | Non
             raise InvalidRequest(f"'{name}' must be the id of one of your faxes.", param=name)
         return position
     return None
+
+
+def _document_part(item: dict[str, str]) -> InlineDocument | UrlDocument:
+    return UrlDocument(item["url"]) if "url" in item else InlineDocument(**item)
 
 
 def _int_param(params: Any, name: str, *, default: int, low: int, high: int) -> int:

@@ -44,10 +44,23 @@ class Fax(models.Model):
 
     document_source = models.CharField(max_length=8, choices=DocumentSource.choices)
     document_url = models.URLField(max_length=2048, blank=True)
+    # When several URL documents are faxed as one: all of them, in order (the first is also
+    # `document_url`). Empty for a single document.
+    document_urls = models.JSONField(default=list, blank=True)
     document_content_type = models.CharField(max_length=64, blank=True)
     document_size_bytes = models.PositiveIntegerField(null=True, blank=True)
     document_sha256 = models.CharField(max_length=64, blank=True)
     document = models.FileField(upload_to="faxes/", blank=True)
+    # How many documents were sent to be faxed as one, in order; the stored `document` is them
+    # merged, after the cover page when there is one.
+    document_count = models.PositiveSmallIntegerField(default=1)
+    # The cover page asked for ({to_name, from_name, subject, message}), or null; rendered when
+    # the document is assembled (at intake, or once a URL document is fetched).
+    cover_page = models.JSONField(null=True, blank=True)
+    # The header line (date and time sent, business name, number, "Page n/N") stamped on every
+    # page just before each submission; `header_text` replaces the account's name in it.
+    header = models.BooleanField(default=True)
+    header_text = models.CharField(max_length=60, blank=True)
     page_count = models.PositiveSmallIntegerField(null=True, blank=True)
     pages_delivered = models.PositiveSmallIntegerField(null=True, blank=True)
 

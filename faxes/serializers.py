@@ -9,6 +9,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from faxes.documents import ACCEPTED_CONTENT_TYPES
+from faxes.documents.compose import (
+    COVER_FIELD_MAX_LENGTH,
+    COVER_MESSAGE_MAX_LENGTH,
+    COVER_MESSAGE_MAX_LINES,
+    cover_message_lines,
+)
 from faxes.models import DocumentSource, Fax, FaxStatus
 from sendfaxmail.lib.fetch import UnsafeUrl, check_url_syntax
 from sendfaxmail.lib.openapi import constant
@@ -27,6 +33,11 @@ class FaxDocumentSerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=DocumentSource.values)
     content_type = serializers.CharField(allow_null=True, help_text="What the customer sent.")
     size_bytes = serializers.IntegerField(allow_null=True)
+    count = serializers.IntegerField(help_text="How many documents are faxed, in order, as one.")
+    cover_page = serializers.BooleanField(help_text="Whether a cover page comes first.")
+    header = serializers.BooleanField(
+        help_text="Whether the header line (date and time sent, name, number, page) is stamped."
+    )
     url = serializers.URLField(
         required=False,
         help_text="Only for source `url`: the `document_url` without its query string or "
@@ -139,6 +150,9 @@ class FaxSerializer(serializers.Serializer):
             "source": fax.document_source,
             "content_type": fax.document_content_type or None,
             "size_bytes": fax.document_size_bytes,
+            "count": fax.document_count,
+            "cover_page": fax.cover_page is not None,
+            "header": fax.header,
         }
         if fax.document_source == DocumentSource.URL:
             document["url"] = fax.document_url_shown
@@ -208,7 +222,84 @@ class InlineDocumentSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
     # The content is decoded and converted by the intake service, once every cheaper check of
-    # the request has passed (faxes.services.intake.inline_document_prepare).
+    # the request has passed (faxes.services.intake.inline_documents_prepare).
+
+
+def _refuse_unknown(data: Any, fields: Any, *, what: str) -> None:
+    if isinstance(data, dict) and (unknown := sorted(set(data) - set(fields))):
+        raise serializers.ValidationError(
+            {unknown[0]: f"Unknown field. {what} has only {', '.join(map(repr, fields))}."}
+        )
+
+
+class DocumentItemSerializer(serializers.Serializer):
+    """One of `documents`: `{content, content_type}` (inline) or `{url}`."""
+
+    content = Base64Field(required=False, help_text="The file, base64-encoded.")
+    content_type = serializers.CharField(
+        required=False, help_text=f"One of: {', '.join(ACCEPTED_CONTENT_TYPES)}."
+    )
+    url = serializers.CharField(required=False, help_text="A public https:// URL.")
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        _refuse_unknown(data, self.fields, what="A document")
+        if isinstance(data, dict):
+            inline = "content" in data or "content_type" in data
+            if inline == ("url" in data):
+                raise serializers.ValidationError(
+                    {"url": "Give either 'content' and 'content_type', or 'url'."}
+                )
+            if inline and not {"content", "content_type"} <= set(data):
+                missing = "content" if "content" not in data else "content_type"
+                raise serializers.ValidationError({missing: "This field is required."})
+        return super().to_internal_value(data)
+
+    def validate_url(self, value: str) -> str:
+        try:
+            return check_url_syntax(value)
+        except UnsafeUrl as error:
+            raise serializers.ValidationError(error.message) from None
+
+
+class CoverPageSerializer(serializers.Serializer):
+    """The cover page's text; every field optional."""
+
+    to_name = serializers.CharField(
+        required=False, allow_blank=True, max_length=COVER_FIELD_MAX_LENGTH
+    )
+    from_name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=COVER_FIELD_MAX_LENGTH,
+        help_text="Defaults to the account's name.",
+    )
+    subject = serializers.CharField(
+        required=False, allow_blank=True, max_length=COVER_FIELD_MAX_LENGTH
+    )
+    message = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=COVER_MESSAGE_MAX_LENGTH,
+        trim_whitespace=False,
+        help_text=f"At most {COVER_MESSAGE_MAX_LINES} lines once wrapped to the page.",
+    )
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        _refuse_unknown(data, self.fields, what="A cover page")
+        return super().to_internal_value(data)
+
+    def validate_message(self, value: str) -> str:
+        if len(cover_message_lines(value)) > COVER_MESSAGE_MAX_LINES:
+            raise serializers.ValidationError(
+                f"The message must fit on the cover page: at most {COVER_MESSAGE_MAX_LINES} "
+                "lines of about 80 characters."
+            )
+        return value
+
+
+# The forms of the document of a send; exactly one is given.
+DOCUMENT_FORMS = ("document", "document_url", "documents")
+MAX_DOCUMENTS = 10
 
 
 class FaxCreateSerializer(serializers.Serializer):
@@ -222,6 +313,25 @@ class FaxCreateSerializer(serializers.Serializer):
     from_ = serializers.CharField(required=False, help_text="One of the account's numbers.")
     document = InlineDocumentSerializer(required=False)
     document_url = serializers.CharField(required=False, help_text="A public https:// URL.")
+    documents = DocumentItemSerializer(
+        many=True,
+        required=False,
+        min_length=1,
+        max_length=MAX_DOCUMENTS,
+        help_text=f"1 to {MAX_DOCUMENTS} documents, faxed in this order as one fax.",
+    )
+    cover_page = CoverPageSerializer(required=False, help_text="A first page, if given.")
+    header = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="Stamp the header line (date and time sent, business name, from-number, "
+        "page n/N) at the top of every page. Set false only if your pages carry their own.",
+    )
+    header_text = serializers.CharField(
+        required=False,
+        max_length=60,
+        help_text="Replaces the account's name in the header line.",
+    )
     client_reference = serializers.CharField(
         required=False, allow_null=True, max_length=128, allow_blank=False
     )
@@ -246,9 +356,13 @@ class FaxCreateSerializer(serializers.Serializer):
                     ]: f"Unknown field '{unknown[0]}'. Known fields: {', '.join(self.fields)}."
                 }
             )
-        if ("document" in data) == ("document_url" in data):
+        if sum(form in data for form in DOCUMENT_FORMS) != 1:
+            given = [form for form in DOCUMENT_FORMS if form in data]
             raise serializers.ValidationError(
-                {"document": "Send exactly one of 'document' (base64) or 'document_url'."}
+                {
+                    (given[0] if given else "document"): "Send exactly one of "
+                    "'document' (base64), 'document_url' or 'documents'."
+                }
             )
         return super().to_internal_value(data)
 

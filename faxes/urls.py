@@ -7,6 +7,7 @@ from faxes import views
 app_name = "faxes"
 urlpatterns = [
     path("faxes", views.fax_list, name="dashboard_list"),
+    path("faxes/send", views.fax_send, name="dashboard_send"),
     path("faxes/<id:fax_id>", views.fax_detail, name="dashboard_detail"),
     path("faxes/<id:fax_id>/cancel", views.fax_cancel_view, name="dashboard_cancel"),
 ]

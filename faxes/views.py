@@ -1,26 +1,44 @@
-"""/dashboard/faxes: the account's faxes and each one's history, on every plan; the account's
-owner may cancel a fax."""
+"""/dashboard/faxes: the account's faxes and each one's history, and sending a fax, on every plan
+(plans gate only the API); the account's owner may cancel a fax."""
 
 from __future__ import annotations
 
+import base64
+import secrets
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Account
 from accounts.selectors import account_of_member
 from audit.services import actor_for_user
 from developers.selectors import webhook_deliveries_for_object
+from fax_numbers.selectors import fax_numbers_of_account
+from faxes.documents import DocumentError
+from faxes.documents.base import human_size
+from faxes.documents.compose import CoverPage
+from faxes.forms import FaxSendForm
 from faxes.selectors import fax_history, fax_of_member_account, faxes_newest_first
 from faxes.services.cancel import (
     CancelCarrierUnavailable,
     CancelOutcome,
     FaxNotCancelable,
     fax_cancel,
+)
+from faxes.services.intake import (
+    FaxRequest,
+    FromNumberRefused,
+    IdempotencyConflict,
+    InlineDocument,
+    fax_accept,
+    request_fingerprint,
 )
 
 PAGE_SIZE = 50
@@ -84,3 +102,86 @@ def fax_cancel_view(request: HttpRequest, fax_id: str) -> HttpResponse:
                 request, "Cancel requested: the carrier is stopping the fax, if it is in time."
             )
     return redirect("faxes:dashboard_detail", fax_id=fax.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def fax_send(request: HttpRequest) -> HttpResponse:
+    """Send a fax from the browser through the API's intake service: the same checks, and the
+    form's token as Idempotency-Key, so that a double click sends once."""
+    account = _account(request)
+    numbers = list(fax_numbers_of_account(account=account).values_list("number", flat=True))
+    if request.method == "GET":
+        initial = {"token": secrets.token_urlsafe(24), "header": True}
+        form = FaxSendForm(initial=initial, numbers=numbers)
+        return render(request, "faxes/send.html", {"form": form, "numbers": numbers})
+    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        # Refused before Django reads (and spools to disk) the upload.
+        form = FaxSendForm(numbers=numbers)
+        limit = human_size(settings.MAX_DOCUMENT_BYTES)
+        form.add_error(None, f"The files are too large: at most {limit} in all.")
+        return render(request, "faxes/send.html", {"form": form, "numbers": numbers}, status=400)
+    form = FaxSendForm(request.POST, request.FILES, numbers=numbers)
+    if form.is_valid():
+        values = form.cleaned_data
+        body = _request_body(values)
+        try:
+            accepted = fax_accept(
+                account=account,
+                api_key=None,
+                livemode=True,
+                request=_fax_request(body, values),
+                idempotency_key=f"dashboard:{values['token']}",
+                fingerprint=request_fingerprint(method="POST", path=request.path, body=body),
+            )
+        except FromNumberRefused as refused:
+            form.add_error("from_number", refused.message)
+        except DocumentError as error:
+            form.add_error("files", _file_error(error, values["files"]))
+        except IdempotencyConflict:
+            form.add_error(None, "This form was already sent with other values. Reload the page.")
+        else:
+            return redirect("faxes:dashboard_detail", accepted.fax_id)
+    return render(request, "faxes/send.html", {"form": form, "numbers": numbers}, status=400)
+
+
+def _request_body(values: dict[str, Any]) -> dict[str, Any]:
+    """The send as the API would receive it, for the idempotency fingerprint and the request."""
+    cover = {
+        name: values[f"cover_{name}"]
+        for name in ("to_name", "from_name", "subject", "message")
+        if values[f"cover_{name}"]
+    }
+    return {
+        "to": values["to"],
+        "from": values["from_number"],
+        "documents": [
+            {"content": base64.b64encode(upload.read()).decode()} for upload in values["files"]
+        ],
+        "cover_page": cover if values["cover"] else None,
+        "header": values["header"],
+        "header_text": values["header_text"],
+    }
+
+
+def _fax_request(body: dict[str, Any], values: dict[str, Any]) -> FaxRequest:
+    return FaxRequest(
+        to=body["to"],
+        from_number=body["from"],
+        document=None,
+        document_url=None,
+        client_reference=None,
+        documents=tuple(InlineDocument(item["content"], None) for item in body["documents"]),
+        cover_page=CoverPage(**body["cover_page"]) if body["cover_page"] is not None else None,
+        header=body["header"],
+        header_text=body["header_text"],
+    )
+
+
+def _file_error(error: DocumentError, files: list[Any]) -> str:
+    """The intake's message, naming the file at fault (`documents[1]` is the second file)."""
+    param = error.param or ""
+    if param.startswith("documents["):
+        index = int(param[len("documents[") : param.index("]")])
+        return f"{files[index].name}: {error.message}"
+    return error.message

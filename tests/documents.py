@@ -38,3 +38,34 @@ def b64(data: bytes) -> str:
 def inline_pdf(pages: int = 1) -> dict[str, str]:
     """The `document` object of a send request carrying a blank PDF."""
     return {"content": b64(pdf_bytes(pages)), "content_type": "application/pdf"}
+
+
+def text_pdf(*texts: str, page_size: tuple[float, float] = (612, 792), rotate: int = 0) -> bytes:
+    """A PDF with one page per text, each page showing its text, so that order can be read back."""
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    drawing = canvas.Canvas(out, pagesize=page_size)
+    for text in texts:
+        drawing.drawString(72, 300, text)
+        drawing.showPage()
+    drawing.save()
+    if not rotate:
+        return out.getvalue()
+    pdf = pikepdf.open(io.BytesIO(out.getvalue()))
+    for page in pdf.pages:
+        page.Rotate = rotate
+    rotated = io.BytesIO()
+    pdf.save(rotated)
+    return rotated.getvalue()
+
+
+def page_texts(pdf: bytes) -> list[str]:
+    """The text of each page, as a PDF text extractor (PDFium) reads it."""
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        return [" ".join(page.get_textpage().get_text_range().split()) for page in document]
+    finally:
+        document.close()

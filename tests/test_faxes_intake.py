@@ -85,7 +85,7 @@ def test_it_checks_the_from_number_before_converting_the_document(
     account: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     converted: list[bytes] = []
-    monkeypatch.setattr(intake, "prepare_document", lambda data, **kwargs: converted.append(data))
+    monkeypatch.setattr(intake, "convert_document", lambda data, **kwargs: converted.append(data))
 
     with pytest.raises(intake.FromNumberRefused):
         accept(account, request(from_number="+15559999999"))

@@ -39,6 +39,20 @@ def test_it_uploads_the_document_and_sends_with_our_id(telnyx, accepted_fax) -> 
     }
     assert post.request.headers["Authorization"] == "Bearer KEY_test_not_real"
     [upload] = telnyx.posts_to("/media")
+    assert b"%PDF" in upload.request.body
+
+
+def test_it_uploads_the_stored_document_unchanged_when_the_header_is_off(
+    telnyx, accepted_fax
+) -> None:
+    fax = accepted_fax()
+    Fax.objects.filter(pk=fax.pk).update(header=False)
+    telnyx.accepts_media()
+    telnyx.accepts_fax()
+
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
+
+    [upload] = telnyx.posts_to("/media")
     assert fax.document.open("rb").read() in upload.request.body
 
 

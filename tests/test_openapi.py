@@ -167,6 +167,10 @@ def test_it_documents_the_send_request(schema: dict[str, Any]) -> None:
         "from",
         "document",
         "document_url",
+        "documents",
+        "cover_page",
+        "header",
+        "header_text",
         "client_reference",
         "retry",
     }
@@ -179,7 +183,19 @@ def test_it_documents_the_send_request(schema: dict[str, Any]) -> None:
         retry["properties"]["attempts"]["maximum"],
     ) == (0, 5)
     assert request["additionalProperties"] is False
-    assert [branch["required"] for branch in request["oneOf"]] == [["document"], ["document_url"]]
+    assert [branch["required"] for branch in request["oneOf"]] == [
+        ["document"],
+        ["document_url"],
+        ["documents"],
+    ]
+    assert request["properties"]["documents"]["maxItems"] == 10
+    item = _component(schema, "DocumentItemRequest")
+    assert item["additionalProperties"] is False
+    branches = [branch["required"] for branch in item["oneOf"]]
+    assert branches == [["content", "content_type"], ["url"]]
+    cover = _component(schema, "CoverPageRequest")
+    assert cover["additionalProperties"] is False
+    assert cover["properties"]["message"]["maxLength"] == 2000
     document = _component(schema, "InlineDocumentRequest")
     assert document["required"] == ["content", "content_type"]
     assert document["additionalProperties"] is False

@@ -125,6 +125,36 @@ def test_it_sends_bytes_and_reads_their_type_from_them(sfm) -> None:
     assert fax.page_count == 1
 
 
+def test_it_sends_several_files_with_a_cover_page_and_header_text(
+    sfm, business, tmp_path: Path
+) -> None:
+    path = tmp_path / "labs.pdf"
+    path.write_bytes(documents.text_pdf("labs 1", "labs 2"))
+
+    fax = sfm.faxes.send(
+        to=TO,
+        files=[documents.text_pdf("referral"), path, documents.png_bytes()],
+        cover_page={"to_name": "Dr. Rivera", "subject": "Referral"},
+        header_text="Rivera Family Practice",
+    )
+
+    assert fax.page_count == 5
+    assert (fax.document.count, fax.document.cover_page, fax.document.header) == (3, True, True)
+    stored = business.faxes.get()
+    assert stored.header_text == "Rivera Family Practice"
+    with stored.document.open("rb") as document:
+        pages = documents.page_texts(document.read())
+    assert "To: Dr. Rivera" in pages[0]
+    assert pages[1:4] == ["referral", "labs 1", "labs 2"]
+
+
+def test_it_turns_the_header_off(sfm, business) -> None:
+    fax = sfm.faxes.send(to=TO, file=documents.pdf_bytes(), header=False)
+
+    assert fax.document.header is False
+    assert business.faxes.get().header is False
+
+
 def test_it_sends_a_url_for_the_server_to_fetch(sfm, business) -> None:
     fax = sfm.faxes.send(to=TO, url="https://docs.example.com/referral.pdf")
 
@@ -147,6 +177,8 @@ def test_it_refuses_both_a_file_and_a_url_before_asking_the_server() -> None:
 
     with pytest.raises(ValueError, match="exactly one"):
         client.faxes.send(to=TO, file=b"%PDF-1.4", url="https://docs.example.com/a.pdf")
+    with pytest.raises(ValueError, match="exactly one"):
+        client.faxes.send(to=TO, file=b"%PDF-1.4", files=[b"%PDF-1.4"])
 
 
 def test_every_send_carries_a_new_idempotency_key(sfm, business) -> None:

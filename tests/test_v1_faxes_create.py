@@ -75,6 +75,9 @@ def test_it_sends_the_product_page_example(
         "source": "inline",
         "content_type": "application/pdf",
         "size_bytes": len(pdf),
+        "count": 1,
+        "cover_page": False,
+        "header": True,
     }
     assert fax["client_reference"] is None
     assert fax["failure_reason"] is None
@@ -151,6 +154,9 @@ def test_it_accepts_a_document_url_with_the_page_count_unknown(
         "source": "url",
         "content_type": None,
         "size_bytes": None,
+        "count": 1,
+        "cover_page": False,
+        "header": True,
         "url": url,
     }
     assert fax["client_reference"] == "ref-42"

@@ -22,7 +22,7 @@ from faxes.documents.base import (
     PreparedDocument,
 )
 from faxes.documents.encoding import decode_base64, sniff_content_type
-from faxes.documents.prepare import prepare_document
+from faxes.documents.prepare import check_document, convert_document, prepare_document
 
 __all__ = [
     "ACCEPTED_CONTENT_TYPES",
@@ -33,6 +33,8 @@ __all__ = [
     "MAX_PAGE_PIXELS",
     "DocumentError",
     "PreparedDocument",
+    "check_document",
+    "convert_document",
     "decode_base64",
     "prepare_document",
     "sniff_content_type",

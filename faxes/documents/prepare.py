@@ -45,11 +45,21 @@ def prepare_document(data: bytes, *, declared_type: str | None) -> PreparedDocum
     DocumentError(param="document.content"); no exception from pikepdf, img2pdf or Pillow
     escapes.
     """
+    return convert_document(data, content_type=check_document(data, declared_type=declared_type))
+
+
+def check_document(data: bytes, *, declared_type: str | None) -> str:
+    """The cheap checks of `prepare_document` (declared type, size, magic bytes), which read no
+    more than the first bytes of `data`. Returns the type to convert `data` as."""
     content_type = _check_declared_type(declared_type)
     if not data:
         raise DocumentError("The document is empty.", param=CONTENT_PARAM)
     check_size(len(data), limit=settings.MAX_DOCUMENT_BYTES)
-    content_type = _check_magic(data, declared=content_type)
+    return _check_magic(data, declared=content_type)
+
+
+def convert_document(data: bytes, *, content_type: str) -> PreparedDocument:
+    """The expensive step of `prepare_document`, for `data` that passed `check_document`."""
     pdf = data if content_type == PDF_TYPE else image_to_pdf(data, content_type=content_type)
     page_count = _inspect_pdf(pdf)
     return PreparedDocument(

@@ -13,17 +13,26 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account
 from developers.models import ApiKey
-from faxes.documents import PreparedDocument, decode_base64, prepare_document
+from faxes.documents import (
+    DocumentError,
+    PreparedDocument,
+    check_document,
+    convert_document,
+    decode_base64,
+)
+from faxes.documents.base import check_size
+from faxes.documents.compose import TOTAL_PARAM, CoverPage, FaxParties, assemble
 from faxes.models import DocumentSource, Fax, FaxEvent, IdempotencyKey
 from faxes.selectors import (
     fax_from_number_allowed,
@@ -46,15 +55,27 @@ _CREATED = 201
 
 @dataclass(frozen=True)
 class InlineDocument:
-    """A document sent in the request: base64 `content` of the declared `content_type`."""
+    """A document sent in the request: base64 `content` of the declared `content_type` (None for
+    a file uploaded from a browser, whose type is taken from its magic bytes)."""
 
     content: str
-    content_type: str
+    content_type: str | None
+
+
+@dataclass(frozen=True)
+class UrlDocument:
+    """A document the worker fetches from `url`."""
+
+    url: str
 
 
 @dataclass(frozen=True)
 class FaxRequest:
-    """A send whose fields have the right shape; `from_number` None means the default."""
+    """A send whose fields have the right shape; `from_number` None means the default.
+
+    The document comes in one of three forms: `document`, `document_url`, or `documents` (1 to
+    10, faxed in order).
+    """
 
     to: str
     from_number: str | None
@@ -64,6 +85,18 @@ class FaxRequest:
     # Automatic redial; None: the account's setting.
     retry_attempts: int | None = None
     retry_interval_seconds: int | None = None
+    documents: tuple[InlineDocument | UrlDocument, ...] = ()
+    cover_page: CoverPage | None = None
+    header: bool = True
+    header_text: str = ""
+
+    def parts(self) -> list[tuple[str, InlineDocument | UrlDocument]]:
+        """The documents in order, each with the param that names it in errors."""
+        if self.documents:
+            return [(f"documents[{i}]", part) for i, part in enumerate(self.documents)]
+        if self.document is not None:
+            return [("document", self.document)]
+        return [("document", UrlDocument(self.document_url or ""))]
 
 
 @dataclass(frozen=True)
@@ -111,11 +144,19 @@ def request_fingerprint(*, method: str, path: str, body: Any) -> str:
 
 
 def _without_content(body: Any) -> Any:
-    document = body.get("document") if isinstance(body, dict) else None
-    if not isinstance(document, dict) or not isinstance(document.get("content"), str):
+    if not isinstance(body, dict):
         return body
+    body = {**body, "document": _content_digested(body.get("document"))}
+    if isinstance(body.get("documents"), list):
+        body["documents"] = [_content_digested(item) for item in body["documents"]]
+    return body
+
+
+def _content_digested(document: Any) -> Any:
+    if not isinstance(document, dict) or not isinstance(document.get("content"), str):
+        return document
     digest = hashlib.sha256(document["content"].encode()).hexdigest()
-    return {**body, "document": {**document, "content": f"sha256:{digest}"}}
+    return {**document, "content": f"sha256:{digest}"}
 
 
 def fax_from_number_choose(*, account: Account, requested: str | None) -> str:
@@ -135,10 +176,42 @@ def fax_from_number_choose(*, account: Account, requested: str | None) -> str:
     return requested
 
 
-def inline_document_prepare(document: InlineDocument) -> PreparedDocument:
-    """Decode and check an inline document, then convert it to the PDF we fax. The one
-    expensive step of a send; raises DocumentError naming the field at fault."""
-    return prepare_document(decode_base64(document.content), declared_type=document.content_type)
+def inline_documents_prepare(
+    parts: list[tuple[str, InlineDocument]], *, cover: CoverPage | None, parties: FaxParties
+) -> PreparedDocument:
+    """Decode and check inline documents, then convert them into the one PDF we fax (after the
+    cover page, if any). The expensive step of a send, so every document's cheap checks (base64,
+    declared type, size, magic bytes) and the total size come before any conversion. Raises
+    DocumentError naming the document at fault (`documents[2].content`), or `documents` for the
+    totals."""
+    checked = []
+    for param, document in parts:
+        with _named(param):
+            data = decode_base64(document.content)
+            checked.append((param, data, check_document(data, declared_type=document.content_type)))
+    if len(checked) > 1:
+        with _named(TOTAL_PARAM, whole=True):
+            check_size(sum(len(data) for _, data, _ in checked), limit=settings.MAX_DOCUMENT_BYTES)
+    prepared = []
+    for param, data, content_type in checked:
+        with _named(param):
+            prepared.append(convert_document(data, content_type=content_type))
+    return assemble(prepared, cover=cover, parties=parties)
+
+
+@contextmanager
+def _named(param: str, *, whole: bool = False) -> Iterator[None]:
+    """Re-address a DocumentError about "document…" to `param` (e.g. `documents[2].content`);
+    with `whole`, to `param` itself."""
+    try:
+        yield
+    except DocumentError as error:
+        if param != "document":
+            suffix = "" if whole else (error.param or "").removeprefix("document")
+            error.param = f"{param}{suffix}"
+            if whole:
+                error.message = error.message.replace("The document is", "The documents are")
+        raise
 
 
 def fax_accept(
@@ -160,7 +233,16 @@ def fax_accept(
     crash never locks a key.
     """
     from_number = fax_from_number_choose(account=account, requested=request.from_number)
-    prepared = inline_document_prepare(request.document) if request.document else None
+    parts = request.parts()
+    prepared = None
+    if all(isinstance(part, InlineDocument) for _, part in parts):
+        prepared = inline_documents_prepare(
+            parts,  # type: ignore[arg-type]
+            cover=request.cover_page,
+            parties=FaxParties(account.name, from_number, request.to),
+        )
+    else:
+        _refuse_mixed(parts)
 
     def create() -> Fax:
         return fax_create(
@@ -170,10 +252,17 @@ def fax_accept(
             to=request.to,
             from_number=from_number,
             document=prepared,
-            document_url=request.document_url,
+            document_url=None if prepared else parts[0][1].url,  # type: ignore[union-attr]
+            document_urls=[] if prepared or len(parts) == 1 else [p.url for _, p in parts],  # type: ignore[union-attr]
             client_reference=request.client_reference,
             retry_attempts=request.retry_attempts,
             retry_interval_seconds=request.retry_interval_seconds,
+            compose=FaxCompose(
+                document_count=len(parts),
+                cover_page=request.cover_page,
+                header=request.header,
+                header_text=request.header_text,
+            ),
         )
 
     if idempotency_key is None:
@@ -273,6 +362,18 @@ def _replay_answer(record: IdempotencyKey, fingerprint: str) -> IdempotentAnswer
     )
 
 
+def _refuse_mixed(parts: list[tuple[str, InlineDocument | UrlDocument]]) -> None:
+    """Several documents are all inline or all URLs: the worker fetches the URLs and merges
+    them; it does not keep inline documents waiting for the fetch."""
+    if any(isinstance(part, InlineDocument) for _, part in parts):
+        param = next(param for param, part in parts if isinstance(part, UrlDocument))
+        raise DocumentError(
+            "Send documents either all inline ('content' and 'content_type') or all as 'url', "
+            "not both in one fax.",
+            param=f"{param}.url",
+        )
+
+
 def _replay(record: IdempotencyKey, fingerprint: str) -> FaxAccepted:
     if record.fingerprint != fingerprint:
         raise IdempotencyConflict(in_progress=False)
@@ -292,6 +393,16 @@ def _lift_wait_limit() -> None:
             cursor.execute("SET LOCAL lock_timeout = DEFAULT")
 
 
+@dataclass(frozen=True)
+class FaxCompose:
+    """How the fax is composed besides its documents: their count, the cover page, the header."""
+
+    document_count: int = 1
+    cover_page: CoverPage | None = None
+    header: bool = True
+    header_text: str = ""
+
+
 def fax_create(
     *,
     account: Account,
@@ -304,6 +415,8 @@ def fax_create(
     client_reference: str | None,
     retry_attempts: int | None = None,
     retry_interval_seconds: int | None = None,
+    compose: FaxCompose | None = None,
+    document_urls: list[str] | None = None,
 ) -> Fax:
     """Store an accepted fax and its document; processing starts once the transaction commits.
 
@@ -325,6 +438,11 @@ def fax_create(
         if retry_interval_seconds is None:
             retry_interval_seconds = default_interval
     fax.retry_attempts, fax.retry_interval_seconds = retry_attempts, retry_interval_seconds
+    compose = compose or FaxCompose()
+    fax.document_count = compose.document_count
+    fax.cover_page = asdict(compose.cover_page) if compose.cover_page else None
+    fax.header = compose.header
+    fax.header_text = compose.header_text
     if document is not None:
         fax.document_source = DocumentSource.INLINE
         fax.document_content_type = document.content_type
@@ -335,6 +453,7 @@ def fax_create(
     else:
         fax.document_source = DocumentSource.URL
         fax.document_url = document_url or ""
+        fax.document_urls = document_urls or []
     try:
         with transaction.atomic():
             fax.save(force_insert=True)

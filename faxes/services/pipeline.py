@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
@@ -30,10 +31,11 @@ from faxes.carrier import (
     encode_client_state,
 )
 from faxes.documents import DocumentError, PreparedDocument, prepare_document
+from faxes.documents.compose import CoverPage, FaxParties, assemble, stamp_header
 from faxes.models import DocumentSource, Fax, FaxStatus
 from faxes.services.status import fax_advance, fax_event_record, fax_fail
 from faxes.simulator import SimulatorCarrier
-from sendfaxmail.lib.fetch import FetchError, fetch
+from sendfaxmail.lib.fetch import FetchError, fetch, without_query
 from sendfaxmail.lib.ids import make_id
 
 logger = logging.getLogger(__name__)
@@ -128,23 +130,56 @@ def fax_fetch_document(*, fax_id: str) -> bool:
 
 
 def _fetch_and_prepare(fax: Fax) -> PreparedDocument | None:
-    """The fax's document, fetched and ready to fax; None when the fax was failed instead."""
+    """The fax's documents, fetched in order, merged after its cover page and ready to fax; None
+    when the fax was failed instead. Several URLs share one budget of MAX_DOCUMENT_BYTES."""
+    urls = fax.document_urls or [fax.document_url]
+    prepared: list[PreparedDocument] = []
+    budget = settings.MAX_DOCUMENT_BYTES
+    for number, url in enumerate(urls, start=1):
+        which = f"Document {number} ({without_query(url)}): " if len(urls) > 1 else ""
+        if budget <= 0:
+            limit = settings.MAX_DOCUMENT_BYTES // 1_000_000
+            message = f"The documents are larger than {limit} MB in all."
+            fax_fail(fax=fax, reason="document_invalid", message=message)
+            return None
+        try:
+            fetched = fetch(url, max_bytes=budget)
+        except FetchError as error:
+            fax_fail(fax=fax, reason="document_fetch_failed", message=which + error.message)
+            return None
+        except SoftTimeLimitExceeded:
+            fax_fail(fax=fax, reason="document_fetch_failed", message=FETCH_TOO_SLOW)
+            return None
+        budget -= len(fetched.content)
+        document = _prepare_fetched(fax, fetched.content, which=which)
+        if document is None:
+            return None
+        prepared.append(document)
     try:
-        fetched = fetch(fax.document_url, max_bytes=settings.MAX_DOCUMENT_BYTES)
-    except FetchError as error:
-        fax_fail(fax=fax, reason="document_fetch_failed", message=error.message)
-        return None
+        return _assembled(fax, prepared)
     except SoftTimeLimitExceeded:
-        fax_fail(fax=fax, reason="document_fetch_failed", message=FETCH_TOO_SLOW)
-        return None
+        fax_fail(fax=fax, reason="document_invalid", message=CONVERT_TOO_SLOW)
+    except DocumentError as error:
+        fax_fail(fax=fax, reason="document_invalid", message=error.message)
+    return None
+
+
+def _prepare_fetched(fax: Fax, content: bytes, *, which: str) -> PreparedDocument | None:
     try:
-        return prepare_document(fetched.content, declared_type=None)
+        return prepare_document(content, declared_type=None)
     except SoftTimeLimitExceeded:
         fax_fail(fax=fax, reason="document_invalid", message=CONVERT_TOO_SLOW)
     except DocumentError as error:
         message = CONVERT_TOO_SLOW if _interrupted_by_time_limit(error) else error.message
-        fax_fail(fax=fax, reason="document_invalid", message=message)
+        fax_fail(fax=fax, reason="document_invalid", message=which + message)
     return None
+
+
+def _assembled(fax: Fax, prepared: list[PreparedDocument]) -> PreparedDocument:
+    """The fetched documents in order, after the fax's cover page if it asked for one."""
+    cover = CoverPage(**fax.cover_page) if fax.cover_page is not None else None
+    parties = FaxParties(fax.account.name, fax.from_number, fax.to_number)
+    return assemble(prepared, cover=cover, parties=parties)
 
 
 def _interrupted_by_time_limit(error: BaseException) -> bool:
@@ -320,6 +355,10 @@ def _upload_and_send(
             message="The stored document is missing; send the fax again.",
         )
         return None
+    if fax.header:
+        # Stamped per attempt from the stored document, so that the date and time is when this
+        # attempt is sent, as 47 U.S.C. § 227(d) requires.
+        content = stamp_header(content, text=fax_header_text(fax, sent_at=timezone.now()))
     # A new media name per attempt: a retry must not collide with an earlier upload.
     media_name = carrier.upload_media(
         name=f"{fax.id}-{fax.submit_attempts + 1}.pdf", content=content
@@ -365,6 +404,17 @@ def _upload_and_send(
         # attempt need not look for it.
         Fax.objects.filter(pk=fax.pk, submit_token=token).update(submitted_at=None)
         raise
+
+
+def fax_header_text(fax: Fax, *, sent_at: datetime) -> str:
+    """The header line's text before "Page n/N": the date and time sent in the account's time
+    zone, the business name (or the fax's `header_text`) and the number it is sent from."""
+    try:
+        zone = ZoneInfo(fax.account.time_zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        zone = ZoneInfo("UTC")
+    when = sent_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    return f"{when}   {fax.header_text or fax.account.name}   Fax {fax.from_number}"
 
 
 def fax_give_up(*, fax_id: str, reason: str) -> None:

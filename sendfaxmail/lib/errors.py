@@ -108,11 +108,14 @@ def envelope(code: str, message: str, param: str | None = None) -> dict[str, Any
 
 
 def _first_validation_error(detail: Any, path: str = "") -> tuple[str | None, str]:
-    """Walk DRF's nested validation detail to the first message and its dotted field path."""
+    """Walk DRF's nested validation detail to the first message and its field path: dotted, with
+    the index of a list's item at fault (`documents[2].url`)."""
     if isinstance(detail, dict):
         for key, value in detail.items():
             if key in ("non_field_errors", "__all__"):
                 return _first_validation_error(value, path)
+            if isinstance(key, int):  # a list field's errors, keyed by the item's index
+                return _first_validation_error(value, f"{path}[{key}]")
             return _first_validation_error(value, f"{path}.{key}" if path else str(key))
     if isinstance(detail, list) and detail:
         return _first_validation_error(detail[0], path)

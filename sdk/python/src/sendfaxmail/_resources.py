@@ -6,7 +6,7 @@ import base64
 import builtins
 import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
@@ -41,6 +41,15 @@ _EXTENSIONS = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
 }
+
+
+def _inline(file: FileInput, content_type: str | None) -> dict[str, str]:
+    """A document of the request body: the file's bytes in base64, and its type."""
+    data, name = _read_file(file)
+    return {
+        "content": base64.b64encode(data).decode("ascii"),
+        "content_type": content_type or _content_type(data, name),
+    }
 
 
 def _read_file(file: FileInput) -> tuple[bytes, str | None]:
@@ -155,9 +164,13 @@ class Faxes:
         to: str,
         file: FileInput | None = None,
         url: str | None = None,
+        files: Sequence[FileInput] | None = None,
         from_: str | None = None,
         client_reference: str | None = None,
         content_type: str | None = None,
+        cover_page: Mapping[str, str] | None = None,
+        header: bool | None = None,
+        header_text: str | None = None,
         idempotency_key: str | None = None,
     ) -> Fax:
         """Send a fax to `to` (E.164, e.g. `+15551234567`) and return it, `queued`.
@@ -168,24 +181,34 @@ class Faxes:
         of the account's numbers (default: its first); `client_reference` (up to 128 characters)
         is echoed back.
 
+        `files` (1 to 10, instead of `file` or `url`) are faxed in order as one fax: at most
+        20 MB and 350 pages in all. `cover_page` (keys `to_name`, `from_name`, `subject`,
+        `message`, all optional) adds a first page. The header line (date and time sent, the
+        account's name, the number, "Page n/N") is stamped on every page unless `header=False`;
+        `header_text` (up to 60 characters) replaces the account's name in it.
+
         Every send carries an Idempotency-Key: `idempotency_key`, or a new random one. Retries
         reuse it, so a send whose answer was lost is answered with the fax it created instead of
         sending again. Pass your own (e.g. your order id) to make your own retries safe too,
         across processes and restarts: the API keeps keys for 24 hours.
         """
-        if (file is None) == (url is None):
-            raise ValueError("Give exactly one of file= and url=.")
+        if sum(given is not None for given in (file, url, files)) != 1:
+            raise ValueError("Give exactly one of file=, files= and url=.")
         body: dict[str, Any] = {"to": to}
         if from_ is not None:
             body["from"] = from_
         if file is not None:
-            data, name = _read_file(file)
-            body["document"] = {
-                "content": base64.b64encode(data).decode("ascii"),
-                "content_type": content_type or _content_type(data, name),
-            }
+            body["document"] = _inline(file, content_type)
+        elif files is not None:
+            body["documents"] = [_inline(each, None) for each in files]
         else:
             body["document_url"] = url
+        if cover_page is not None:
+            body["cover_page"] = dict(cover_page)
+        if header is not None:
+            body["header"] = header
+        if header_text is not None:
+            body["header_text"] = header_text
         if client_reference is not None:
             body["client_reference"] = client_reference
         answer = self._client.request(

@@ -32,12 +32,17 @@ def _optional_datetime(value: Any) -> datetime | None:
 
 @dataclass(frozen=True)
 class FaxDocument:
-    """What was sent: `source` is `inline` or `url`; `url` is set only for `url`."""
+    """What was sent: `source` is `inline` or `url`; `url` is set only for `url`. `count`
+    documents are faxed as one, after a cover page when `cover_page`; `header` says whether the
+    header line is stamped on every page."""
 
     source: str
     content_type: str | None
     size_bytes: int | None
     url: str | None = None
+    count: int = 1
+    cover_page: bool = False
+    header: bool = True
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaxDocument:
@@ -46,6 +51,9 @@ class FaxDocument:
             content_type=data.get("content_type"),
             size_bytes=data.get("size_bytes"),
             url=data.get("url"),
+            count=data.get("count", 1),
+            cover_page=bool(data.get("cover_page", False)),
+            header=bool(data.get("header", True)),
         )
 
 

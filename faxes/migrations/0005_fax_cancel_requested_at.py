@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("faxes", "0003_fax_enqueued_at_and_pipeline_restarts"),
+        ("faxes", "0004_fax_documents_cover_page_header"),
     ]
 
     operations = [
