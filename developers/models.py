@@ -70,6 +70,10 @@ class WebhookEventType(models.TextChoices):
         events.FAX_RETRY_SCHEDULED,
         f"{events.FAX_RETRY_SCHEDULED} — a call failed; the fax will be redialed",
     )
+    FAX_RECEIVED = (
+        events.FAX_RECEIVED,
+        f"{events.FAX_RECEIVED} — a fax arrived on one of your numbers",
+    )
 
 
 # The test event a member sends from the endpoint page; no endpoint subscribes to it.

@@ -29,13 +29,14 @@ class FaxAdmin(AccountDataAdminMixin, admin.ModelAdmin):
         "account",
         "to_number",
         "from_number",
+        "direction",
         "status",
         "page_count",
         "livemode",
         "carrier",
         "created_at",
     ]
-    list_filter = ["status", "carrier", "livemode", "document_source", "created_at"]
+    list_filter = ["direction", "status", "carrier", "livemode", "document_source", "created_at"]
     search_fields = [
         "id",
         "carrier_fax_id",

@@ -21,8 +21,9 @@ from rest_framework.views import APIView
 from audit.models import ActorType
 from audit.services import Actor, actor_with_request
 from developers.models import Scope
-from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError
+from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError, decode_base64
 from faxes.documents.compose import CoverPage
+from faxes.models import Direction as FaxDirection
 from faxes.models import Fax
 from faxes.selectors import (
     FaxFilters,
@@ -40,6 +41,7 @@ from faxes.serializers import (
     FaxCreateSerializer,
     FaxRetryInputSerializer,
     FaxSerializer,
+    InboundFaxTestSerializer,
     InlineDocumentSerializer,
     fax_public,
     faxes_public,
@@ -50,6 +52,7 @@ from faxes.services.cancel import (
     FaxNotCancelable,
     fax_cancel,
 )
+from faxes.services.inbound import inbound_fax_simulate, sample_received_pdf
 from faxes.services.intake import (
     IDEMPOTENCY_KEY,
     FaxRequest,
@@ -377,6 +380,12 @@ class FaxListCreateView(APIView):
                 description="Only faxes in this status.",
             ),
             OpenApiParameter(
+                "direction",
+                OpenApiTypes.STR,
+                enum=FaxDirection.values,
+                description="Only sent (`outbound`) or received (`inbound`) faxes.",
+            ),
+            OpenApiParameter(
                 "to",
                 OpenApiTypes.STR,
                 pattern=E164_SHAPE.pattern,
@@ -531,6 +540,11 @@ def _filters(params: Any) -> FaxFilters:
         raise InvalidRequest(
             f"'status' must be one of: {', '.join(PUBLIC_STATUSES)}.", param="status"
         )
+    direction = params.get("direction")
+    if direction is not None and direction not in FaxDirection.values:
+        raise InvalidRequest(
+            f"'direction' must be one of: {', '.join(FaxDirection.values)}.", param="direction"
+        )
     to = params.get("to")
     if to is not None:
         try:
@@ -539,6 +553,7 @@ def _filters(params: Any) -> FaxFilters:
             raise InvalidRequest(str(error), param="to") from None
     return FaxFilters(
         status=status,
+        direction=direction,
         to=to,
         created_after=_datetime_param(params, "created_after"),
         created_before=_datetime_param(params, "created_before"),
@@ -697,8 +712,82 @@ class FaxCancelView(APIView):
         return Response(answer.body, status=answer.status, headers=headers)
 
 
+class TestModeOnly(ApiError):
+    status_code = 403
+    code = "test_mode_only"
+    default_message = "This test helper works only with a test key (sfm_test_…)."
+
+
+class InboundFaxTestView(APIView):
+    required_scopes = {"POST": Scope.FAXES_SEND}
+
+    @extend_schema(
+        operation_id="test_helpers_inbound_faxes_create",
+        summary="Receive a simulated fax (test keys only)",
+        description=(
+            "Creates a test-mode fax received on one of your numbers. It goes through the same "
+            "processing as a real one: `fax.received` webhook event and fax-to-email."
+        ),
+        request=InboundFaxTestSerializer,
+        parameters=[
+            *response_headers(201, 400, 413, 415),
+            response_header(
+                "Location",
+                "The new fax's URL, e.g. `/v1/faxes/fax_3kTq…`.",
+                statuses=[201],
+                schema=OpenApiTypes.STR,
+                required=True,
+            ),
+        ],
+        responses={
+            201: FaxSerializer,
+            413: error_response(
+                "`request_too_large`: the body is over 28 MB.", "request_too_large"
+            ),
+            415: error_response(
+                "`unsupported_media_type`: the body must be `application/json`.",
+                "unsupported_media_type",
+            ),
+            400: error_response(
+                "`validation_error`: `param` names the field at fault (`to` when the number "
+                "is not one of yours).",
+                "validation_error",
+            ),
+            403: error_response(
+                "`test_mode_only` with a live key; also `plan_upgrade_required`, "
+                "`insufficient_scope`.",
+                "test_mode_only",
+            ),
+            **{code: answer for code, answer in ERROR_RESPONSES.items() if code != 403},
+        },
+    )
+    def post(self, request: Request) -> Response:
+        if request.auth.livemode:
+            raise TestModeOnly()
+        serializer = InboundFaxTestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        values = serializer.validated_data
+        document = values.get("document")
+        try:
+            content = decode_base64(document["content"]) if document else sample_received_pdf()
+            fax = inbound_fax_simulate(
+                number=values["to"],
+                from_=values["from"],
+                document=content,
+                content_type=document["content_type"] if document else "application/pdf",
+                livemode=False,
+                account=request.auth.account,
+            )
+        except LookupError:
+            raise InvalidRequest("'to' must be one of the account's numbers.", param="to") from None
+        except DocumentError as error:
+            raise InvalidRequest(error.message, param=error.param or "document.content") from None
+        return Response(fax_public(fax), status=201, headers={"Location": f"/v1/faxes/{fax.id}"})
+
+
 urlpatterns = [
     path("faxes", FaxListCreateView.as_view(), name="faxes"),
     path("faxes/<id:fax_id>", FaxDetailView.as_view(), name="fax"),
     path("faxes/<id:fax_id>/cancel", FaxCancelView.as_view(), name="fax_cancel"),
+    path("test_helpers/inbound_faxes", InboundFaxTestView.as_view(), name="inbound_fax_test"),
 ]

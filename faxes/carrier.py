@@ -116,6 +116,7 @@ class CarrierFax:
     created_at: str | None
     page_count: int | None
     failure_reason: str | None
+    media_url: str | None = None  # a received fax's signed media link, valid about 10 minutes
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,15 @@ class TelnyxClient:
         self._request(
             "POST", f"/faxes/{_segment(fax_id)}/actions/cancel", ambiguous=CarrierUnavailable
         )
+
+    def refresh_media_url(self, fax_id: str) -> str | None:
+        """Renew a received fax's expired media link (`POST /faxes/{id}/actions/refresh`) and
+        return the new one from `GET /faxes/{id}` (None when Telnyx gives none). Raises
+        `CarrierRejected` (say, a fax Telnyx no longer holds) or `CarrierUnavailable`."""
+        self._request(
+            "POST", f"/faxes/{_segment(fax_id)}/actions/refresh", ambiguous=CarrierUnavailable
+        )
+        return self.get_fax(fax_id).media_url
 
     def find_faxes(self, *, to: str, created_after: datetime) -> list[CarrierFax]:
         """Return every fax to `to` created at or after `created_after` (timezone-aware).
@@ -459,6 +469,7 @@ def _fax_or_raise(
         created_at=_str_or_none(data.get("created_at")),
         page_count=page_count if type(page_count) is int else None,
         failure_reason=_str_or_none(data.get("failure_reason")),
+        media_url=_str_or_none(data.get("media_url")),
     )
 
 

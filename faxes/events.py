@@ -3,6 +3,11 @@
 Telnyx posts `{"data": {"event_type", "id", "occurred_at", "payload": {"fax_id", "status",
 "client_state", "page_count", "failure_reason", …}}}`. `parse_event` reads that shape (and raises
 EventError for anything else); the status and failure mappings live here too.
+
+Inbound faxes come in the same shape with `direction: "inbound"` and the fields `from`, `to` and
+`media_url`. Telnyx's documents disagree on whether `fax.received` is an event type or only a
+status, so for inbound faxes the payload's `direction` and `status` are the truth, and the event
+type is used only when the status says nothing we know.
 """
 
 from __future__ import annotations
@@ -24,6 +29,24 @@ EVENT_STATUS: dict[str, FaxStatus | None] = {
     "fax.delivered": FaxStatus.DELIVERED,
     "fax.failed": FaxStatus.FAILED,
 }
+
+# Inbound: Telnyx's event type, or its payload status, -> the status it moves a received fax to.
+INBOUND_EVENT_STATUS: dict[str, FaxStatus] = {
+    "fax.receiving.started": FaxStatus.RECEIVING,
+    "fax.media.processing.started": FaxStatus.RECEIVING,
+    "fax.received": FaxStatus.RECEIVED,
+    "fax.failed": FaxStatus.FAILED,
+}
+INBOUND_PAYLOAD_STATUS: dict[str, FaxStatus] = {
+    "receiving": FaxStatus.RECEIVING,
+    "media.processing": FaxStatus.RECEIVING,
+    "received": FaxStatus.RECEIVED,
+    "failed": FaxStatus.FAILED,
+}
+# Event types only an inbound fax has, whatever the payload's direction says.
+INBOUND_ONLY_EVENTS = frozenset(
+    {"fax.receiving.started", "fax.media.processing.started", "fax.received"}
+)
 
 # Telnyx's free-text failure reasons -> our short documented codes. Anything else is
 # `carrier_error`; the message always carries Telnyx's own words.
@@ -93,6 +116,10 @@ class CarrierEvent:
     page_count: int | None
     failure_reason: str | None  # the carrier's own words
     payload: dict[str, Any]
+    inbound: bool = False
+    from_: str = ""  # inbound: the sender as the carrier gave it, possibly empty
+    to: str | None = None
+    media_url: str | None = None
 
 
 def failure_for(carrier_reason: str | None) -> tuple[str, str]:
@@ -131,17 +158,31 @@ def parse_event(body: Any) -> CarrierEvent:
     page_count = payload.get("page_count")
     if not isinstance(page_count, int) or not 0 <= page_count <= MAX_PAGES:
         page_count = None
+    inbound = payload.get("direction") == "inbound" or event_type in INBOUND_ONLY_EVENTS
+    media_url = payload.get("media_url")
     return CarrierEvent(
         event_id=event_id.replace("\x00", ""),
         event_type=event_type[:64].replace("\x00", ""),
         occurred_at=occurred_at,
         carrier_fax_id=_text(payload.get("fax_id")),
         client_state=_text(payload.get("client_state")),
-        status=EVENT_STATUS.get(event_type),
+        status=_inbound_status(event_type, payload) if inbound else EVENT_STATUS.get(event_type),
         page_count=page_count,
         failure_reason=_text(payload.get("failure_reason")),
         payload=payload,
+        inbound=inbound,
+        from_=payload["from"][:64] if isinstance(payload.get("from"), str) else "",
+        to=_text(payload.get("to")),
+        media_url=media_url if isinstance(media_url, str) and 0 < len(media_url) <= 2048 else None,
     )
+
+
+def _inbound_status(event_type: str, payload: dict[str, Any]) -> FaxStatus | None:
+    """The payload's status when it is one we know, else the event type's."""
+    status = payload.get("status")
+    if isinstance(status, str) and status in INBOUND_PAYLOAD_STATUS:
+        return INBOUND_PAYLOAD_STATUS[status]
+    return INBOUND_EVENT_STATUS.get(event_type)
 
 
 def _time(value: Any) -> datetime | None:

@@ -17,19 +17,30 @@ class FaxStatus(models.TextChoices):
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
     CANCELED = "canceled", "Canceled"
+    # Inbound: the carrier is receiving the fax, or we are fetching its pages from the carrier.
+    RECEIVING = "receiving", "Receiving"
+    RECEIVED = "received", "Received"
 
 
-TERMINAL_STATUSES = (FaxStatus.DELIVERED, FaxStatus.FAILED, FaxStatus.CANCELED)
+class Direction(models.TextChoices):
+    OUTBOUND = "outbound", "Outbound"
+    INBOUND = "inbound", "Inbound"
+
+
+TERMINAL_STATUSES = (FaxStatus.DELIVERED, FaxStatus.FAILED, FaxStatus.CANCELED, FaxStatus.RECEIVED)
 PUBLIC_STATUS = {FaxStatus.SUBMITTING: FaxStatus.QUEUED}
 
 
 class DocumentSource(models.TextChoices):
     INLINE = "inline", "Inline base64"
     URL = "url", "Fetched from a URL"
+    # A received fax: `document_url` is the carrier's short-lived media link, never shown.
+    CARRIER = "carrier", "Received from the carrier"
 
 
 class Fax(models.Model):
-    """One fax to one number. The document itself lives in private storage, never at a URL."""
+    """One fax to one number, sent (outbound) or received (inbound). The document itself lives
+    in private storage, never at a URL."""
 
     id = models.CharField(primary_key=True, max_length=32, default=fax_id, editable=False)
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="faxes")
@@ -37,9 +48,14 @@ class Fax(models.Model):
         "developers.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="faxes"
     )
     livemode = models.BooleanField(default=True)
+    direction = models.CharField(
+        max_length=8, choices=Direction.choices, default=Direction.OUTBOUND
+    )
     status = models.CharField(max_length=16, choices=FaxStatus.choices, default=FaxStatus.QUEUED)
     to_number = models.CharField(max_length=16)
-    from_number = models.CharField(max_length=16)
+    # A received fax's sender is stored as the carrier gave it (`anonymous`, a short number,
+    # empty): E.164 is only guaranteed for outbound faxes.
+    from_number = models.CharField(max_length=64, blank=True)
     client_reference = models.CharField(max_length=128, null=True, blank=True)
 
     document_source = models.CharField(max_length=8, choices=DocumentSource.choices)
@@ -95,6 +111,8 @@ class Fax(models.Model):
     # Each finished call: {"number", "started_at", "completed_at", "status", "failure_reason",
     # "pages_delivered", "carrier_fax_id"} (the last one not shown to customers).
     attempts = models.JSONField(default=list, blank=True)
+    # Inbound: when a member first opened the fax in the dashboard (null: unread in the inbox).
+    read_at = models.DateTimeField(null=True, blank=True)
 
     # No index of its own: fax_account_newest serves listings, which always name the account.
     created_at = models.DateTimeField(auto_now_add=True)
@@ -111,7 +129,7 @@ class Fax(models.Model):
             models.Index(
                 fields=["status", "updated_at"],
                 name="fax_unfinished",
-                condition=Q(status__in=["queued", "submitting", "sending"]),
+                condition=Q(status__in=["queued", "submitting", "sending", "receiving"]),
             ),
         ]
 
@@ -149,6 +167,36 @@ class FaxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} @ {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+
+class EmailState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class FaxEmail(models.Model):
+    """A received fax emailed to one recipient of its number (fax-to-email), and how that went."""
+
+    fax = models.ForeignKey(Fax, on_delete=models.CASCADE, related_name="emails")
+    recipient = models.EmailField()
+    attach_pdf = models.BooleanField(default=False)
+    state = models.CharField(max_length=8, choices=EmailState.choices, default=EmailState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fax", "recipient"], name="fax_email_once_per_recipient"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fax_id} email ({self.state})"
 
 
 class IdempotencyKey(models.Model):

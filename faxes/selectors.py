@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import Account
 from fax_numbers.selectors import fax_numbers_of_account
-from faxes.models import Fax, FaxEvent, FaxStatus
+from faxes.models import Direction, Fax, FaxEmail, FaxEvent, FaxStatus
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class FaxFilters:
     aware times."""
 
     status: str | None = None
+    direction: str | None = None
     to: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
@@ -54,6 +55,8 @@ def _filtered(*, account: Account, livemode: bool, filters: FaxFilters) -> Query
     faxes = faxes_of_account(account=account, livemode=livemode)
     if filters.status is not None:
         faxes = faxes.filter(status__in=_STATUSES_SHOWN_AS.get(filters.status, [filters.status]))
+    if filters.direction is not None:
+        faxes = faxes.filter(direction=filters.direction)
     if filters.to is not None:
         faxes = faxes.filter(to_number=filters.to)
     if filters.created_after is not None:
@@ -111,6 +114,18 @@ def fax_position(
 def faxes_newest_first(*, account: Account, livemode: bool) -> QuerySet[Fax]:
     """The dashboard's list: the account's faxes in one world, newest first."""
     return faxes_of_account(account=account, livemode=livemode).order_by("-created_at", "-id")
+
+
+def faxes_received_newest_first(*, account: Account, livemode: bool) -> QuerySet[Fax]:
+    """The inbox: the account's received faxes in one world, newest first."""
+    return faxes_newest_first(account=account, livemode=livemode).filter(
+        direction=Direction.INBOUND
+    )
+
+
+def fax_emails(*, fax: Fax) -> QuerySet[FaxEmail]:
+    """Who the received fax was emailed to, and how each went."""
+    return fax.emails.order_by("id")
 
 
 def fax_of_member_account(*, account: Account, fax_id: str) -> Fax | None:

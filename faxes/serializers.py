@@ -15,7 +15,7 @@ from faxes.documents.compose import (
     COVER_MESSAGE_MAX_LINES,
     cover_message_lines,
 )
-from faxes.models import DocumentSource, Fax, FaxStatus
+from faxes.models import Direction, DocumentSource, Fax, FaxStatus
 from sendfaxmail.lib.fetch import UnsafeUrl, check_url_syntax
 from sendfaxmail.lib.openapi import constant
 from sendfaxmail.lib.phone import E164_HELP, E164_SHAPE, InvalidPhoneNumber, normalize_e164
@@ -26,6 +26,8 @@ PUBLIC_STATUSES = [
     FaxStatus.DELIVERED,
     FaxStatus.FAILED,
     FaxStatus.CANCELED,
+    FaxStatus.RECEIVING,
+    FaxStatus.RECEIVED,
 ]
 
 
@@ -92,7 +94,8 @@ class FaxAttemptSerializer(serializers.Serializer):
 NULLABLE_TEXT = serializers.CharField(allow_null=True)
 FAILURE_REASONS = (
     "busy, no_answer, invalid_number, not_a_fax_machine, rejected, transmission_error, "
-    "document_invalid, document_fetch_failed, carrier_rejected, carrier_error"
+    "document_invalid, document_fetch_failed, carrier_rejected, carrier_error; received faxes "
+    "also media_unavailable (the carrier's copy could not be fetched) and media_invalid"
 )
 
 
@@ -104,8 +107,19 @@ class FaxSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="Opaque and stable, e.g. `fax_3kTq…`.")
     object = serializers.SerializerMethodField()
     livemode = serializers.BooleanField(help_text="False for faxes sent with a `sfm_test_` key.")
-    status = serializers.ChoiceField(choices=PUBLIC_STATUSES, source="public_status")
-    to = serializers.CharField(source="to_number", help_text="E.164.")
+    direction = serializers.ChoiceField(
+        choices=Direction.values,
+        help_text="`outbound`: sent by you; `inbound`: received on one of your numbers.",
+    )
+    status = serializers.ChoiceField(
+        choices=PUBLIC_STATUSES,
+        source="public_status",
+        help_text="Outbound: queued, sending, delivered, failed, canceled. Inbound: receiving, "
+        "received, failed.",
+    )
+    to = serializers.CharField(
+        source="to_number", help_text="E.164; for a received fax, your number it arrived on."
+    )
     page_count = serializers.IntegerField(
         allow_null=True, help_text="Pages in the document; null until a URL document is fetched."
     )
@@ -137,7 +151,11 @@ class FaxSerializer(serializers.Serializer):
         for name, field in super().get_fields().items():
             fields[name] = field
             if name == "to":
-                fields["from"] = serializers.CharField(source="from_number", help_text="E.164.")
+                fields["from"] = serializers.CharField(
+                    source="from_number",
+                    help_text="E.164 for a sent fax. For a received fax, what the sender's fax "
+                    "machine gave, as it gave it: possibly `anonymous`, a short number, or empty.",
+                )
         return fields
 
     @extend_schema_field(constant("fax"))
@@ -377,3 +395,48 @@ class FaxCreateSerializer(serializers.Serializer):
             return check_url_syntax(value)
         except UnsafeUrl as error:
             raise serializers.ValidationError(error.message) from None
+
+
+class InboundFaxTestSerializer(serializers.Serializer):
+    """POST /v1/test_helpers/inbound_faxes: a simulated fax received in test mode."""
+
+    to = serializers.RegexField(
+        E164_SHAPE, help_text="One of your numbers.", error_messages={"invalid": E164_HELP}
+    )
+    from_ = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        default="+15551230000",
+        help_text="The sender as a fax machine would give it: anything, even empty.",
+    )
+    document = InlineDocumentSerializer(
+        required=False, help_text="Default: a generated one-page PDF."
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["The request body must be a JSON object."]}
+            )
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    unknown[
+                        0
+                    ]: f"Unknown field '{unknown[0]}'. Known fields: {', '.join(self.fields)}."
+                }
+            )
+        return super().to_internal_value(data)
+
+    def validate_to(self, value: str) -> str:
+        try:
+            return normalize_e164(value)
+        except InvalidPhoneNumber as error:
+            raise serializers.ValidationError(str(error)) from None

@@ -13,11 +13,14 @@ import random
 from celery import shared_task
 from django.db import OperationalError
 
-from faxes.services import carrier_events, intake, pipeline, redial, sweeper
+from faxes.services import carrier_events, fax_email, inbound, intake, pipeline, redial, sweeper
 
 logger = logging.getLogger(__name__)
 
 SUBMIT_MAX_RETRIES = 8
+# backoff() over 7 retries sums to about 10 minutes (jitter aside): the life of Telnyx's link.
+MEDIA_MAX_RETRIES = 7
+EMAIL_MAX_RETRIES = 8
 
 
 def backoff(retries: int, *, at_least: float | None = None) -> float:
@@ -56,6 +59,42 @@ def fax_submit_task(self, fax_id: str, token: str = "") -> None:  # noqa: ANN001
         raise self.retry(
             args=[fax_id], kwargs={"token": later.token}, countdown=countdown
         ) from None
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    time_limit=90,
+    soft_time_limit=75,
+    max_retries=MEDIA_MAX_RETRIES,
+)
+def inbound_media_fetch_task(self, fax_id: str) -> None:  # noqa: ANN001
+    """Fetch a received fax's pages from the carrier (queue `fetch`), retrying with backoff for
+    about 10 minutes; then the fax fails with `media_unavailable`."""
+    try:
+        inbound.inbound_media_fetch(fax_id=fax_id)
+    except inbound.MediaRetryLater as later:
+        if self.request.retries >= self.max_retries:
+            inbound.inbound_media_give_up(fax_id=fax_id)
+            return
+        countdown = backoff(self.request.retries)
+        logger.warning("Fax %s media: %s; retrying in %.0f s", fax_id, later, countdown)
+        raise self.retry(args=[fax_id], countdown=countdown) from None
+
+
+@shared_task(
+    bind=True, acks_late=True, ignore_result=True, time_limit=60, max_retries=EMAIL_MAX_RETRIES
+)
+def fax_email_send_task(self, email_id: int) -> None:  # noqa: ANN001
+    """Email a received fax to one recipient, retrying SMTP failures with backoff."""
+    try:
+        fax_email.fax_email_send(email_id=email_id)
+    except fax_email.EmailRetryLater as later:
+        if self.request.retries >= self.max_retries:
+            fax_email.fax_email_give_up(email_id=email_id, error=str(later))
+            return
+        raise self.retry(args=[email_id], countdown=backoff(self.request.retries)) from None
 
 
 @shared_task(
@@ -99,7 +138,8 @@ def simulator_cancel_task(*, carrier_fax_id: str, to: str, from_: str, client_st
 @shared_task(ignore_result=True, time_limit=300)
 def faxes_sweep_task() -> None:
     """Periodic: restart faxes whose task is overdue (failing those out of restarts); ask the
-    carrier about silent ones; send the faxes whose redial is due."""
+    carrier about silent ones; fetch received faxes whose media task was lost; send the faxes
+    whose redial is due."""
     outcome = sweeper.faxes_restart_stalled()
     if outcome.restarted or outcome.failed:
         logger.warning(
@@ -108,6 +148,9 @@ def faxes_sweep_task() -> None:
             len(outcome.failed),
         )
     sweeper.faxes_poll_silent()
+    resent, failed = inbound.inbound_faxes_sweep()
+    if resent or failed:
+        logger.warning("Sweep: resent %d received faxes' media tasks, failed %d", resent, failed)
     redialed = redial.faxes_redial_due()
     if redialed:
         logger.info("Sweep: %d faxes redialed", len(redialed))

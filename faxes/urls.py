@@ -10,4 +10,10 @@ urlpatterns = [
     path("faxes/send", views.fax_send, name="dashboard_send"),
     path("faxes/<id:fax_id>", views.fax_detail, name="dashboard_detail"),
     path("faxes/<id:fax_id>/cancel", views.fax_cancel_view, name="dashboard_cancel"),
+    path(
+        "faxes/<id:fax_id>/pages/<int:page_number>.png",
+        views.fax_page_image,
+        name="dashboard_page_image",
+    ),
+    path("inbox", views.inbox, name="dashboard_inbox"),
 ]

@@ -1,5 +1,6 @@
 """/dashboard/faxes: the account's faxes and each one's history, and sending a fax, on every plan
-(plans gate only the API); the account's owner may cancel a fax."""
+(plans gate only the API); /dashboard/inbox: the faxes received on its numbers, with their pages
+rendered on the server. The account's owner may cancel a fax."""
 
 from __future__ import annotations
 
@@ -14,24 +15,33 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Account
 from accounts.selectors import account_of_member
-from audit.services import actor_for_user
+from audit.services import actor_for_user, actor_from_request
 from developers.selectors import webhook_deliveries_for_object
 from fax_numbers.selectors import fax_numbers_of_account
 from faxes.documents import DocumentError
 from faxes.documents.base import human_size
 from faxes.documents.compose import CoverPage
 from faxes.forms import FaxSendForm
-from faxes.selectors import fax_history, fax_of_member_account, faxes_newest_first
+from faxes.models import Direction, Fax, FaxStatus
+from faxes.selectors import (
+    fax_emails,
+    fax_history,
+    fax_of_member_account,
+    faxes_newest_first,
+    faxes_received_newest_first,
+)
 from faxes.services.cancel import (
     CancelCarrierUnavailable,
     CancelOutcome,
     FaxNotCancelable,
     fax_cancel,
 )
+from faxes.services.inbound import fax_mark_read, fax_page_view
 from faxes.services.intake import (
     FaxRequest,
     FromNumberRefused,
@@ -64,16 +74,45 @@ def fax_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
-    account = _account(request)
-    fax = fax_of_member_account(account=account, fax_id=fax_id)
+def inbox(request: HttpRequest) -> HttpResponse:
+    livemode = _livemode(request)
+    faxes = faxes_received_newest_first(account=_account(request), livemode=livemode)
+    page = Paginator(faxes, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "faxes/inbox.html", {"page": page, "livemode": livemode})
+
+
+def _fax(request: HttpRequest, fax_id: str) -> Fax:
+    fax = fax_of_member_account(account=_account(request), fax_id=fax_id)
     if fax is None:
         raise Http404("No such fax.")
+    return fax
+
+
+def _pages_shown(fax: Fax) -> range:
+    """The received pages the fax page shows as images (none until they are stored)."""
+    if fax.direction != Direction.INBOUND or fax.status != FaxStatus.RECEIVED:
+        return range(0)
+    return range(1, (fax.page_count or 0) + 1)
+
+
+@login_required
+@require_GET
+@never_cache
+def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
+    fax = _fax(request, fax_id)
+    if fax.direction == Direction.INBOUND and fax.status == FaxStatus.RECEIVED:
+        fax_mark_read(fax=fax)
     context = {
         "fax": fax,
-        "can_cancel": not fax.is_terminal and request.user.pk == account.owner_id,
+        "can_cancel": (
+            fax.direction == Direction.OUTBOUND
+            and not fax.is_terminal
+            and request.user.pk == fax.account.owner_id
+        ),
         "events": fax_history(fax=fax),
-        "deliveries": webhook_deliveries_for_object(account_id=account.pk, object_id=fax.pk),
+        "deliveries": webhook_deliveries_for_object(account_id=fax.account_id, object_id=fax.pk),
+        "emails": fax_emails(fax=fax),
+        "pages": _pages_shown(fax),
     }
     return render(request, "faxes/detail.html", context)
 
@@ -102,6 +141,21 @@ def fax_cancel_view(request: HttpRequest, fax_id: str) -> HttpResponse:
                 request, "Cancel requested: the carrier is stopping the fax, if it is in time."
             )
     return redirect("faxes:dashboard_detail", fax_id=fax.pk)
+
+
+@login_required
+@require_GET
+@never_cache
+def fax_page_image(request: HttpRequest, fax_id: str, page_number: int) -> HttpResponse:
+    """One page of a received fax as a PNG, for the account's members only."""
+    fax = _fax(request, fax_id)
+    if page_number not in _pages_shown(fax):
+        raise Http404("No such page.")
+    try:
+        image = fax_page_view(fax=fax, page_number=page_number, actor=actor_from_request(request))
+    except DocumentError:
+        raise Http404("The page cannot be shown.") from None
+    return HttpResponse(image, content_type="image/png")
 
 
 @login_required

@@ -233,7 +233,7 @@ STORAGES = {
     },
 }
 
-# Password-reset mail: printed to the console unless EMAIL_URL names a server
+# Password-reset mail and fax-to-email: printed to the console unless EMAIL_URL names a server
 # (smtp+tls://user:password@smtp.example.com:587).
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SendFaxMail <no-reply@localhost>")
@@ -382,6 +382,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "faxes.tasks.fax_fetch_task": {"queue": "fetch"},
+    "faxes.tasks.inbound_media_fetch_task": {"queue": "fetch"},
     "faxes.tasks.fax_submit_task": {"queue": "carrier"},
     "faxes.tasks.simulator_step_task": {"queue": "events"},
     "faxes.tasks.simulator_cancel_task": {"queue": "events"},

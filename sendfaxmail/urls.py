@@ -40,6 +40,7 @@ urlpatterns = [
     path("dashboard/", include((dashboard_urlpatterns, "dashboard"))),
     path("dashboard/", include("developers.urls")),
     path("dashboard/", include("faxes.urls")),
+    path("dashboard/", include("fax_numbers.urls")),
     path(
         "dashboard/",
         include((security_urlpatterns(account_for=audit_log_account_id), "audit")),

@@ -241,3 +241,25 @@ def s3_storage(s3_backend: dict):
     from sendfaxmail.lib.storage import EncryptedStorage
 
     return EncryptedStorage(inner=s3_backend)
+
+
+@pytest.fixture(scope="session")
+def _smtp_server():
+    from tests.smtp import start_smtp
+
+    yield from start_smtp()
+
+
+@pytest.fixture
+def smtp(_smtp_server, settings):
+    """A real SMTP server on loopback that Django's mail goes to (as EMAIL_URL=smtp://… would
+    configure); its `messages` are what it accepted."""
+    port, mailbox = _smtp_server
+    mailbox.messages.clear()
+    mailbox.refusals.clear()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    return mailbox

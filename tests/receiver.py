@@ -54,6 +54,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(answer.body)
 
+    def do_GET(self) -> None:
+        """Serve the next answer (a document, a media file, an error) as a GET."""
+        self.server.received.append(
+            Received(
+                path=self.path, headers={k.lower(): v for k, v in self.headers.items()}, body=b""
+            )
+        )
+        answer = self.server.answers.pop(0) if self.server.answers else Answer(status=404)
+        self.send_response(answer.status)
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        self.wfile.write(answer.body)
+
     def log_message(self, format: str, *args: object) -> None:
         return
 

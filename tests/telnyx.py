@@ -78,6 +78,38 @@ class FakeTelnyx:
         )
         return json.dumps(body).encode()
 
+    def inbound_event(self, name: str, *, carrier_fax_id: str, **payload: Any) -> bytes:
+        """A saved inbound payload for Telnyx's fax `carrier_fax_id`, with `payload` overriding
+        its fields (`from_` stands for `from`)."""
+        body = json.loads((FIXTURES / f"{name}.json").read_text())
+        fields = body["data"]["payload"]
+        fields["fax_id"] = carrier_fax_id
+        if "media_url" in fields:
+            fields["media_url"] = fields["media_url"].replace("{carrier_fax_id}", carrier_fax_id)
+        if "from_" in payload:
+            payload["from"] = payload.pop("from_")
+        fields.update(payload)
+        return json.dumps(body).encode()
+
+    def renews_media(self, carrier_fax_id: str, *, media_url: str) -> None:
+        """Telnyx renews the fax's media link, then shows the new one."""
+        self.mock.add(
+            responses.POST, f"{API}/faxes/{carrier_fax_id}/actions/refresh", json={}, status=200
+        )
+        self.mock.add(
+            responses.GET,
+            f"{API}/faxes/{carrier_fax_id}",
+            json={
+                "data": {
+                    "id": carrier_fax_id,
+                    "status": "received",
+                    "direction": "inbound",
+                    "media_url": media_url,
+                }
+            },
+            status=200,
+        )
+
     def sign(self, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
         timestamp = int(time.time()) if timestamp is None else timestamp
         signature = self.private_key.sign(f"{timestamp}|".encode() + body)

@@ -41,6 +41,7 @@ OPERATIONS = {
         "503",
     },
     ("get", "/v1/numbers"): {"200", "401", "403", "429"},
+    ("post", "/v1/test_helpers/inbound_faxes"): {"201", "400", "401", "403", "413", "415", "429"},
 }
 ERROR_REF = "#/components/schemas/Error"
 
@@ -138,8 +139,18 @@ def test_it_documents_the_fax_resource(schema: dict[str, Any]) -> None:
     document = _component(schema, fields["document"]["allOf"][0]["$ref"].rsplit("/", 1)[1])
     assert document["properties"]["content_type"]["nullable"] is True
     assert document["properties"]["size_bytes"]["nullable"] is True
-    status = _component(schema, fields["status"]["$ref"].rsplit("/", 1)[1])
-    assert status["enum"] == ["queued", "sending", "delivered", "failed", "canceled"]
+    status = _component(schema, fields["status"]["allOf"][0]["$ref"].rsplit("/", 1)[1])
+    assert status["enum"] == [
+        "queued",
+        "sending",
+        "delivered",
+        "failed",
+        "canceled",
+        "receiving",
+        "received",
+    ]
+    direction = _component(schema, fields["direction"]["allOf"][0]["$ref"].rsplit("/", 1)[1])
+    assert direction["enum"] == ["outbound", "inbound"]
     assert fields["object"]["allOf"] == [{"type": "string", "enum": ["fax"]}]
     for name in ("created_at", "updated_at", "completed_at"):
         assert fields[name]["format"] == "date-time"
@@ -269,7 +280,7 @@ API = schemathesis.openapi.from_dict(
 @pytest.fixture
 def live_key(
     transactional_db: None, live_server: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
-) -> str:
+) -> dict[str, str]:
     """A key holding every scope on a Business account that has a fax number and faxes in
     several states. Schemathesis makes real HTTP requests, so the data is committed
     (transactional_db) for the live server's thread to see."""
@@ -302,7 +313,8 @@ def live_key(
         document_size_bytes=None,
         page_count=None,
     )
-    return make_key(account)[1]
+    # Test helpers answer only test keys (a live one is a documented 403 test_mode_only).
+    return {"live": make_key(account)[1], "test": make_key(account, livemode=False)[1]}
 
 
 def _values(container: dict[str, Any] | None, name: str) -> list[Any]:
@@ -313,12 +325,13 @@ def _values(container: dict[str, Any] | None, name: str) -> list[Any]:
 @API.parametrize()
 @hypothesis_settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_it_answers_every_generated_request_as_documented(
-    case: schemathesis.Case, live_server: Any, live_key: str
+    case: schemathesis.Case, live_server: Any, live_key: dict[str, str]
 ) -> None:
     """No 5xx, and every answer (status, content type, headers, body) is one the schema
     documents, to requests generated from the schema and sent with a valid key."""
+    key = live_key["test" if case.path.startswith("/v1/test_helpers/") else "live"]
     response = case.call_and_validate(
-        base_url=live_server.url, headers={"Authorization": f"Bearer {live_key}"}, checks=CHECKS
+        base_url=live_server.url, headers={"Authorization": f"Bearer {key}"}, checks=CHECKS
     )
     # 401 and 403 are documented, so the checks would pass if the key stopped working and every
     # request were refused; the run would then test nothing past authentication.

@@ -464,3 +464,13 @@ def test_other_methods_are_405(api_client: ApiClient, account: Account, method: 
 
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_a_received_fax_is_409_fax_not_cancelable(api_client: ApiClient, account: Account) -> None:
+    fax = FaxFactory(account=account, direction="inbound", status=FaxStatus.RECEIVING)
+
+    response = cancel(api_client, fax.id)
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "fax_not_cancelable"
+    assert Fax.objects.get(pk=fax.pk).status == FaxStatus.RECEIVING

@@ -57,6 +57,7 @@ def test_no_event_chosen_means_all_events(owner_client: Client, account: Account
         "fax.failed",
         "fax.canceled",
         "fax.retry_scheduled",
+        "fax.received",
     ]
 
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from audit.models import Action
 from audit.services import Actor, audit_record
 from faxes.carrier import CarrierRejected, CarrierUnavailable
-from faxes.models import Fax, FaxStatus
+from faxes.models import Direction, Fax, FaxStatus
 from faxes.services.pipeline import fax_cancel_at_carrier
 from faxes.services.status import fax_cancel_unsent, fax_event_record
 
@@ -57,6 +57,9 @@ def fax_cancel(*, fax: Fax, actor: Actor | None = None) -> CancelOutcome:
     carrier answered, so that a worker adopting the carrier's id meanwhile waits and then sees
     the request (and passes it on itself).
     """
+    if fax.direction == Direction.INBOUND:
+        # A received fax is the sender's to stop, not ours.
+        raise FaxNotCancelable(fax.public_status)
     if fax_cancel_unsent(fax=fax, source="api"):
         fax.refresh_from_db()
         _audit(fax, CancelOutcome.CANCELED, actor)

@@ -13,6 +13,7 @@ from faxes.carrier import decode_client_state
 from faxes.events import CarrierEvent, failure_for
 from faxes.models import Fax, FaxEvent, FaxStatus
 from faxes.selectors import fax_page_count
+from faxes.services.inbound import inbound_fax_apply_carrier_event
 from faxes.services.redial import attempt_record, fax_redial_earned, fax_redial_schedule
 from faxes.services.status import fax_advance
 from faxes.simulator import canceled_event, simulated_event
@@ -26,8 +27,12 @@ def fax_apply_carrier_event(*, event: CarrierEvent, source: str) -> str:
 
     Events may come out of order, twice, or before we stored the carrier's id: the fax is found
     by the carrier's id or by our id in client_state, each event is stored once (unique event
-    id), and the status only moves forward.
+    id), and the status only moves forward. Inbound events (a fax received on one of our
+    numbers) are applied by `inbound_fax_apply_carrier_event`, which may also answer
+    `unknown_number`.
     """
+    if event.inbound:
+        return inbound_fax_apply_carrier_event(event=event, source=source)
     fax = None
     if event.carrier_fax_id:
         fax = Fax.objects.select_for_update().filter(carrier_fax_id=event.carrier_fax_id).first()

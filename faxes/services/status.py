@@ -26,7 +26,9 @@ STATUS_RANK = {
     FaxStatus.QUEUED: 0,
     FaxStatus.SUBMITTING: 1,
     FaxStatus.SENDING: 2,
+    FaxStatus.RECEIVING: 2,
     FaxStatus.DELIVERED: 3,
+    FaxStatus.RECEIVED: 3,
     FaxStatus.FAILED: 3,
     FaxStatus.CANCELED: 3,
 }

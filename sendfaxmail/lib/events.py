@@ -9,6 +9,7 @@ FAX_FAILED = "fax.failed"
 FAX_CANCELED = "fax.canceled"
 # A busy line, no answer or a broken transmission; the fax is queued for another call.
 FAX_RETRY_SCHEDULED = "fax.retry_scheduled"
+FAX_RECEIVED = "fax.received"
 
 # A fax's status -> the event that reports it (other statuses send none).
 FAX_STATUS_EVENTS: dict[str, str] = {
@@ -16,4 +17,5 @@ FAX_STATUS_EVENTS: dict[str, str] = {
     "delivered": FAX_DELIVERED,
     "failed": FAX_FAILED,
     "canceled": FAX_CANCELED,
+    "received": FAX_RECEIVED,
 }

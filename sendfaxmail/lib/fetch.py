@@ -103,6 +103,14 @@ class FetchError(Exception):
         self.message = message
 
 
+class HttpStatusError(FetchError):
+    """The server answered with a final status outside 2xx; `status` is that status."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class UnsafeUrl(FetchError):
     """The URL, or what it resolves to, is not allowed."""
 
@@ -545,7 +553,9 @@ def _redirect_location(response: BaseHTTPResponse) -> str | None:
 def _fetched_body(response: BaseHTTPResponse, *, url: str, max_bytes: int) -> FetchedBody:
     """Read a final response: FetchError unless 2xx, and unless the body fits in `max_bytes`."""
     if not 200 <= response.status < 300:
-        raise FetchError(f"The server answered with HTTP status {response.status}.")
+        raise HttpStatusError(
+            f"The server answered with HTTP status {response.status}.", status=response.status
+        )
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"The document is larger than {_size(max_bytes)}.")

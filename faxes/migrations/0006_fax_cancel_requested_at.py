@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("faxes", "0004_fax_documents_cover_page_header"),
+        ("faxes", "0005_fax_direction_inbound_and_emails"),
     ]
 
     operations = [

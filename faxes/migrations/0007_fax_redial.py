@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("faxes", "0005_fax_cancel_requested_at"),
+        ("faxes", "0006_fax_cancel_requested_at"),
     ]
 
     operations = [
