@@ -10,17 +10,28 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Account, Plan, User
+from accounts.models import Account, Invitation, Membership, Plan, User
 from accounts.services import (
     AccountError,
     account_set_plan,
     account_set_trial_end,
     account_trial_end_check,
 )
+from accounts.two_factor import two_factor_disable, two_factor_enabled
 from audit.admin import AccountDataAdminMixin
 from audit.services import actor_from_request
+
+# django-otp's own device admins show each user's TOTP secret (as a QR code) to any staff
+# member. Support never needs it: they turn a locked-out user's two-factor login off instead
+# (the user action below), and the user sets it up again.
+for _device in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device):
+        admin.site.unregister(_device)
 
 
 @admin.register(Plan)
@@ -31,12 +42,34 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 class MemberInline(admin.TabularInline):
-    model = User
-    fields = ["email", "name", "is_active", "last_login"]
-    readonly_fields = ["email", "name", "last_login"]
+    """The account's members and their roles. Read-only: members change through the owner's
+    dashboard (the services keep the last owner and the audit trail)."""
+
+    model = Membership
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["user", "role", "created_at"]
     extra = 0
     can_delete = False
-    show_change_link = True
+    show_change_link = False
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+class InvitationInline(admin.TabularInline):
+    model = Invitation
+    fields = ["email", "role", "invited_by", "created_at", "expires_at", "accepted_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+class UserMembershipInline(MemberInline):
+    fields = ["account", "role", "created_at"]
+    readonly_fields = fields
 
 
 class AccountAdminForm(forms.ModelForm):
@@ -88,7 +121,7 @@ class AccountAdmin(AccountDataAdminMixin, admin.ModelAdmin):
     list_select_related = ["owner", "plan"]
     raw_id_fields = ["owner"]
     date_hierarchy = "created_at"
-    inlines = [MemberInline]
+    inlines = [MemberInline, InvitationInline]
 
     def audit_account_id(self, obj: Account) -> int | None:
         return obj.pk
@@ -133,14 +166,13 @@ class AccountAdmin(AccountDataAdminMixin, admin.ModelAdmin):
 @admin.register(User)
 class UserAdmin(AccountDataAdminMixin, DjangoUserAdmin):
     ordering = ["email"]
-    list_display = ["email", "name", "account", "is_staff", "is_active", "last_login"]
+    list_display = ["email", "name", "is_staff", "is_active", "last_login"]
     list_filter = ["is_staff", "is_superuser", "is_active"]
-    search_fields = ["email", "name", "account__name"]
-    list_select_related = ["account"]
-    raw_id_fields = ["account"]
+    search_fields = ["email", "name", "memberships__account__name"]
+    inlines = [UserMembershipInline]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
-        ("Profile", {"fields": ["name", "account"]}),
+        ("Profile", {"fields": ["name"]}),
         (
             "Permissions",
             {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
@@ -148,3 +180,26 @@ class UserAdmin(AccountDataAdminMixin, DjangoUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+    readonly_fields = ["two_factor"]
+    actions = ["two_factor_turn_off"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> list:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        return [*fieldsets, ("Two-factor login", {"fields": ["two_factor"]})]
+
+    def audit_account_id(self, obj: User) -> int | None:
+        """Staff opening a user's page is recorded for the user's oldest account."""
+        membership = obj.memberships.order_by("created_at", "id").first()
+        return membership.account_id if membership else None
+
+    @admin.display(description="Two-factor login")
+    def two_factor(self, user: User) -> str:
+        return "on" if two_factor_enabled(user=user) else "off"
+
+    @admin.action(description="Turn off two-factor login (they set it up again at next login)")
+    def two_factor_turn_off(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            two_factor_disable(user=user, actor=actor_from_request(request))
+        self.message_user(request, f"Two-factor login turned off for {queryset.count()} user(s).")

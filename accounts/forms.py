@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import password_validation
 
-from accounts.models import User
+from accounts.models import Role, User
 from accounts.services import EMAIL_MAX_LENGTH
 
 
@@ -33,3 +33,45 @@ class SignUpPasswordForm(forms.Form):
         password = self.cleaned_data["password"]
         password_validation.validate_password(password, self.user)
         return password
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(max_length=EMAIL_MAX_LENGTH)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.DEVELOPER)
+
+    def __init__(self, *args: object, roles: list[tuple[str, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = roles
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class InvitationPasswordForm(SignUpPasswordForm):
+    """Joining by invitation without a login yet: the new login's password (and name)."""
+
+    name = forms.CharField(max_length=200, required=False)
+
+
+class CodeForm(forms.Form):
+    """A second-factor code: six digits from the app, or a recovery code."""
+
+    code = forms.CharField(
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}
+        ),
+    )
+
+
+class ReauthenticateForm(CodeForm):
+    """Turning two-factor login off asks for the password and a code again."""
+
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}), strip=False
+    )
+    field_order = ["password", "code"]

@@ -1,4 +1,9 @@
-"""Users log in by email; an Account is the paying customer, with an owner, members and a plan."""
+"""Users log in by email; an Account is the paying customer, with members and a plan.
+
+A user belongs to accounts through memberships, each with a role; the membership is what every
+dashboard permission is checked against (`accounts/permissions.py`). One person may be a member
+of several accounts and switches between them.
+"""
 
 from __future__ import annotations
 
@@ -56,9 +61,11 @@ class Plan(models.Model):
 
 
 class Account(models.Model):
-    """The customer: owns keys, numbers and faxes. Members are the users pointing at it."""
+    """The customer: owns keys, numbers and faxes. Its members hold it through memberships."""
 
     name = models.CharField(max_length=200)
+    # The primary contact, always one of the owner memberships (the services keep it so when
+    # an owner is demoted or removed). Access is decided by memberships, never by this field.
     owner = models.ForeignKey(
         "accounts.User", on_delete=models.PROTECT, related_name="owned_accounts"
     )
@@ -76,6 +83,13 @@ class Account(models.Model):
         default=DEFAULT_TIME_ZONE,
         validators=[validate_time_zone],
         help_text="The time zone of the date and time in the header line of its faxes.",
+    )
+    require_two_factor = models.BooleanField(
+        default=False,
+        help_text="Every member must use two-factor login; members without it must enrol first.",
+    )
+    members = models.ManyToManyField(
+        "accounts.User", through="accounts.Membership", related_name="accounts"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -126,9 +140,6 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     email = models.EmailField(unique=True)
     name = models.CharField(max_length=200, blank=True)
-    account = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="members"
-    )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
@@ -141,3 +152,70 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+
+class Role(models.TextChoices):
+    """A member's role in one account, from most to least powerful (`permissions.py` says what
+    each may do)."""
+
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    DEVELOPER = "developer", "Developer"
+    SENDER = "sender", "Sender"
+    VIEWER = "viewer", "Viewer"
+
+
+class Membership(models.Model):
+    """A user's place in an account. At most one per (account, user)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "user"], name="membership_account_user")
+        ]
+        indexes = [models.Index(fields=["account", "role"], name="membership_account_role")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()}) in {self.account}"
+
+
+class Invitation(models.Model):
+    """An emailed invitation to join an account with a role.
+
+    The link carries a signed random token; only its SHA-256 is stored, so the table does not
+    hold working links. It can be used once (`accepted_at`), until `expires_at` (72 hours),
+    unless it was revoked or replaced by a newer invitation to the same address.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "email"], name="invitation_account_email")]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.account} as {self.role}"
+
+    @property
+    def is_pending(self) -> bool:
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
+        )

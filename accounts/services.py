@@ -16,7 +16,16 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import DEFAULT_PLANS, TRIAL_DAYS, TRIAL_PLAN, Account, Plan, User
+from accounts.models import (
+    DEFAULT_PLANS,
+    TRIAL_DAYS,
+    TRIAL_PLAN,
+    Account,
+    Membership,
+    Plan,
+    Role,
+    User,
+)
 from audit.models import Action
 from audit.services import Actor, audit_record
 
@@ -70,7 +79,8 @@ def plan_get(*, slug: str) -> Plan:
 def account_create(
     *, email: str, password: str | None, plan: Plan, name: str = "", trial: bool = False
 ) -> Account:
-    """Create a user and the account they own. `trial` starts the 7-day sign-up trial."""
+    """Create a user and the account they own (its first owner member). `trial` starts the
+    7-day sign-up trial."""
     email = email_normalize(email)
     if User.objects.filter(email__iexact=email).exists():
         raise AccountError(f"A user with the email {email} already exists.")
@@ -84,8 +94,7 @@ def account_create(
         plan=plan,
         trial_ends_at=timezone.now() + timedelta(days=TRIAL_DAYS) if trial else None,
     )
-    user.account = account
-    user.save(update_fields=["account"])
+    Membership.objects.create(account=account, user=user, role=Role.OWNER)
     return account
 
 
@@ -184,13 +193,20 @@ def account_set_trial_end(*, account: Account, ends_at: datetime) -> Account:
 
 
 def account_get_by_email(*, email: str) -> Account:
-    """The account of the user with this email, or AccountError."""
-    user = User.objects.select_related("account__plan").filter(email__iexact=email.strip()).first()
+    """The account of the user with this email (for operator commands): the oldest they own, or
+    else the oldest they are a member of. AccountError if there is none."""
+    user = User.objects.filter(email__iexact=email.strip()).first()
     if user is None:
         raise AccountError(f"No user with the email {email}.")
-    if user.account is None:
+    memberships = list(
+        Membership.objects.filter(user=user)
+        .select_related("account__plan")
+        .order_by("created_at", "id")
+    )
+    if not memberships:
         raise AccountError(f"The user {email} belongs to no account.")
-    return user.account
+    owned = [m for m in memberships if m.role == Role.OWNER]
+    return (owned or memberships)[0].account
 
 
 def login_unlock(*, email: str | None = None, ip_address: str | None = None) -> int:

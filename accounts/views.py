@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth import login
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -11,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.forms import SignUpForm, SignUpPasswordForm
 from accounts.models import Plan
+from accounts.permissions import Action, member_required
 from accounts.services import (
     AccountError,
     account_sign_up,
@@ -84,12 +84,15 @@ def _sign_up_link_refused(request: HttpRequest, error: AccountError) -> HttpResp
     )
 
 
-@login_required
+@member_required(Action.VIEW_DASHBOARD, no_account_ok=True)
 def home(request: HttpRequest) -> HttpResponse:
     # The account's fax numbers are added by the template (fax_numbers' template tag): this app
     # does not reach up into the apps above it.
     return render(
         request,
         "dashboard/home.html",
-        {"account": request.user.account, "plans": Plan.objects.all()},
+        {
+            "account": request.membership.account if request.membership else None,
+            "plans": Plan.objects.all(),
+        },
     )

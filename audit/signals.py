@@ -5,26 +5,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.dispatch import receiver
 from django.http import HttpRequest
+from django.utils.module_loading import import_string
 
 from audit.models import Action, ActorType
 from audit.services import Actor, actor_for_user, actor_with_request, audit_record
 
 
-def _account_id(user: Any) -> int | None:
-    # The account the user works in (accounts.User.account); staff may have none.
-    return getattr(user, "account_id", None)
+def _account_id(user: Any, request: HttpRequest | None = None) -> int | None:
+    """The account an entry about `user` belongs to. Users belong to accounts through
+    memberships, in `accounts`, above this app: AUDIT_ACCOUNT_OF_USER names its function (the
+    account the session works in, else the user's oldest; None for staff in no account)."""
+    if user is None:
+        return None
+    return import_string(settings.AUDIT_ACCOUNT_OF_USER)(user, request)
 
 
 @receiver(user_logged_in, dispatch_uid="audit.login")
 def record_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     audit_record(
-        action=Action.LOGIN, account_id=_account_id(user), actor=actor_for_user(user, request)
+        action=Action.LOGIN,
+        account_id=_account_id(user, request),
+        actor=actor_for_user(user, request),
     )
 
 
@@ -33,7 +41,9 @@ def record_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs:
     if user is None or not user.is_authenticated:
         return  # logging out without a session
     audit_record(
-        action=Action.LOGOUT, account_id=_account_id(user), actor=actor_for_user(user, request)
+        action=Action.LOGOUT,
+        account_id=_account_id(user, request),
+        actor=actor_for_user(user, request),
     )
 
 
@@ -59,7 +69,7 @@ def record_login_failure(
     details = {"locked_out": True} if getattr(request, "axes_locked_out", False) else {}
     audit_record(
         action=Action.LOGIN_FAILED,
-        account_id=_account_id(user),
+        account_id=_account_id(user, request),
         actor=actor,
         details=details,
     )

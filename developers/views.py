@@ -1,4 +1,4 @@
-"""/dashboard/developers: API keys and webhook endpoints for account members.
+"""/dashboard/developers: API keys and webhook endpoints, for owners, admins and developers.
 
 Creating and changing things that use the API needs a plan with API access (the server refuses
 it with 403, not only the page hiding it); revoking, disabling and deleting stay open on every
@@ -11,13 +11,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Account
+from accounts.permissions import Action, member_required
 from accounts.selectors import account_of_member
 from audit.services import actor_from_request
 from developers.forms import ApiKeyForm, WebhookEndpointForm
@@ -45,7 +45,7 @@ View = Callable[..., HttpResponse]
 
 
 def _account(request: HttpRequest) -> Account:
-    return account_of_member(request.user)
+    return account_of_member(request)
 
 
 def api_plan_required(view: View) -> View:
@@ -78,13 +78,13 @@ def _page(
     return render(request, "developers/index.html", context, status=status)
 
 
-@login_required
+@member_required(Action.MANAGE_KEYS)
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     return _page(request)
 
 
-@login_required
+@member_required(Action.MANAGE_KEYS)
 @require_POST
 @never_cache
 @api_plan_required
@@ -108,14 +108,14 @@ def _own_key(request: HttpRequest, key_id: str) -> ApiKey:
     return get_object_or_404(ApiKey.objects.visible(), pk=key_id, account=_account(request))
 
 
-@login_required
+@member_required(Action.MANAGE_KEYS)
 @require_POST
 def key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
     api_key_revoke(api_key=_own_key(request, key_id), actor=actor_from_request(request))
     return redirect("developers:index")
 
 
-@login_required
+@member_required(Action.MANAGE_KEYS)
 @require_POST
 def key_delete(request: HttpRequest, key_id: str) -> HttpResponse:
     api_key_delete(api_key=_own_key(request, key_id), actor=actor_from_request(request))
@@ -151,7 +151,7 @@ def _endpoint_page(
     return response
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_http_methods(["GET", "POST"])
 @api_plan_required
 def webhook_new(request: HttpRequest) -> HttpResponse:
@@ -171,13 +171,13 @@ def webhook_new(request: HttpRequest) -> HttpResponse:
     return render(request, "developers/webhook_new.html", {"form": form}, status=status)
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_GET
 def webhook_detail(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     return _endpoint_page(request, _own_endpoint(request, endpoint_id))
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_POST
 def webhook_secret(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     """Show the signing secret to a member who asks for it (never on a plain page load)."""
@@ -186,7 +186,7 @@ def webhook_secret(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     return _endpoint_page(request, endpoint, show_secret=True)
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_POST
 @api_plan_required
 def webhook_edit(request: HttpRequest, endpoint_id: str) -> HttpResponse:
@@ -204,7 +204,7 @@ def webhook_edit(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     return _endpoint_page(request, endpoint, form=form, status=400)
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_POST
 def webhook_disable(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     webhook_endpoint_set_enabled(
@@ -215,7 +215,7 @@ def webhook_disable(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     return redirect("developers:webhook_detail", endpoint_id=endpoint_id)
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_POST
 @api_plan_required
 def webhook_enable(request: HttpRequest, endpoint_id: str) -> HttpResponse:
@@ -227,7 +227,7 @@ def webhook_enable(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     return redirect("developers:webhook_detail", endpoint_id=endpoint_id)
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_POST
 def webhook_delete(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     webhook_endpoint_delete(
@@ -236,7 +236,7 @@ def webhook_delete(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     return redirect("developers:index")
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_POST
 @api_plan_required
 def webhook_rotate(request: HttpRequest, endpoint_id: str) -> HttpResponse:
@@ -245,7 +245,7 @@ def webhook_rotate(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     return _endpoint_page(request, endpoint, show_secret=True, rotated=True)
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_POST
 @api_plan_required
 def webhook_test(request: HttpRequest, endpoint_id: str) -> HttpResponse:
@@ -268,7 +268,7 @@ def _own_ping(request: HttpRequest, endpoint_id: str, delivery_id: str) -> Webho
     return ping
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_GET
 def webhook_ping(request: HttpRequest, endpoint_id: str, delivery_id: str) -> HttpResponse:
     """The endpoint page with a test event's result, or "sending" while it is pending."""
@@ -276,7 +276,7 @@ def webhook_ping(request: HttpRequest, endpoint_id: str, delivery_id: str) -> Ht
     return _endpoint_page(request, ping.endpoint, ping=ping)
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_GET
 def webhook_ping_result(request: HttpRequest, endpoint_id: str, delivery_id: str) -> HttpResponse:
     """Just the test event's result box, which the endpoint page polls while it is pending."""
@@ -288,7 +288,7 @@ def webhook_ping_result(request: HttpRequest, endpoint_id: str, delivery_id: str
     return response
 
 
-@login_required
+@member_required(Action.MANAGE_WEBHOOKS)
 @require_POST
 @api_plan_required
 def webhook_resend(request: HttpRequest, endpoint_id: str, delivery_id: str) -> HttpResponse:

@@ -1,24 +1,24 @@
 """/dashboard/numbers: the account's fax numbers and their fax-to-email settings. Every member
-sees them; the account owner changes them."""
+sees them; owners and admins change them."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.permissions import Action, member_required
 from accounts.selectors import account_of_member
 from fax_numbers.forms import NumberEmailForm
 from fax_numbers.selectors import fax_numbers_of_account
 from fax_numbers.services import NumberError, fax_number_email_set
 
 
-@login_required
+@member_required(Action.VIEW_DASHBOARD)
 @require_GET
 def number_list(request: HttpRequest) -> HttpResponse:
-    account = account_of_member(request.user)
+    account = account_of_member(request)
     numbers = [
         (
             number,
@@ -31,19 +31,16 @@ def number_list(request: HttpRequest) -> HttpResponse:
         )
         for number in fax_numbers_of_account(account=account)
     ]
-    is_owner = account.owner_id == request.user.pk
-    return render(request, "fax_numbers/list.html", {"numbers": numbers, "is_owner": is_owner})
+    return render(request, "fax_numbers/list.html", {"numbers": numbers})
 
 
-@login_required
+@member_required(Action.MANAGE_NUMBERS)
 @require_POST
 def number_email(request: HttpRequest, number_id: str) -> HttpResponse:
-    account = account_of_member(request.user)
+    account = account_of_member(request)
     number = fax_numbers_of_account(account=account).filter(pk=number_id).first()
     if number is None:
         raise Http404("No such number.")
-    if account.owner_id != request.user.pk:
-        return HttpResponseForbidden("Only the account owner changes where faxes are emailed.")
     form = NumberEmailForm(request.POST)
     if form.is_valid():
         try:

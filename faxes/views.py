@@ -10,8 +10,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Account
+from accounts.permissions import Action, member_required, role_allows
 from accounts.selectors import account_of_member
 from audit.services import actor_for_user, actor_from_request
 from developers.selectors import webhook_deliveries_for_object
@@ -55,7 +54,7 @@ PAGE_SIZE = 50
 
 
 def _account(request: HttpRequest) -> Account:
-    return account_of_member(request.user)
+    return account_of_member(request)
 
 
 def _livemode(request: HttpRequest) -> bool:
@@ -63,7 +62,7 @@ def _livemode(request: HttpRequest) -> bool:
     return request.GET.get("mode") != "test"
 
 
-@login_required
+@member_required(Action.READ_FAXES)
 @require_GET
 def fax_list(request: HttpRequest) -> HttpResponse:
     livemode = _livemode(request)
@@ -72,7 +71,7 @@ def fax_list(request: HttpRequest) -> HttpResponse:
     return render(request, "faxes/list.html", {"page": page, "livemode": livemode})
 
 
-@login_required
+@member_required(Action.READ_FAXES)
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     livemode = _livemode(request)
@@ -95,7 +94,7 @@ def _pages_shown(fax: Fax) -> range:
     return range(1, (fax.page_count or 0) + 1)
 
 
-@login_required
+@member_required(Action.READ_FAXES)
 @require_GET
 @never_cache
 def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
@@ -107,7 +106,7 @@ def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
         "can_cancel": (
             fax.direction == Direction.OUTBOUND
             and not fax.is_terminal
-            and request.user.pk == fax.account.owner_id
+            and role_allows(request.membership.role, Action.SEND_FAXES)
         ),
         "events": fax_history(fax=fax),
         "deliveries": webhook_deliveries_for_object(account_id=fax.account_id, object_id=fax.pk),
@@ -117,16 +116,11 @@ def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
     return render(request, "faxes/detail.html", context)
 
 
-@login_required
+@member_required(Action.SEND_FAXES)
 @require_POST
 def fax_cancel_view(request: HttpRequest, fax_id: str) -> HttpResponse:
-    """The Cancel button of a fax's page: for the account's owner only, for now."""
-    account = _account(request)
-    if request.user.pk != account.owner_id:
-        raise PermissionDenied("Only the account's owner can cancel a fax.")
-    fax = fax_of_member_account(account=account, fax_id=fax_id)
-    if fax is None:
-        raise Http404("No such fax.")
+    """The Cancel button of a fax's page, for members whose role may send faxes."""
+    fax = _fax(request, fax_id)
     try:
         outcome = fax_cancel(fax=fax, actor=actor_for_user(request.user, request))
     except FaxNotCancelable as refused:
@@ -143,7 +137,7 @@ def fax_cancel_view(request: HttpRequest, fax_id: str) -> HttpResponse:
     return redirect("faxes:dashboard_detail", fax_id=fax.pk)
 
 
-@login_required
+@member_required(Action.READ_FAXES)
 @require_GET
 @never_cache
 def fax_page_image(request: HttpRequest, fax_id: str, page_number: int) -> HttpResponse:
@@ -158,7 +152,7 @@ def fax_page_image(request: HttpRequest, fax_id: str, page_number: int) -> HttpR
     return HttpResponse(image, content_type="image/png")
 
 
-@login_required
+@member_required(Action.SEND_FAXES)
 @require_http_methods(["GET", "POST"])
 def fax_send(request: HttpRequest) -> HttpResponse:
     """Send a fax from the browser through the API's intake service: the same checks, and the

@@ -49,7 +49,8 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rs
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, on a site that demands two-factor login of staff (accounts/admin_site.py).
+    "accounts.admin_config.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -60,6 +61,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "sendfaxmail.lib.apps.LibConfig",
+    # Two-factor login: authenticator apps (TOTP) and recovery codes (static tokens).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "audit",
     "accounts",
     "developers",
@@ -80,7 +85,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "sendfaxmail.lib.sessions.SessionIdleTimeoutMiddleware",
+    # request.user.is_verified(): whether this session gave a second-factor code.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # The session's account and membership (re-checked every request), and the 2FA gate.
+    "accounts.middleware.MembershipMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "developers.middleware.RateLimitHeadersMiddleware",
     # Last, as django-axes asks: it turns a locked-out login's answer into the lockout page.
@@ -100,6 +109,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.membership",
             ],
         },
     },
@@ -154,6 +164,13 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "/accounts/login/"
+# Two-factor login (django-otp; accounts/two_factor.py). The issuer is the name authenticator
+# apps show. Each wrong code doubles the wait before the device takes another (1 s, 2 s, ...).
+OTP_TOTP_ISSUER = "SendFaxMail"
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+# Which account the audit log files a login, logout or failed login under (audit/signals.py).
+AUDIT_ACCOUNT_OF_USER = "accounts.current.account_id_for_audit"
 LOGIN_REDIRECT_URL = "/dashboard/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 

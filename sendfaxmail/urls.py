@@ -7,6 +7,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularJSONAPIView
 
+from accounts.permissions import Action, member_urlpatterns
 from accounts.selectors import audit_log_account_id
 from accounts.urls import dashboard_urlpatterns
 from audit.urls import security_urlpatterns
@@ -43,7 +44,15 @@ urlpatterns = [
     path("dashboard/", include("fax_numbers.urls")),
     path(
         "dashboard/",
-        include((security_urlpatterns(account_for=audit_log_account_id), "audit")),
+        include(
+            (
+                member_urlpatterns(
+                    security_urlpatterns(account_for=audit_log_account_id),
+                    Action.VIEW_SECURITY_LOG,
+                ),
+                "audit",
+            )
+        ),
     ),
     path("v1/", include((v1_urlpatterns, "v1"))),
     re_path(r"^v1$", not_found_view),

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
-from accounts.models import Account
+from accounts.models import Account, User
 from developers.models import ApiKey, Scope
 from developers.services.api_keys import api_key_create
 from faxes.models import Fax
@@ -45,6 +45,21 @@ def owner_client(account: Account) -> Client:
     """A browser session logged in as the owner of `account`."""
     client = Client()
     client.force_login(account.owner)
+    return client
+
+
+def verified_client(user: User, **client_kwargs: object) -> Client:
+    """A browser session logged in as `user` with two-factor login passed: the user gets a
+    confirmed authenticator, and the session is marked verified by it (as the code step does)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=user, name="Test app", confirmed=True)
+    client = Client(**client_kwargs)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
     return client
 
 

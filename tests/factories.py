@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import factory
 
-from accounts.models import Account, Plan, User
+from accounts.models import Account, Membership, Plan, Role, User
 from accounts.services import plans_ensure_defaults
 from fax_numbers.models import FaxNumber
 from faxes.models import DocumentSource, Fax
@@ -49,13 +49,19 @@ class AccountFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def members(obj: Account, create: bool, extracted: object, **kwargs: object) -> None:
         if create:
-            obj.owner.account = obj
-            obj.owner.save(update_fields=["account"])
+            Membership.objects.create(account=obj, user=obj.owner, role=Role.OWNER)
 
     @factory.post_generation
     def with_number(obj: Account, create: bool, extracted: object, **kwargs: object) -> None:
         if create and extracted:
             FaxNumberFactory(account=obj)
+
+
+def member(account: Account, role: str, **user_fields: object) -> User:
+    """A new user who is a member of `account` with `role`."""
+    user = UserFactory(**user_fields)
+    Membership.objects.create(account=account, user=user, role=role)
+    return user
 
 
 class FaxNumberFactory(factory.django.DjangoModelFactory):

@@ -4,16 +4,16 @@ import pytest
 from django.test import Client
 
 from accounts.models import Account, User
+from tests.conftest import verified_client
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def staff_client(db: None) -> Client:
+    """Support staff, logged in with two-factor login (the admin demands it)."""
     staff = User.objects.create_superuser(email="support@example.com", password="x-pass-123")
-    client = Client()
-    client.force_login(staff)
-    return client
+    return verified_client(staff)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Account, User
 from accounts.services import account_sign_up
-from tests.conftest import ApiClient, make_key
+from tests.conftest import ApiClient, make_key, verified_client
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -18,10 +18,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def staff_client(db: None) -> Client:
+    """Support staff, signed in with two-factor login (the admin demands it)."""
     staff = User.objects.create_superuser(email="support@example.com", password="x-pass-123")
-    client = Client()
-    client.force_login(staff)
-    return client
+    return verified_client(staff)
 
 
 @pytest.fixture
@@ -34,24 +33,25 @@ def trial_ran_out() -> Account:
 
 def save_in_admin(client: Client, account: Account, **fields: str):
     """POST the account's change form as the admin page would, plus `fields`."""
-    members = list(account.members.all())
+    memberships = list(account.memberships.all())
     data = {
         "name": account.name,
         "owner": str(account.owner_id),
         "new_plan": "",
         "new_trial_ends_at_0": "",
         "new_trial_ends_at_1": "",
-        "members-TOTAL_FORMS": str(len(members)),
-        "members-INITIAL_FORMS": str(len(members)),
-        "members-MIN_NUM_FORMS": "0",
-        "members-MAX_NUM_FORMS": "1000",
+        "memberships-TOTAL_FORMS": str(len(memberships)),
+        "memberships-INITIAL_FORMS": str(len(memberships)),
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "invitations-TOTAL_FORMS": "0",
+        "invitations-INITIAL_FORMS": "0",
         "_save": "Save",
         **fields,
     }
-    for index, member in enumerate(members):
-        data[f"members-{index}-id"] = str(member.pk)
-        data[f"members-{index}-account"] = str(account.pk)
-        data[f"members-{index}-is_active"] = "on"
+    for index, membership in enumerate(memberships):
+        data[f"memberships-{index}-id"] = str(membership.pk)
+        data[f"memberships-{index}-account"] = str(account.pk)
     return client.post(f"/admin/accounts/account/{account.pk}/change/", data)
 
 

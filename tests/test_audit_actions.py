@@ -11,13 +11,14 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from accounts.models import Account, User
+from accounts.models import Account, Role, User
 from accounts.services import account_set_plan, plan_get
 from audit.models import Action, AuditEntry
 from developers.models import ApiKey, WebhookEndpoint
 from developers.services import webhook_deliveries, webhook_endpoints
-from tests.conftest import make_key
-from tests.factories import PASSWORD, FaxFactory, UserFactory
+from tests import factories
+from tests.conftest import make_key, verified_client
+from tests.factories import PASSWORD, FaxFactory
 from tests.receiver import Answer
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +53,9 @@ def owner(account: Account) -> Client:
 
 @pytest.fixture
 def staff(db: None) -> Client:
-    return browser(User.objects.create_superuser(email="support@example.com", password="x-pw-1"))
+    """Support staff, signed in with two-factor login (the admin demands it)."""
+    user = User.objects.create_superuser(email="support@example.com", password="x-pw-1")
+    return verified_client(user, REMOTE_ADDR=IP, HTTP_USER_AGENT=AGENT)
 
 
 def assert_member(entry: AuditEntry, account: Account) -> None:
@@ -310,11 +313,12 @@ def test_a_plan_change_by_staff_in_the_admin_is_recorded_as_staff(
             "name": account.name,
             "owner": account.owner.pk,
             "new_plan": "starter",
-            "members-TOTAL_FORMS": "1",
-            "members-INITIAL_FORMS": "1",
-            "members-0-id": account.owner.pk,
-            "members-0-account": account.pk,
-            "members-0-is_active": "on",
+            "memberships-TOTAL_FORMS": "1",
+            "memberships-INITIAL_FORMS": "1",
+            "memberships-0-id": account.memberships.get().pk,
+            "memberships-0-account": account.pk,
+            "invitations-TOTAL_FORMS": "0",
+            "invitations-INITIAL_FORMS": "0",
         },
     )
 
@@ -392,7 +396,7 @@ def test_staff_opening_a_list_is_recorded_for_no_account(account: Account, staff
 def test_a_members_login_belongs_to_their_own_account(
     account: Account, other_account: Account
 ) -> None:
-    member = UserFactory(account=other_account)
+    member = factories.member(other_account, Role.VIEWER)
 
     Client().post("/accounts/login/", {"username": member.email, "password": PASSWORD})
 

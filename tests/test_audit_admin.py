@@ -9,6 +9,7 @@ from django.test import Client
 from accounts.models import User
 from audit.models import Action, ActorType, AuditEntry
 from audit.services import Actor, audit_record
+from tests.conftest import verified_client
 
 pytestmark = pytest.mark.django_db
 
@@ -17,9 +18,10 @@ LIST = "/admin/audit/auditentry/"
 
 @pytest.fixture
 def staff_client(db: None) -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser(email="support@example.com", password="x1"))
-    return client
+    """Support staff, signed in with two-factor login (the admin demands it)."""
+    return verified_client(
+        User.objects.create_superuser(email="support@example.com", password="x1")
+    )
 
 
 @pytest.fixture

@@ -110,13 +110,12 @@ def test_the_cancel_button_needs_the_csrf_token(account: Account) -> None:
     assert fax.status == FaxStatus.QUEUED
 
 
-def test_only_the_owner_may_cancel(account: Account) -> None:
-    from tests.factories import UserFactory
+def test_a_viewer_may_not_cancel(account: Account) -> None:
+    from tests.factories import member
 
     fax = FaxFactory(account=account)
-    member = UserFactory(account=account)
     client = Client()
-    client.force_login(member)
+    client.force_login(member(account, "viewer"))
 
     response = client.post(f"/dashboard/faxes/{fax.pk}/cancel")
 

@@ -10,12 +10,12 @@ from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
-from accounts.models import Account
+from accounts.models import Account, Role
 from audit.models import Action, AuditEntry
 from faxes.models import Fax
 from faxes.services import inbound
 from tests import documents
-from tests.factories import FaxFactory, UserFactory
+from tests.factories import FaxFactory, member
 
 pytestmark = pytest.mark.django_db
 
@@ -140,10 +140,9 @@ def test_the_owner_sets_a_numbers_email_recipients(owner_client, account) -> Non
     assert "a@clinic.test" in owner_client.get("/dashboard/numbers").content.decode()
 
 
-def test_a_member_who_is_not_the_owner_cannot_change_them(account) -> None:
-    member = UserFactory(account=account)
+def test_a_member_who_is_neither_owner_nor_admin_cannot_change_them(account) -> None:
     client = Client()
-    client.force_login(member)
+    client.force_login(member(account, Role.DEVELOPER))
     number = account.fax_numbers.get()
 
     response = client.post(f"/dashboard/numbers/{number.pk}/email", {"recipients": "x@y.test"})

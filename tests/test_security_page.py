@@ -1,5 +1,5 @@
-"""/dashboard/security: the account owner's view of its audit log, its filters, its pages and its
-CSV export; nobody else's entries, and nobody but the owner."""
+"""/dashboard/security: the account owners' and admins' view of its audit log, its filters, its
+pages and its CSV export; nobody else's entries, and no other role."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ import time_machine
 from django.http import HttpResponse
 from django.test import Client
 
-from accounts.models import Account, User
+from accounts.models import Account, Role, User
 from audit.models import Action, ActorType, AuditEntry
 from audit.selectors import PAGE_SIZE
 from audit.services import Actor, audit_record
-from tests.factories import UserFactory
+from tests.conftest import verified_client
+from tests.factories import member
 
 pytestmark = pytest.mark.django_db
 
@@ -77,9 +78,9 @@ def test_another_accounts_entries_are_invisible(
     assert Action.WEBHOOK_SECRET_REVEALED not in rows_of(response)
 
 
-def test_a_member_who_is_not_the_owner_is_refused(account: Account) -> None:
+def test_a_member_who_is_neither_owner_nor_admin_is_refused(account: Account) -> None:
     client = Client()
-    client.force_login(UserFactory(account=account))
+    client.force_login(member(account, Role.DEVELOPER))
     record(account)
 
     response = client.get(URL)
@@ -88,11 +89,22 @@ def test_a_member_who_is_not_the_owner_is_refused(account: Account) -> None:
     assert "owner@clinic.test" not in response.content.decode()
 
 
-def test_a_member_who_is_not_the_owner_cannot_export(account: Account) -> None:
+def test_a_member_who_is_neither_owner_nor_admin_cannot_export(account: Account) -> None:
     client = Client()
-    client.force_login(UserFactory(account=account))
+    client.force_login(member(account, Role.DEVELOPER))
 
     assert client.get(EXPORT).status_code == 403
+
+
+def test_an_admin_sees_the_accounts_log(account: Account) -> None:
+    client = Client()
+    client.force_login(member(account, Role.ADMIN))
+    record(account)
+
+    response = client.get(URL)
+
+    assert response.status_code == 200
+    assert "owner@clinic.test" in response.content.decode()
 
 
 def test_a_visitor_is_sent_to_log_in(db: None) -> None:
@@ -103,8 +115,7 @@ def test_a_visitor_is_sent_to_log_in(db: None) -> None:
 
 
 def test_staff_without_an_account_get_a_404(db: None) -> None:
-    client = Client()
-    client.force_login(User.objects.create_superuser(email="s@example.com", password="x1"))
+    client = verified_client(User.objects.create_superuser(email="s@example.com", password="x1"))
 
     assert client.get(URL).status_code == 404
 
@@ -179,7 +190,8 @@ def test_a_page_takes_the_same_queries_however_many_entries(
     for _ in range(PAGE_SIZE):
         record(account)
 
-    with django_assert_max_num_queries(4):  # session, user with account, the page
+    # session, user, memberships, the two-factor check, the page
+    with django_assert_max_num_queries(5):
         response = owner_client.get(URL)
 
     assert len(rows_of(response)) == PAGE_SIZE

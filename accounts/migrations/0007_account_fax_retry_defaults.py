@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0003_account_time_zone"),
+        ("accounts", "0006_remove_user_account"),
     ]
 
     operations = [
