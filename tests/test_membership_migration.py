@@ -38,3 +38,11 @@ def test_owners_become_owner_members_and_other_users_developers() -> None:
     )
     assert roles == {"owner@example.com": "owner", "colleague@example.com": "developer"}
     assert not Membership.objects.filter(user_id=staff.pk).exists()
+
+
+@pytest.fixture(autouse=True)
+def _latest_schema_afterwards():
+    """Later tests need every migration, those after AFTER included."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
