@@ -83,6 +83,10 @@ class Account(models.Model):
         help_text="Days a fax's document is kept once the fax is delivered, failed or canceled "
         "(0: deleted at once). Change it with account_set_document_retention.",
     )
+    # Automatic redial of a send that names no `retry`: none by default, so that existing
+    # integrations and the sandbox's magic numbers keep their behaviour.
+    fax_retry_attempts = models.PositiveSmallIntegerField(default=0)
+    fax_retry_interval_seconds = models.PositiveIntegerField(default=300)
     # The zone of the date and time in the header line of the faxes it sends (an IANA name).
     time_zone = models.CharField(
         max_length=64,

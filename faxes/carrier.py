@@ -225,6 +225,17 @@ class TelnyxClient:
         response = self._request("GET", f"/faxes/{_segment(fax_id)}", ambiguous=CarrierUnavailable)
         return _fax_from_response(response, ambiguous=CarrierUnavailable)
 
+    def cancel_fax(self, fax_id: str) -> None:
+        """Ask Telnyx to cancel one outbound fax (`POST /faxes/{id}/actions/cancel`).
+
+        Telnyx answers 202 when it accepts the command; the fax then ends with a `fax.failed`
+        event. A fax past `sending` (or unknown) is a 422 (or 404) `CarrierRejected`. Repeating
+        a cancel does no harm, so an answer we cannot trust is `CarrierUnavailable`.
+        """
+        self._request(
+            "POST", f"/faxes/{_segment(fax_id)}/actions/cancel", ambiguous=CarrierUnavailable
+        )
+
     def refresh_media_url(self, fax_id: str) -> str | None:
         """Renew a received fax's expired media link (`POST /faxes/{id}/actions/refresh`) and
         return the new one from `GET /faxes/{id}` (None when Telnyx gives none). Raises

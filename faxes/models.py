@@ -102,6 +102,18 @@ class Fax(models.Model):
     # first ask the carrier whether that POST created a fax.
     submitted_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
+    # When the customer asked to cancel a fax that may already be with the carrier; the fax
+    # becomes `canceled` when the carrier reports that it stopped (a failure after this time).
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # Automatic redial: how many more calls after the first a busy line, no answer or a broken
+    # transmission earns, and the wait between them. Between calls the fax is queued with
+    # `next_attempt_at`, which the sweeper claims when it is due.
+    retry_attempts = models.PositiveSmallIntegerField(default=0)
+    retry_interval_seconds = models.PositiveIntegerField(default=300)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Each finished call: {"number", "started_at", "completed_at", "status", "failure_reason",
+    # "pages_delivered", "carrier_fax_id"} (the last one not shown to customers).
+    attempts = models.JSONField(default=list, blank=True)
     # Inbound: when a member first opened the fax in the dashboard (null: unread in the inbox).
     read_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,6 +1,6 @@
 """/dashboard/faxes: the account's faxes and each one's history, sending a fax, on every plan
-(plans gate only the API), and the owner's download of a fax's document; /dashboard/inbox: the
-faxes received on its numbers, with their pages rendered on the server."""
+(plans gate only the API), the download of a fax's document and its cancel; /dashboard/inbox:
+the faxes received on its numbers, with their pages rendered on the server."""
 
 from __future__ import annotations
 
@@ -9,17 +9,18 @@ import secrets
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Account
-from accounts.permissions import Action, member_required
+from accounts.permissions import Action, member_required, role_allows
 from accounts.selectors import account_for_documents, account_of_member
-from audit.services import actor_from_request
+from audit.services import actor_for_user, actor_from_request
 from developers.selectors import webhook_deliveries_for_object
 from fax_numbers.selectors import fax_numbers_of_account
 from faxes.documents import DocumentError
@@ -33,6 +34,12 @@ from faxes.selectors import (
     fax_of_member_account,
     faxes_newest_first,
     faxes_received_newest_first,
+)
+from faxes.services.cancel import (
+    CancelCarrierUnavailable,
+    CancelOutcome,
+    FaxNotCancelable,
+    fax_cancel,
 )
 from faxes.services.documents import (
     DocumentDownload,
@@ -119,6 +126,11 @@ def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
     context = {
         "fax": fax,
         "can_download": _may_download(request),
+        "can_cancel": (
+            fax.direction == Direction.OUTBOUND
+            and not fax.is_terminal
+            and role_allows(request.membership.role, Action.SEND_FAXES)
+        ),
         "events": fax_history(fax=fax),
         "deliveries": webhook_deliveries_for_object(account_id=fax.account_id, object_id=fax.pk),
         "emails": fax_emails(fax=fax),
@@ -174,6 +186,27 @@ def fax_document(request: HttpRequest, fax_id: str) -> HttpResponse:
     except DocumentUnavailable as error:
         return document_unavailable_response(request, fax, error)
     return document_response(download)
+
+
+@member_required(Action.SEND_FAXES)
+@require_POST
+def fax_cancel_view(request: HttpRequest, fax_id: str) -> HttpResponse:
+    """The Cancel button of a fax's page, for members whose role may send faxes."""
+    fax = _fax(request, fax_id)
+    try:
+        outcome = fax_cancel(fax=fax, actor=actor_for_user(request.user, request))
+    except FaxNotCancelable as refused:
+        messages.error(request, f"This fax is {refused.status} and can no longer be canceled.")
+    except CancelCarrierUnavailable:
+        messages.error(request, "The carrier could not be reached; nothing changed. Try again.")
+    else:
+        if outcome == CancelOutcome.CANCELED:
+            messages.success(request, "Canceled: the fax will not be sent.")
+        else:
+            messages.success(
+                request, "Cancel requested: the carrier is stopping the fax, if it is in time."
+            )
+    return redirect("faxes:dashboard_detail", fax_id=fax.pk)
 
 
 @member_required(Action.READ_FAXES)

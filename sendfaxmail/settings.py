@@ -403,6 +403,7 @@ CELERY_TASK_ROUTES = {
     "faxes.tasks.inbound_media_fetch_task": {"queue": "fetch"},
     "faxes.tasks.fax_submit_task": {"queue": "carrier"},
     "faxes.tasks.simulator_step_task": {"queue": "events"},
+    "faxes.tasks.simulator_cancel_task": {"queue": "events"},
     "developers.tasks.*": {"queue": "webhooks"},
 }
 CELERY_BEAT_SCHEDULE = {

@@ -39,6 +39,18 @@ OPERATIONS = {
         "503",
     },
     ("delete", "/v1/faxes/{fax_id}/document"): {"200", "401", "403", "404", "409", "429"},
+    ("post", "/v1/faxes/{fax_id}/cancel"): {
+        "200",
+        "202",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "422",
+        "429",
+        "503",
+    },
     ("get", "/v1/numbers"): {"200", "401", "403", "429"},
     ("post", "/v1/test_helpers/inbound_faxes"): {"201", "400", "401", "403", "413", "415", "429"},
 }
@@ -137,6 +149,8 @@ def test_it_documents_the_fax_resource(schema: dict[str, Any]) -> None:
         "failure_reason",
         "failure_message",
         "completed_at",
+        "cancel_requested_at",
+        "next_attempt_at",
     }
     document = _component(schema, fields["document"]["allOf"][0]["$ref"].rsplit("/", 1)[1])
     assert document["properties"]["content_type"]["nullable"] is True
@@ -165,7 +179,7 @@ def test_it_documents_the_fax_resource(schema: dict[str, Any]) -> None:
 def test_it_documents_the_list_envelope(schema: dict[str, Any]) -> None:
     page = _component(schema, "FaxList")
 
-    assert set(page["required"]) == {"object", "data", "page", "limit", "has_more"}
+    assert set(page["required"]) == {"object", "data", "limit", "has_more", "next_cursor"}
     assert page["properties"]["object"]["allOf"] == [{"type": "string", "enum": ["list"]}]
     assert page["properties"]["data"]["items"] == {"$ref": "#/components/schemas/Fax"}
     assert page["properties"]["has_more"]["type"] == "boolean"
@@ -187,8 +201,16 @@ def test_it_documents_the_send_request(schema: dict[str, Any]) -> None:
         "header",
         "header_text",
         "client_reference",
+        "retry",
     }
     assert request["required"] == ["to"]
+    retry = _component(schema, "FaxRetryInputRequest")
+    assert retry["required"] == ["attempts"]
+    assert retry["additionalProperties"] is False
+    assert (
+        retry["properties"]["attempts"]["minimum"],
+        retry["properties"]["attempts"]["maximum"],
+    ) == (0, 5)
     assert request["additionalProperties"] is False
     assert [branch["required"] for branch in request["oneOf"]] == [
         ["document"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -34,7 +34,11 @@ from faxes.documents import (
 from faxes.documents.base import check_size
 from faxes.documents.compose import TOTAL_PARAM, CoverPage, FaxParties, assemble
 from faxes.models import DocumentSource, Fax, FaxEvent, IdempotencyKey
-from faxes.selectors import fax_from_number_allowed, fax_from_number_default
+from faxes.selectors import (
+    fax_from_number_allowed,
+    fax_from_number_default,
+    fax_retry_defaults,
+)
 from faxes.serializers import fax_public
 from faxes.services.pipeline import fax_pipeline_start
 from sendfaxmail.lib.api import LargeString
@@ -79,6 +83,9 @@ class FaxRequest:
     document: InlineDocument | None
     document_url: str | None
     client_reference: str | None
+    # Automatic redial; None: the account's setting.
+    retry_attempts: int | None = None
+    retry_interval_seconds: int | None = None
     documents: tuple[InlineDocument | UrlDocument, ...] = ()
     cover_page: CoverPage | None = None
     header: bool = True
@@ -260,6 +267,8 @@ def fax_accept(
             document_url=None if prepared else parts[0][1].url,  # type: ignore[union-attr]
             document_urls=[] if prepared or len(parts) == 1 else [p.url for _, p in parts],  # type: ignore[union-attr]
             client_reference=request.client_reference,
+            retry_attempts=request.retry_attempts,
+            retry_interval_seconds=request.retry_interval_seconds,
             compose=FaxCompose(
                 document_count=len(parts),
                 cover_page=request.cover_page,
@@ -300,6 +309,69 @@ def fax_accept(
             raise IdempotencyConflict(in_progress=True) from None
         raise
     return FaxAccepted(fax_id=fax.id, representation=record.response_body)
+
+
+@dataclass(frozen=True)
+class IdempotentAnswer:
+    """An answer to a request that may carry an Idempotency-Key: its HTTP status, its body and
+    the fax it is about; `replayed` when it is the stored answer to an earlier request."""
+
+    status: int
+    body: dict[str, Any]
+    fax_id: str | None
+    replayed: bool = False
+
+
+def idempotently(
+    *,
+    account: Account,
+    livemode: bool,
+    key: str | None,
+    fingerprint: str,
+    run: Callable[[], IdempotentAnswer],
+) -> IdempotentAnswer:
+    """`run()` at most once per Idempotency-Key `key` (any request about a fax but its send,
+    which `fax_accept` handles). The key is claimed in the transaction that runs it, as
+    `fax_accept` claims it: a concurrent request waits, then replays the stored answer, or gets
+    IdempotencyConflict(in_progress); an exception from `run` rolls the claim back (errors are
+    not stored); a key used with another request is IdempotencyConflict(reused)."""
+    if key is None:
+        return run()
+    scope = {"account": account, "livemode": livemode, "key": key}
+    existing = IdempotencyKey.objects.filter(**scope).first()
+    if existing is not None:
+        return _replay_answer(existing, fingerprint)
+    try:
+        with transaction.atomic():
+            _claim_wait_limit()
+            with transaction.atomic():
+                record = IdempotencyKey.objects.create(
+                    **scope, fingerprint=fingerprint, response_status=0, response_body={}
+                )
+            _lift_wait_limit()
+            answer = run()
+            record.fax_id = answer.fax_id
+            record.response_status = answer.status
+            record.response_body = answer.body
+            record.save(update_fields=["fax", "response_status", "response_body"])
+    except IntegrityError:
+        return _replay_answer(IdempotencyKey.objects.get(**scope), fingerprint)
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+            raise IdempotencyConflict(in_progress=True) from None
+        raise
+    return answer
+
+
+def _replay_answer(record: IdempotencyKey, fingerprint: str) -> IdempotentAnswer:
+    if record.fingerprint != fingerprint:
+        raise IdempotencyConflict(in_progress=False)
+    return IdempotentAnswer(
+        status=record.response_status,
+        body=record.response_body,
+        fax_id=record.fax_id,
+        replayed=True,
+    )
 
 
 def _refuse_mixed(parts: list[tuple[str, InlineDocument | UrlDocument]]) -> None:
@@ -353,6 +425,8 @@ def fax_create(
     document: PreparedDocument | None,
     document_url: str | None,
     client_reference: str | None,
+    retry_attempts: int | None = None,
+    retry_interval_seconds: int | None = None,
     compose: FaxCompose | None = None,
     document_urls: list[str] | None = None,
 ) -> Fax:
@@ -370,6 +444,12 @@ def fax_create(
         client_reference=client_reference,
         enqueued_at=timezone.now(),
     )
+    if retry_attempts is None or retry_interval_seconds is None:
+        default_attempts, default_interval = fax_retry_defaults(account=account)
+        retry_attempts = default_attempts if retry_attempts is None else retry_attempts
+        if retry_interval_seconds is None:
+            retry_interval_seconds = default_interval
+    fax.retry_attempts, fax.retry_interval_seconds = retry_attempts, retry_interval_seconds
     compose = compose or FaxCompose()
     fax.document_count = compose.document_count
     fax.cover_page = asdict(compose.cover_page) if compose.cover_page else None
