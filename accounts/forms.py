@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import password_validation
 
-from accounts.models import Role, User
+from accounts.models import DOCUMENT_RETENTION_MAX_DAYS, Role, User
 from accounts.services import EMAIL_MAX_LENGTH
 
 
@@ -33,6 +33,21 @@ class SignUpPasswordForm(forms.Form):
         password = self.cleaned_data["password"]
         password_validation.validate_password(password, self.user)
         return password
+
+
+class DocumentRetentionForm(forms.Form):
+    """The account's document retention, in days (0 deletes each document once its fax ends)."""
+
+    document_retention_days = forms.IntegerField(
+        label="Keep documents for (days)",
+        min_value=0,
+        max_value=DOCUMENT_RETENTION_MAX_DAYS,
+        help_text=(
+            f"0 to {DOCUMENT_RETENTION_MAX_DAYS}. Counted from when each fax was delivered, "
+            "failed or canceled; 0 deletes the document within a minute of that. Faxes keep "
+            "their status, pages and the document's type, size and hash."
+        ),
+    )
 
 
 class InvitationForm(forms.Form):

@@ -11,11 +11,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 
 TRIAL_DAYS = 7
 TRIAL_PLAN = "business"
+# How long documents are kept after their fax finished, in days (0: purged at once).
+DOCUMENT_RETENTION_DEFAULT_DAYS = 30
+DOCUMENT_RETENTION_MAX_DAYS = 365
 # Most of our customers are in the US; the time zone is editable per account.
 DEFAULT_TIME_ZONE = "America/New_York"
 
@@ -73,6 +77,16 @@ class Account(models.Model):
     trial_ends_at = models.DateTimeField(
         null=True, blank=True, help_text="Set while on the sign-up trial; cleared by a plan change."
     )
+    document_retention_days = models.PositiveSmallIntegerField(
+        default=DOCUMENT_RETENTION_DEFAULT_DAYS,
+        validators=[MaxValueValidator(DOCUMENT_RETENTION_MAX_DAYS)],
+        help_text="Days a fax's document is kept once the fax is delivered, failed or canceled "
+        "(0: deleted at once). Change it with account_set_document_retention.",
+    )
+    # Automatic redial of a send that names no `retry`: none by default, so that existing
+    # integrations and the sandbox's magic numbers keep their behaviour.
+    fax_retry_attempts = models.PositiveSmallIntegerField(default=0)
+    fax_retry_interval_seconds = models.PositiveIntegerField(default=300)
     # The zone of the date and time in the header line of the faxes it sends (an IANA name).
     time_zone = models.CharField(
         max_length=64,

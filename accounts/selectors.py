@@ -20,3 +20,21 @@ def audit_log_account_id(request: HttpRequest) -> int:
     work in, if their role may (owners and admins). PermissionDenied for other roles; Http404
     for a user in no account."""
     return require(request, Action.VIEW_SECURITY_LOG).account_id
+
+
+# Who may do what with documents, each in one function so that the views and the fax page ask
+# the same question.
+
+
+def account_for_settings(request: HttpRequest) -> Account:
+    """The account whose settings (document retention) the signed-in user may change: the one
+    they work in, if their role may (owners). PermissionDenied for other roles; Http404 for a
+    user in no account."""
+    return require(request, Action.MANAGE_SECURITY).account
+
+
+def account_for_documents(request: HttpRequest) -> Account:
+    """The account whose fax documents the signed-in user may download on the dashboard: the
+    one they work in, if their role may read faxes (every role sees the fax pages, received
+    pages included). PermissionDenied for other roles; Http404 for a user in no account."""
+    return require(request, Action.READ_FAXES).account

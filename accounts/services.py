@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import (
     DEFAULT_PLANS,
+    DOCUMENT_RETENTION_MAX_DAYS,
     TRIAL_DAYS,
     TRIAL_PLAN,
     Account,
@@ -189,6 +190,48 @@ def account_set_trial_end(*, account: Account, ends_at: datetime) -> Account:
     account_trial_end_check(account=account)
     account.trial_ends_at = ends_at
     account.save(update_fields=["trial_ends_at"])
+    return account
+
+
+def document_retention_check(days: int) -> int:
+    """`days` if it is a whole number of days the retention may be set to, else AccountError."""
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise AccountError("The retention is a whole number of days.")
+    if not 0 <= days <= DOCUMENT_RETENTION_MAX_DAYS:
+        raise AccountError(
+            f"Keep documents from 0 to {DOCUMENT_RETENTION_MAX_DAYS} days "
+            "(0 deletes each one as soon as its fax has finished)."
+        )
+    return days
+
+
+@transaction.atomic
+def account_set_document_retention(
+    *, account: Account, days: int, actor: Actor | None = None
+) -> Account:
+    """Keep the account's documents `days` days after their fax finished (0: delete at once;
+    AccountError outside 0..DOCUMENT_RETENTION_MAX_DAYS). It applies to every document still
+    stored, the next time the retention purge runs (each minute). A change is audited (`actor`,
+    the system if None); setting the same value again records nothing."""
+    document_retention_check(days)
+    previous = (
+        Account.objects.select_for_update()
+        .values_list("document_retention_days", flat=True)
+        .get(pk=account.pk)
+    )
+    account.document_retention_days = days
+    if previous == days:
+        return account
+    Account.objects.filter(pk=account.pk).update(document_retention_days=days)
+    audit_record(
+        action=Action.RETENTION_CHANGED,
+        account_id=account.pk,
+        actor=actor,
+        target_type="account",
+        target_id=account.pk,
+        target_label=account.name,
+        details={"from": previous, "to": days},
+    )
     return account
 
 

@@ -45,6 +45,7 @@ urlpatterns = [
 # Under /dashboard/ (namespace "dashboard"). Every view here is a `member_required` view.
 dashboard_urlpatterns = [
     path("", views.home, name="home"),
+    path("settings", views.account_settings, name="settings"),
     path("switch", member_views.switch, name="switch"),
     path("leave", member_views.leave, name="leave"),
     path("members", member_views.members, name="members"),

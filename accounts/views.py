@@ -6,17 +6,21 @@ from django.contrib.auth import login
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from accounts.forms import SignUpForm, SignUpPasswordForm
+from accounts.forms import DocumentRetentionForm, SignUpForm, SignUpPasswordForm
 from accounts.models import Plan
 from accounts.permissions import Action, member_required
+from accounts.selectors import account_for_settings
 from accounts.services import (
     AccountError,
+    account_set_document_retention,
     account_sign_up,
     account_sign_up_request,
     sign_up_request_read,
 )
+from audit.services import actor_from_request
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -96,3 +100,26 @@ def home(request: HttpRequest) -> HttpResponse:
             "plans": Plan.objects.all(),
         },
     )
+
+
+@member_required(Action.MANAGE_SECURITY)
+@require_http_methods(["GET", "POST"])
+def account_settings(request: HttpRequest) -> HttpResponse:
+    """The owner's account settings: how long documents are kept. Changes are audited."""
+    account = account_for_settings(request)
+    initial = {"document_retention_days": account.document_retention_days}
+    form = DocumentRetentionForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account_set_document_retention(
+                account=account,
+                days=form.cleaned_data["document_retention_days"],
+                actor=actor_from_request(request),
+            )
+        except AccountError as error:
+            form.add_error("document_retention_days", str(error))
+        else:
+            return redirect(f"{reverse('dashboard:settings')}?saved=1")
+    status = 400 if form.errors else 200
+    context = {"account": account, "form": form, "saved": request.GET.get("saved") == "1"}
+    return render(request, "dashboard/settings.html", context, status=status)

@@ -37,7 +37,11 @@ PYTHON = VENV_BIN / "python"
 GUNICORN = VENV_BIN / "gunicorn"
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/sendfaxmail_bench"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
+# BENCH_REDIS_URL moves the benchmarks to another Redis database (it is flushed after a run).
+DEFAULT_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+# As gunicorn.conf.py runs the web process by default (WEB_THREADS=1): sync workers. --threads N
+# runs gthread workers instead.
+DEFAULT_THREADS = 1
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 # Bounds for every wait, so that a broken setup fails with a message instead of hanging.
@@ -94,7 +98,14 @@ def bench_env(
 
 def add_server_arguments(parser: argparse.ArgumentParser, *, port: int) -> None:
     """The options every benchmark shares: workers, port and the bench database."""
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help="threads per worker: 1 runs sync workers (as gunicorn.conf.py by default), more "
+        "runs gthread workers (default %(default)s)",
+    )
     parser.add_argument("--port", type=int, default=port)
     parser.add_argument(
         "--database-url",
@@ -210,24 +221,27 @@ def _port_in_use(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def gunicorn_server(env: dict[str, str], port: int, workers: int = 2) -> Iterator[str]:
+def gunicorn_server(
+    env: dict[str, str], port: int, workers: int = 2, threads: int = DEFAULT_THREADS
+) -> Iterator[str]:
     """Serve `sendfaxmail.wsgi` with gunicorn on 127.0.0.1:PORT; yield the base URL.
 
-    Waits (bounded) until GET /healthz answers 200, and stops the server on exit. Refuses a port
-    that something already listens on, so that nothing else is measured by mistake.
+    `threads` above 1 runs gthread workers, 1 sync workers (gunicorn.conf.py's default). Waits
+    (bounded) until GET /healthz answers 200, and stops the server on exit. Refuses a port that
+    something already listens on, so that nothing else is measured by mistake.
     """
-    with gunicorn_process(env, port, workers=workers) as (base_url, _):
+    with gunicorn_process(env, port, workers=workers, threads=threads) as (base_url, _):
         yield base_url
 
 
-@contextlib.contextmanager
-def gunicorn_process(
-    env: dict[str, str], port: int, workers: int = 2
-) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Like `gunicorn_server()`, but also yield the master process, to find its workers."""
-    if _port_in_use(port):
-        raise BenchError(f"Port {port} on 127.0.0.1 is already in use; pick another with --port.")
-    base_url = f"http://127.0.0.1:{port}"
+def worker_description(workers: int, threads: int) -> str:
+    """How the server runs, for the benchmarks' headers."""
+    if threads > 1:
+        return f"{workers} gthread workers × {threads} threads"
+    return f"{workers} sync workers"
+
+
+def gunicorn_command(port: int, *, workers: int, threads: int) -> list[str]:
     command = [
         str(GUNICORN),
         "sendfaxmail.wsgi",
@@ -238,6 +252,20 @@ def gunicorn_process(
         "--access-logfile",
         "/dev/null",
     ]
+    if threads > 1:
+        command += ["--worker-class", "gthread", "--threads", str(threads)]
+    return command
+
+
+@contextlib.contextmanager
+def gunicorn_process(
+    env: dict[str, str], port: int, workers: int = 2, threads: int = DEFAULT_THREADS
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Like `gunicorn_server()`, but also yield the master process, to find its workers."""
+    if _port_in_use(port):
+        raise BenchError(f"Port {port} on 127.0.0.1 is already in use; pick another with --port.")
+    base_url = f"http://127.0.0.1:{port}"
+    command = gunicorn_command(port, workers=workers, threads=threads)
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
         try:

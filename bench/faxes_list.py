@@ -1,9 +1,10 @@
 """Does GET /v1/faxes stay fast deep into an account that holds 100,000 faxes?
 
-Measures `GET /v1/faxes?page=1` (20 faxes) against `?page=500&limit=100` (faxes 49,901 to
-50,000), plus `?page=1&limit=100` as a control with as many rows as the deep page, in interleaved
-rounds on one gunicorn server, and prints EXPLAIN (ANALYZE, BUFFERS) of the deep page's query.
-Run from the repo root:
+Measures, in interleaved rounds on one gunicorn server: `?page=1` (20 faxes) and, 2,500 pages of
+20 deeper, the same page size by `cursor`; `?page=1&limit=100` as a control, `?page=500&limit=100`
+(faxes 49,901 to 50,000, by OFFSET) and the same faxes by `cursor`. The goal is that a deep page
+by cursor costs no more than 1.2 times the first page of the same size. Prints EXPLAIN (ANALYZE,
+BUFFERS) of the deep page's query both ways. Run from the repo root:
 
     .venv/bin/python bench/faxes_list.py [--requests 300] [--concurrency 2] [--workers 2]
         [--port 8767]
@@ -35,6 +36,7 @@ from _server import (
     run_manage,
     run_python,
     sql_queries,
+    worker_description,
 )
 
 EMAIL = "bench-list-100k@example.com"
@@ -44,7 +46,12 @@ ROUNDS = 3
 FIRST = "?page=1"
 DEEP = "?page=500&limit=100"
 CONTROL = "?page=1&limit=100"
-QUERIES = (FIRST, DEEP, CONTROL)
+# Labels of the pages by cursor, whose query strings are known once the account is seeded:
+# just after the 49,980th and the 49,900th newest faxes.
+CURSOR_20 = "?cursor=<after 49,980>"
+CURSOR_100 = "?limit=100&cursor=<…>"
+# Label -> query string.
+QUERIES = {FIRST: FIRST, CURSOR_20: "", CONTROL: CONTROL, DEEP: DEEP, CURSOR_100: ""}
 
 # Runs in a child process with the bench environment; argv: email, fax count, batch size.
 # Makes the account if it is missing, and gives it exactly COUNT live faxes unless it already
@@ -142,6 +149,32 @@ print(json.dumps({"sql": str(page.query), "plan": page.explain(analyze=True, buf
 """
 
 
+# Runs in a child process with the bench environment; argv: account id. The cursors of the
+# pages that start after the 49,980th and the 49,900th newest faxes, and EXPLAIN of the
+# query the list view runs for the second with limit=100: one row more than the limit.
+_CURSORS = """
+import json, sys
+import django
+django.setup()
+from faxes.api import cursor_encode
+from faxes.models import Fax
+from faxes.selectors import FaxFilters, FaxPosition, faxes_at
+faxes = Fax.objects.filter(account_id=int(sys.argv[1]), livemode=True)
+newest = faxes.order_by("-created_at", "-id")
+at_20, at_100 = newest[49_979], newest[49_899]
+position = FaxPosition(created_at=at_100.created_at, id=at_100.id)
+filtered = faxes.filter(created_at__lte=position.created_at).filter(
+    django.db.models.Q(created_at__lt=position.created_at) | django.db.models.Q(id__lt=position.id)
+)
+page = filtered.order_by("-created_at", "-id")[:101]
+rows, _ = faxes_at(account=at_100.account, livemode=True, filters=FaxFilters(),
+                   position=position, limit=100)
+assert [f.id for f in rows] == [f.id for f in newest[49_900:50_000]], "cursor page is wrong"
+print(json.dumps({"cursor_20": cursor_encode(at_20), "cursor_100": cursor_encode(at_100),
+                  "sql": str(page.query), "plan": page.explain(analyze=True, buffers=True)}))
+"""
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300, help="per query, over all rounds")
@@ -169,14 +202,14 @@ def new_key(env: dict[str, str]) -> str:
 def check_pages(base_url: str, auth: dict[str, str]) -> dict[str, int]:
     """Every query must answer a full page of faxes; return each answer's size in bytes."""
     sizes = {}
-    for query in QUERIES:
+    for label, query in QUERIES.items():
         response = requests.get(f"{base_url}/v1/faxes{query}", headers=auth, timeout=30)
         if response.status_code != 200:
-            raise BenchError(f"GET /v1/faxes{query} answered {response.status_code}.")
+            raise BenchError(f"GET /v1/faxes{label} answered {response.status_code}.")
         body = response.json()
         if len(body["data"]) != body["limit"] or not body["has_more"]:
-            raise BenchError(f"GET /v1/faxes{query} is not a full page: is the account seeded?")
-        sizes[query] = len(response.content)
+            raise BenchError(f"GET /v1/faxes{label} is not a full page: is the account seeded?")
+        sizes[label] = len(response.content)
     return sizes
 
 
@@ -186,13 +219,13 @@ def run_rounds(base_url: str, auth: dict[str, str], args: argparse.Namespace) ->
         args.requests // ROUNDS + (1 if index < args.requests % ROUNDS else 0)
         for index in range(ROUNDS)
     ]
-    results: dict[str, list] = {query: [] for query in QUERIES}
+    results: dict[str, list] = {label: [] for label in QUERIES}
     for index in range(ROUNDS):
-        order = QUERIES if index % 2 == 0 else tuple(reversed(QUERIES))
-        for query in order:
-            results[query].append(
+        order = list(QUERIES) if index % 2 == 0 else list(reversed(QUERIES))
+        for label in order:
+            results[label].append(
                 measure(
-                    f"{base_url}/v1/faxes{query}",
+                    f"{base_url}/v1/faxes{QUERIES[label]}",
                     headers=auth,
                     requests_total=per_round[index],
                     concurrency=args.concurrency,
@@ -227,9 +260,12 @@ def report(figures: dict, args: argparse.Namespace) -> None:
         medians = "  ".join(f"{result['p50_ms']:.2f}" for result in rounds)
         print(f"p50 per round, {query:<22} {medians} ms")
     first, deep, control = totals[FIRST], totals[DEEP], totals[CONTROL]
+    cursor_20, cursor_100 = totals[CURSOR_20], totals[CURSOR_100]
     print()
     print(f"{'ratio':<38} {'p50':>6} {'p90':>6} {'p99':>6}")
     for name, high, low in (
+        ("cursor 20 deep ÷ ?page=1", cursor_20, first),
+        ("cursor 100 deep ÷ ?page=1&limit=100", cursor_100, control),
         (f"{DEEP} ÷ {FIRST}", deep, first),
         (f"{DEEP} ÷ {CONTROL}", deep, control),
     ):
@@ -244,14 +280,26 @@ def report(figures: dict, args: argparse.Namespace) -> None:
     print(textwrap.indent(textwrap.fill(figures["explain"]["sql"], width=92), "  "))
     print(textwrap.indent(figures["explain"]["plan"], "  "))
     print()
+    print("EXPLAIN (ANALYZE, BUFFERS), the same faxes by cursor, run before the load, of")
+    print(textwrap.indent(textwrap.fill(figures["cursors"]["sql"], width=92), "  "))
+    print(textwrap.indent(figures["cursors"]["plan"], "  "))
+    print()
     print("Notes:")
     notes = [
         f"{DEEP} returns 5 times the rows of {FIRST}; {CONTROL} returns as many as the deep page "
         "from its start, so the second ratio is the cost of the offset alone.",
-        "The list view pages with OFFSET: PostgreSQL walks and discards every earlier row, so a "
-        "page's cost grows with its number, even when the index serves the order.",
-        f"Client and server share {cpu_count()} CPUs; gunicorn's sync workers close every "
-        "connection, so each request includes a TCP connect on loopback.",
+        "`page` pages with OFFSET: PostgreSQL walks and discards every earlier row, so a "
+        "page's cost grows with its number, even when the index serves the order. A cursor "
+        "enters the index at its position (created_at, id), so its cost does not.",
+        f"'cursor 20 deep' starts after the 49,980th fax, 20 faxes like {FIRST}; 'cursor 100 "
+        f"deep' is the faxes of {DEEP}, by cursor.",
+        f"Client and server share {cpu_count()} CPUs. "
+        + (
+            "gthread workers keep each client's connection open between requests."
+            if args.threads > 1
+            else "gunicorn's sync workers close every connection, so each request includes a "
+            "TCP connect on loopback."
+        ),
         f"The 1-minute load average was {figures['load'][0]:.2f} before the run and "
         f"{figures['load'][1]:.2f} after it.",
     ]
@@ -266,12 +314,20 @@ def count_queries(env: dict[str, str], auth: dict[str, str]) -> dict[str, object
     return {"count": len(captured), "list": "1, with OFFSET 49900" if listing else "not found"}
 
 
+def set_cursor_queries(cursors: dict) -> None:
+    """Put the seeded account's cursors into the measured queries."""
+    QUERIES[CURSOR_20] = f"?cursor={cursors['cursor_20']}"
+    QUERIES[CURSOR_100] = f"?limit=100&cursor={cursors['cursor_100']}"
+
+
 def main() -> None:
     args = parse_args()
     env = bench_env(args.database_url)
     print(f"SendFaxMail benchmark: GET /v1/faxes on an account holding {FAXES:,} faxes")
     print(
-        f"server: gunicorn sendfaxmail.wsgi, {args.workers} sync workers on 127.0.0.1:{args.port},"
+        f"server: gunicorn sendfaxmail.wsgi, {worker_description(args.workers, args.threads)}"
+        " on "
+        f"127.0.0.1:{args.port},"
         " DEBUG=false, PostgreSQL + Redis on 127.0.0.1"
     )
     print(
@@ -286,8 +342,13 @@ def main() -> None:
         figures["seeded"] = seed(env)
         auth = {"Authorization": f"Bearer {new_key(env)}"}
         figures["queries"] = count_queries(env, auth)
+        figures["cursors"] = run_python(
+            _CURSORS, str(figures["seeded"]["account_id"]), env=env, what="Cursors"
+        )
+        set_cursor_queries(figures["cursors"])
         load_before = os.getloadavg()[0]
-        with gunicorn_server(env, args.port, workers=args.workers) as base_url:
+        server = gunicorn_server(env, args.port, workers=args.workers, threads=args.threads)
+        with server as base_url:
             figures["sizes"] = check_pages(base_url, auth)
             figures["results"] = run_rounds(base_url, auth, args)
         figures["load"] = (load_before, os.getloadavg()[0])

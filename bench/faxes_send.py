@@ -36,6 +36,7 @@ from _server import (
     check_redis,
     child_pids,
     collect_static,
+    combine,
     cpu_count,
     create_api_account,
     fail,
@@ -46,6 +47,7 @@ from _server import (
     prepare_database,
     reset_peak_memory,
     run_python,
+    worker_description,
 )
 from pikepdf import Dictionary, Name
 
@@ -62,6 +64,11 @@ LARGE_TIMEOUT_S = 120
 # The queue that fax_submit_task tasks are routed to (CELERY_TASK_ROUTES); Redis keeps it as a list.
 SUBMIT_QUEUE = "carrier"
 TO = "+15551234567"
+ROUNDS = 3
+# Goals (issue 18): a 1-page send's median within 3× that of GET /healthz at the same
+# concurrency; a 20 MB send's peak memory within 4× the document's size.
+SEND_RATIO_GOAL = 3.0
+MEMORY_RATIO_GOAL = 4.0
 
 # Runs in a child process with the server's environment, the JSON body of the large send in
 # argv[1], the small one's in argv[2] and an API key in argv[3]. Each measurement starts by
@@ -253,19 +260,13 @@ def run(args: argparse.Namespace, env: dict[str, str], documents: dict[str, byte
     secret = create_api_account(env)
     headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
     probe = probe_memory(env, bodies["large"], bodies["small"], secret)
-    with gunicorn_process(env, args.port, workers=args.workers) as (base_url, master):
+    server = gunicorn_process(env, args.port, workers=args.workers, threads=args.threads)
+    with server as (base_url, master):
         url = f"{base_url}/v1/faxes"
         check_send(url, headers, bodies["small"])
         pids = child_pids(master.pid)
         idle = workers_memory(pids)
-        small = measure(
-            url,
-            method="POST",
-            headers=headers,
-            body=bodies["small"],
-            requests_total=args.small,
-            concurrency=args.small_concurrency,
-        )
+        small, health = measure_small_and_healthz(base_url, headers, bodies["small"], args)
         before = workers_memory(pids)
         peaks_reset = all([reset_peak_memory(pid) for pid in pids])
         # One send alone first: the worker that handles it shows what a single 20 MB request
@@ -285,6 +286,7 @@ def run(args: argparse.Namespace, env: dict[str, str], documents: dict[str, byte
         after = workers_memory(pids)
     return {
         "small": small,
+        "healthz": health,
         "large": large,
         "probe": probe,
         "workers": {
@@ -295,6 +297,38 @@ def run(args: argparse.Namespace, env: dict[str, str], documents: dict[str, byte
             "reset": peaks_reset,
         },
     }
+
+
+def measure_small_and_healthz(
+    base_url: str, headers: dict[str, str], body: bytes, args: argparse.Namespace
+) -> tuple[dict, dict]:
+    """1-page sends and GET /healthz at the same concurrency, in ROUNDS interleaved rounds
+    (H S | S H | H S) so that drift in the machine's load falls on both alike."""
+    per_round = max(1, args.small // ROUNDS)
+    sends, checks = [], []
+    for index in range(ROUNDS):
+        order = ("healthz", "send") if index % 2 == 0 else ("send", "healthz")
+        for name in order:
+            if name == "send":
+                sends.append(
+                    measure(
+                        f"{base_url}/v1/faxes",
+                        method="POST",
+                        headers=headers,
+                        body=body,
+                        requests_total=per_round,
+                        concurrency=args.small_concurrency,
+                    )
+                )
+            else:
+                checks.append(
+                    measure(
+                        f"{base_url}/healthz",
+                        requests_total=per_round,
+                        concurrency=args.small_concurrency,
+                    )
+                )
+    return combine(sends), combine(checks)
 
 
 def queued_tasks(redis_url: str) -> int:
@@ -312,6 +346,25 @@ def stored_documents(root: Path) -> tuple[int, int]:
 
 def _mib(kib: int | None) -> str:
     return "?" if kib is None else f"{kib / 1024:.0f}"
+
+
+def print_memory_ratio(workers: dict, document_size: int) -> None:
+    """The goal: a worker's peak resident memory over what it held before the 20 MB sends, per
+    byte of document, at most MEMORY_RATIO_GOAL (the body alone is 1.33 bytes per byte)."""
+    ratios = {}
+    for stage in ("single", "after"):
+        growth = [
+            workers[stage][pid].get("VmHWM", 0) - workers["before"][pid].get("VmRSS", 0)
+            for pid in workers["before"]
+            if workers[stage].get(pid)
+        ]
+        ratios[stage] = max(growth, default=0) * 1024 / document_size
+    verdict = "MET" if ratios["after"] <= MEMORY_RATIO_GOAL else "NOT MET"
+    print(
+        f"  peak RSS over the RSS before the 20 MB sends ÷ document size: first send alone "
+        f"{ratios['single']:.1f}×, all sends {ratios['after']:.1f}× (goal ≤ "
+        f"{MEMORY_RATIO_GOAL:g}×: {verdict}, {ratios['after'] / MEMORY_RATIO_GOAL:.2f} of the goal)"
+    )
 
 
 def report(args: argparse.Namespace, documents: dict[str, bytes], figures: dict) -> None:
@@ -338,8 +391,21 @@ def report(args: argparse.Namespace, documents: dict[str, bytes], figures: dict)
             f"{result['p90_ms']:>8.1f} {result['p99_ms']:>8.1f} {result['max_ms']:>8.1f} "
             f"{result['rps'] * size / 1e6:>8.2f}  {statuses}"
         )
+    health = figures["healthz"]
+    print(
+        f"{'GET /healthz':<24} {args.small_concurrency:>4} {health['rps']:>8.1f} "
+        f"{health['p50_ms']:>8.1f} {health['p90_ms']:>8.1f} {health['p99_ms']:>8.1f} "
+        f"{health['max_ms']:>8.1f} {'':>8}  "
+        + " ".join(f"{code}×{count}" for code, count in health["statuses"].items())
+    )
     print()
     print(f"p50 ratio, 20 MB ÷ 1 page:   {large['p50_ms'] / small['p50_ms']:.0f}×")
+    ratio = small["p50_ms"] / health["p50_ms"]
+    verdict = "MET" if ratio <= SEND_RATIO_GOAL else "NOT MET"
+    print(
+        f"p50 ratio, 1 page ÷ /healthz: {ratio:.1f}× (goal ≤ {SEND_RATIO_GOAL:g}×: {verdict}, "
+        f"{ratio / SEND_RATIO_GOAL:.2f} of the goal)"
+    )
     print(
         "faxes accepted in the whole run (warm-ups, checks and the probe's included): "
         f"{figures['stored'][0]} documents stored ({figures['stored'][1] / 1e6:.0f} MB), "
@@ -384,6 +450,7 @@ def report(args: argparse.Namespace, documents: dict[str, bytes], figures: dict)
         print(f"  {pid:>8} " + " ".join(f"{_mib(value):>13}" for value in values))
     if not workers["reset"]:
         print("  (VmHWM could not be reset: the peaks cover each worker's whole life.)")
+    print_memory_ratio(workers, sizes["large"])
 
     print()
     print("Notes:")
@@ -413,7 +480,9 @@ def main() -> None:
         fail(BenchError("The large document is over the app's limit."))
     print("SendFaxMail benchmark: POST /v1/faxes, 1-page and ~20 MB PDFs")
     print(
-        f"server: gunicorn sendfaxmail.wsgi, {args.workers} sync workers on 127.0.0.1:{args.port},"
+        f"server: gunicorn sendfaxmail.wsgi, {worker_description(args.workers, args.threads)}"
+        " on "
+        f"127.0.0.1:{args.port},"
         f" DEBUG=false, PostgreSQL + Redis on 127.0.0.1"
     )
     print(

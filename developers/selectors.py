@@ -42,6 +42,12 @@ def api_key_for_secret(raw: str) -> ApiKey | None:
     return None if row is None else key_from_row(row)
 
 
+def api_key_label(*, api_key_id: int) -> str:
+    """How logs name the key: its name and display prefix (never the secret)."""
+    api_key = ApiKey.objects.only("name", "prefix").filter(pk=api_key_id).first()
+    return str(api_key) if api_key is not None else f"API key {api_key_id}"
+
+
 def key_from_row(row: tuple[Any, ...]) -> ApiKey:
     """Build the key, account and plan from AUTH_SQL's row. A raw cursor skips Django's field
     converters, so values come as the driver gives them: on SQLite, JSON as text and naive

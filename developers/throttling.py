@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 from rest_framework.throttling import BaseThrottle
 
 from developers.ratelimit import Rate, hit
+from sendfaxmail.lib import metrics
 from sendfaxmail.lib.errors import RateLimited
 
 # The attribute on Django's request that RateLimitHeadersMiddleware reads.
@@ -39,6 +40,7 @@ class ApiKeyRateThrottle(BaseThrottle):
             return True
         setattr(request._request, USAGE_ATTRIBUTE, usage)
         if not usage.allowed:
+            metrics.rate_limited(bucket=bucket)
             spent = (
                 f"This key has used its {usage.limit} {bucket} requests"
                 if usage.scope == "key"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+from typing import Any
+
 from django.urls import path
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -11,7 +14,7 @@ from rest_framework.views import APIView
 
 from developers.models import Scope
 from fax_numbers.models import FaxNumber
-from fax_numbers.selectors import fax_numbers_of_account
+from fax_numbers.selectors import fax_number_rows_of_account
 from sendfaxmail.lib.openapi import (
     ERROR_RESPONSES,
     ListEnvelopeSerializer,
@@ -54,8 +57,20 @@ class NumberListView(APIView):
         responses={200: NumberListSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
-        numbers = fax_numbers_of_account(account=request.auth.account)
-        return Response({"object": "list", "data": NumberSerializer(numbers, many=True).data})
+        numbers = fax_number_rows_of_account(account_id=request.auth.account.pk)
+        return Response({"object": "list", "data": [number_json(n) for n in numbers]})
+
+
+def number_json(number: dict[str, Any]) -> dict[str, Any]:
+    """A number as NumberSerializer describes it, built directly: DRF's serializer copies its
+    fields on every use, which cost more than the query."""
+    return {
+        "id": number["id"],
+        "object": "number",
+        "number": number["number"],
+        "label": number["label"],
+        "created_at": number["created_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 urlpatterns = [path("numbers", NumberListView.as_view(), name="numbers")]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import Account
@@ -18,3 +22,30 @@ def fax_number_by_number(*, number: str) -> FaxNumber | None:
     if not number:
         return None
     return FaxNumber.objects.filter(number=number).first()
+
+
+# The same read, written out, for the hot paths (GET /v1/numbers, every send's `from`): compiling
+# the ORM query on every request cost about three times what running it does.
+NUMBERS_SQL = """
+SELECT id, number, label, created_at
+  FROM numbers_faxnumber
+ WHERE account_id = %s
+ ORDER BY created_at, id
+"""
+
+
+def fax_number_rows_of_account(*, account_id: int) -> list[dict[str, Any]]:
+    """`fax_numbers_of_account` as plain rows `{"id", "number", "label", "created_at"}`, oldest
+    first, by one written-out query."""
+    with connection.cursor() as cursor:
+        cursor.execute(NUMBERS_SQL, [account_id])
+        rows = cursor.fetchall()
+    return [
+        {"id": number_id, "number": number, "label": label, "created_at": _aware(created_at)}
+        for number_id, number, label, created_at in rows
+    ]
+
+
+def _aware(moment: datetime) -> datetime:
+    """Stored times are UTC; SQLite returns them without a zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

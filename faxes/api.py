@@ -1,37 +1,68 @@
-"""/v1/faxes: send a fax, read one, list them."""
+"""/v1/faxes: send a fax, read one, list them; download or delete a fax's document."""
 
 from __future__ import annotations
 
+import base64
+import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.http import StreamingHttpResponse
 from django.urls import path
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import Direction, OpenApiParameter, extend_schema
+from drf_spectacular.utils import Direction, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.models import ActorType
+from audit.services import Actor, actor_with_request
+from developers.authentication import api_key_actor
 from developers.models import Scope
 from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError, decode_base64
 from faxes.documents.compose import CoverPage
 from faxes.models import Direction as FaxDirection
-from faxes.selectors import FaxFilters, fax_of_account, faxes_page
+from faxes.models import Fax
+from faxes.selectors import (
+    FaxFilters,
+    FaxPosition,
+    fax_of_account,
+    fax_position,
+    faxes_at,
+    faxes_page,
+)
 from faxes.serializers import (
     MAX_DOCUMENTS,
     PUBLIC_STATUSES,
     CoverPageSerializer,
     DocumentItemSerializer,
     FaxCreateSerializer,
+    FaxRetryInputSerializer,
     FaxSerializer,
     InboundFaxTestSerializer,
     InlineDocumentSerializer,
     fax_public,
     faxes_public,
+)
+from faxes.services.cancel import (
+    CancelCarrierUnavailable,
+    CancelOutcome,
+    FaxNotCancelable,
+    fax_cancel,
+)
+from faxes.services.documents import (
+    DocumentNotReady,
+    DocumentPurged,
+    DocumentUnavailable,
+    DocumentUnreadable,
+    FaxInProgress,
+    StorageUnavailable,
+    fax_document_delete,
+    fax_document_download,
 )
 from faxes.services.inbound import inbound_fax_simulate, sample_received_pdf
 from faxes.services.intake import (
@@ -39,12 +70,15 @@ from faxes.services.intake import (
     FaxRequest,
     FromNumberRefused,
     IdempotencyConflict,
+    IdempotentAnswer,
     InlineDocument,
     UrlDocument,
     fax_accept,
     idempotency_key_is_valid,
+    idempotently,
     request_fingerprint,
 )
+from faxes.views import document_response
 from sendfaxmail.lib.errors import ApiError, Conflict, InvalidRequest, NotFound
 from sendfaxmail.lib.fetch import MAX_URL_LENGTH
 from sendfaxmail.lib.openapi import (
@@ -101,15 +135,50 @@ def _idempotency_key(request: Request) -> str | None:
     return value
 
 
+def _release(request: Request, serializer: FaxCreateSerializer) -> None:
+    """Let the body's data go once the answer is made.
+
+    DRF's request, view and response point at each other, and every serializer is a reference
+    cycle (each bound field points back at it through `parent`): only the garbage collector frees
+    them, whenever it next runs, and with them the body, its base64 text and the decoded document.
+    A worker grew by about 100 MB a 20 MB send until a `gc.collect()` after each large body.
+    Unbinding the serializer's fields breaks its cycles, so reference counting frees it (and its
+    `initial_data`) when the view returns; the request drops its parsed data.
+    """
+    request._full_data = request._data = {}
+    _unbind(serializer)
+
+
+def _unbind(serializer: serializers.BaseSerializer) -> None:
+    # DRF caches the bound fields in the instance's `fields` (a cached_property); a list
+    # serializer keeps its item serializer in `child`, which points back through `parent`.
+    nested = list((serializer.__dict__.pop("fields", None) or {}).values())
+    if (child := serializer.__dict__.get("child")) is not None:
+        nested.append(child)
+    for field in nested:
+        if isinstance(field, serializers.BaseSerializer):
+            field.parent = None
+            _unbind(field)
+
+
 class FaxListSerializer(ListEnvelopeSerializer):
     """A page of the account's faxes, newest first."""
 
     # For the schema only: the view builds the dict.
 
     data = FaxSerializer(many=True, help_text="Newest first.")
-    page = serializers.IntegerField(min_value=1)
+    page = serializers.IntegerField(
+        min_value=1, required=False, help_text="Only when paging by `page`: this page's number."
+    )
     limit = serializers.IntegerField(min_value=1, max_value=100)
-    has_more = serializers.BooleanField(help_text="True when the next page has faxes.")
+    has_more = serializers.BooleanField(
+        help_text="True when more faxes lie beyond this page: older ones, or with "
+        "`ending_before`, newer ones."
+    )
+    next_cursor = serializers.CharField(
+        allow_null=True,
+        help_text="Pass it as `cursor` for the next (older) page; null on the last page.",
+    )
 
 
 class FaxCreateRequestSchema(OpenApiSerializerExtension):
@@ -192,8 +261,21 @@ class InlineDocumentRequestSchema(OpenApiSerializerExtension):
         return schema
 
 
+class FaxRetryInputSchema(OpenApiSerializerExtension):
+    """Unknown fields of `retry` are refused."""
+
+    target_class = FaxRetryInputSerializer
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        schema = super().map_serializer(auto_schema, direction)
+        schema["additionalProperties"] = False
+        return schema
+
+
 # The answers of POST /v1/faxes, besides 401, 403 and 429.
 CREATE_STATUSES = [201, 400, 409, 413, 415, 422]
+# The answers of POST /v1/faxes/{id}/cancel, besides 401, 403 and 429.
+CANCEL_STATUSES = [200, 202, 400, 404, 409, 422, 503]
 
 
 class FaxListCreateView(APIView):
@@ -252,6 +334,14 @@ class FaxListCreateView(APIView):
     def post(self, request: Request) -> Response:
         idempotency_key = _idempotency_key(request)
         serializer = FaxCreateSerializer(data=request.data)
+        try:
+            return self._send(request, serializer, idempotency_key=idempotency_key)
+        finally:
+            _release(request, serializer)
+
+    def _send(
+        self, request: Request, serializer: FaxCreateSerializer, *, idempotency_key: str | None
+    ) -> Response:
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
         document = values.get("document")
@@ -267,6 +357,8 @@ class FaxListCreateView(APIView):
                     document=InlineDocument(**document) if document else None,
                     document_url=values.get("document_url"),
                     client_reference=values.get("client_reference"),
+                    retry_attempts=values.get("retry", {}).get("attempts"),
+                    retry_interval_seconds=values.get("retry", {}).get("interval_seconds"),
                     documents=tuple(_document_part(item) for item in values.get("documents", [])),
                     cover_page=CoverPage(**cover) if cover is not None else None,
                     header=values["header"],
@@ -293,12 +385,34 @@ class FaxListCreateView(APIView):
     @extend_schema(
         operation_id="faxes_list",
         summary="List faxes, newest first",
+        description=(
+            "Page with `cursor` (the previous answer's `next_cursor`), `starting_after` or "
+            "`ending_before` (a fax id): every page costs the same and none skips or repeats a "
+            "fax while new ones arrive. `page` still works but is slower deep into a long list, "
+            "and faxes created meanwhile shift its pages. Use at most one of the four."
+        ),
         parameters=[
+            OpenApiParameter(
+                "cursor",
+                {"type": "string", "maxLength": 200},
+                description="The `next_cursor` of the previous page: the faxes just older.",
+            ),
+            OpenApiParameter(
+                "starting_after",
+                {"type": "string", "maxLength": 32},
+                description="A fax id: the page of faxes just older than that fax.",
+            ),
+            OpenApiParameter(
+                "ending_before",
+                {"type": "string", "maxLength": 32},
+                description="A fax id: the page of faxes just newer than that fax (still "
+                "newest first).",
+            ),
             OpenApiParameter(
                 "page",
                 {"type": "integer", "minimum": 1, "maximum": 1_000_000},
                 default=1,
-                description="The page of `limit` faxes, from 1.",
+                description="The page of `limit` faxes, from 1 (the slower choice; see above).",
             ),
             OpenApiParameter(
                 "limit",
@@ -347,24 +461,90 @@ class FaxListCreateView(APIView):
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
+        given = [name for name in PAGING_PARAMS if name in params]
+        if len(given) > 1:
+            raise InvalidRequest(
+                f"Use only one of {', '.join(PAGING_PARAMS)}; got {given[0]} and {given[1]}.",
+                param=given[1],
+            )
+        account, livemode = request.auth.account, request.auth.livemode
+        position = _position(params, account=account, livemode=livemode)
         page = _int_param(params, "page", default=1, low=1, high=1_000_000)
         limit = _int_param(params, "limit", default=20, low=1, high=100)
-        faxes, has_more = faxes_page(
-            account=request.auth.account,
-            livemode=request.auth.livemode,
-            filters=_filters(params),
-            page=page,
-            limit=limit,
+        filters = _filters(params)
+        body: dict[str, Any] = {"object": "list"}
+        if position is None:
+            faxes, has_more = faxes_page(
+                account=account, livemode=livemode, filters=filters, page=page, limit=limit
+            )
+            body["page"] = page
+        else:
+            faxes, has_more = faxes_at(
+                account=account, livemode=livemode, filters=filters, position=position, limit=limit
+            )
+        # Going back (`ending_before`), older faxes follow this page whatever `has_more` says.
+        older = has_more or (position is not None and position.before)
+        next_cursor = cursor_encode(faxes[-1]) if faxes and older else None
+        body.update(
+            data=faxes_public(faxes), limit=limit, has_more=has_more, next_cursor=next_cursor
         )
-        return Response(
-            {
-                "object": "list",
-                "data": faxes_public(faxes),
-                "page": page,
-                "limit": limit,
-                "has_more": has_more,
-            }
-        )
+        return Response(body)
+
+
+# The ways to say which page of GET /v1/faxes: at most one per request.
+PAGING_PARAMS = ("cursor", "starting_after", "ending_before", "page")
+_CURSOR = re.compile(r"^([0-9]{1,19})\.(fax_[A-Za-z0-9]{1,28})$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def cursor_encode(fax: Fax) -> str:
+    """The opaque cursor of the page after `fax`: its creation time (in microseconds) and id.
+    Opaque so that its form may change; a cursor keeps working after the fax is deleted."""
+    micros = (fax.created_at - _EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(f"{micros}.{fax.id}".encode()).decode().rstrip("=")
+
+
+def cursor_decode(value: str) -> FaxPosition | None:
+    """The position a cursor stands for, or None when it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    match = _CURSOR.match(raw)
+    if match is None:
+        return None
+    try:
+        at = _EPOCH + timedelta(microseconds=int(match[1]))
+    except OverflowError:
+        return None
+    return FaxPosition(created_at=at, id=match[2])
+
+
+def _position(params: Any, *, account: Any, livemode: bool) -> FaxPosition | None:
+    """Where the page starts when it is not asked for by number; InvalidRequest naming the
+    parameter when it is not a cursor of ours, or not one of the account's faxes."""
+    if (cursor := params.get("cursor")) is not None:
+        position = cursor_decode(cursor) if len(cursor) <= 200 else None
+        if position is None:
+            raise InvalidRequest(
+                "'cursor' must be the 'next_cursor' of an earlier answer.", param="cursor"
+            )
+        return position
+    for name in ("starting_after", "ending_before"):
+        if (fax_id := params.get(name)) is None:
+            continue
+        position = None
+        if len(fax_id) <= 32 and "\x00" not in fax_id:
+            position = fax_position(
+                account=account,
+                livemode=livemode,
+                fax_id=fax_id,
+                before=name == "ending_before",
+            )
+        if position is None:
+            raise InvalidRequest(f"'{name}' must be the id of one of your faxes.", param=name)
+        return position
+    return None
 
 
 def _document_part(item: dict[str, str]) -> InlineDocument | UrlDocument:
@@ -460,6 +640,257 @@ class FaxDetailView(APIView):
         return Response(fax_public(fax))
 
 
+class FaxInProgressError(Conflict):
+    code = "fax_in_progress"
+    default_message = (
+        "The fax is still queued, sending or receiving, and needs its document. Delete it once "
+        "the fax is delivered, failed, canceled or received."
+    )
+
+
+class DocumentNotReadyError(Conflict):
+    code = "document_not_ready"
+    default_message = DocumentNotReady.message
+
+
+class DocumentGone(ApiError):
+    status_code = 410
+    code = "document_purged"
+
+
+class DocumentUnreadableError(ApiError):
+    status_code = 410
+    code = "document_unreadable"
+
+
+class DocumentStorageUnavailable(ApiError):
+    status_code = 503
+    code = "document_unavailable"
+    retry_after = 30
+
+
+def _document_error(error: DocumentUnavailable, fax_id: str) -> ApiError:
+    """The answer for a document that cannot be handed out."""
+    if isinstance(error, DocumentPurged):
+        return DocumentGone(error.message)
+    if isinstance(error, DocumentNotReady):
+        return DocumentNotReadyError(error.message)
+    if isinstance(error, DocumentUnreadable):
+        return DocumentUnreadableError(error.message)
+    if isinstance(error, StorageUnavailable):
+        return DocumentStorageUnavailable(error.message)
+    return NotFound(error.message, param="id")
+
+
+class FaxNotCancelableError(Conflict):
+    code = "fax_not_cancelable"
+    default_message = "This fax has finished and can no longer be canceled."
+
+
+class CarrierUnavailableError(ApiError):
+    status_code = 503
+    code = "carrier_unavailable"
+    default_message = (
+        "The carrier could not be reached to cancel the fax; nothing changed. Retry in a moment."
+    )
+
+    def __init__(self, *, retry_after: float | None) -> None:
+        super().__init__()
+        self.retry_after = max(1, math.ceil(retry_after or 5))
+
+
+FAX_ID_PARAMETER = OpenApiParameter(
+    "fax_id",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The fax's `id`, e.g. `fax_3kTq…`.",
+)
+NOT_FOUND = error_response(
+    "`not_found`: no fax with this id in the key's account and mode (live or test).",
+    "not_found",
+)
+
+
+class FaxDocumentView(APIView):
+    """The fax's document: GET streams the PDF, DELETE deletes it for good."""
+
+    required_scopes = {"GET": Scope.FAXES_READ, "DELETE": Scope.FAXES_SEND}
+    # A HEAD would have to decrypt (or record a download that sent nothing): not served.
+    http_method_names = ["get", "delete", "options"]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # Clients ask for `Accept: application/pdf`; errors are JSON whatever they accept.
+        return super().perform_content_negotiation(request, force=True)
+
+    def _fax(self, request: Request, fax_id: str) -> Any:
+        fax = fax_of_account(
+            account=request.auth.account, livemode=request.auth.livemode, fax_id=fax_id
+        )
+        if fax is None:
+            raise NotFound(f"No fax with id '{fax_id}'.", param="id")
+        return fax
+
+    @extend_schema(
+        operation_id="faxes_document_download",
+        summary="Download a fax's document (PDF)",
+        description=(
+            "The PDF that was (or is being) faxed, decrypted as it streams, as an attachment "
+            "named `<fax id>.pdf`, with `Cache-Control: no-store`. Every download is recorded "
+            "in the account's security log with the key and the client's address. If the "
+            "stored document turns out to be damaged part-way, the connection is closed early "
+            "and fewer bytes than `Content-Length` arrive: treat a short body as a failure."
+        ),
+        parameters=[FAX_ID_PARAMETER, *response_headers(200, 404, 409, 410, retry_after=(503,))],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(
+                response=OpenApiTypes.BINARY, description="The PDF."
+            ),
+            404: NOT_FOUND,
+            409: error_response(
+                "`document_not_ready`: the fax's `document_url` has not been fetched yet.",
+                "document_not_ready",
+            ),
+            410: error_response(
+                "`document_purged`: the document was deleted (retention or DELETE); "
+                "`document_unreadable`: the stored document fails its integrity check or its "
+                "key is gone (contact support).",
+                "document_purged",
+            ),
+            503: error_response(
+                "`document_unavailable`: the document storage cannot be reached; retry after "
+                "`Retry-After` seconds.",
+                "document_unavailable",
+            ),
+            **ERROR_RESPONSES,
+        },
+    )
+    def get(self, request: Request, fax_id: str) -> StreamingHttpResponse:
+        fax = self._fax(request, fax_id)
+        try:
+            download = fax_document_download(fax=fax, actor=api_key_actor(request), via="api")
+        except DocumentUnavailable as error:
+            raise _document_error(error, fax_id) from None
+        return document_response(download)
+
+    @extend_schema(
+        operation_id="faxes_document_delete",
+        summary="Delete a fax's document now",
+        description=(
+            "Deletes the stored document of a delivered, failed, canceled or received fax, "
+            "ahead of the account's retention. The fax keeps everything else (status, pages, "
+            "the document's type, size and SHA-256); `document.purged_at` says when. "
+            "Idempotent: deleting again answers 200 with the same fax."
+        ),
+        parameters=[FAX_ID_PARAMETER, *response_headers(200, 404, 409)],
+        responses={
+            200: FaxSerializer,
+            404: NOT_FOUND,
+            409: error_response(
+                "`fax_in_progress`: the fax is still queued, sending or receiving.",
+                "fax_in_progress",
+            ),
+            **ERROR_RESPONSES,
+        },
+    )
+    def delete(self, request: Request, fax_id: str) -> Response:
+        fax = self._fax(request, fax_id)
+        try:
+            fax = fax_document_delete(fax=fax)
+        except FaxInProgress:
+            raise FaxInProgressError() from None
+        return Response(fax_public(fax))
+
+
+class FaxCancelView(APIView):
+    required_scopes = {"POST": Scope.FAXES_SEND}
+
+    @extend_schema(
+        operation_id="faxes_cancel",
+        summary="Cancel a fax",
+        description=(
+            "A `queued` fax is canceled at once (200, status `canceled`): it will never be "
+            "sent. A `sending` fax is canceled at the carrier (202, status still `sending`, "
+            "`cancel_requested_at` set); it becomes `canceled` when the carrier stops it, or "
+            "`delivered` if the carrier finished first. Either way the `fax.canceled` webhook "
+            "event follows. A finished fax answers 409 `fax_not_cancelable`."
+        ),
+        request=None,
+        parameters=[
+            FAX_ID_PARAMETER,
+            IDEMPOTENCY_PARAMETER,
+            *response_headers(*CANCEL_STATUSES, retry_after=(409, 503)),
+            response_header(
+                "Idempotent-Replayed",
+                "Present when this is the stored answer to an earlier request with the same "
+                "Idempotency-Key.",
+                statuses=[200, 202],
+                schema=OpenApiTypes.STR,
+                enum=["true"],
+            ),
+        ],
+        responses={
+            200: FaxSerializer,
+            202: FaxSerializer,
+            400: error_response(
+                "`validation_error`: the Idempotency-Key header is malformed.",
+                "validation_error",
+            ),
+            404: NOT_FOUND,
+            409: error_response(
+                "`fax_not_cancelable`: the fax is `delivered`, `failed` or `canceled`, or the "
+                "carrier is past sending it; or `idempotency_key_in_progress` (retry after "
+                "`Retry-After` seconds).",
+                "fax_not_cancelable",
+            ),
+            422: error_response(
+                "`idempotency_key_reused`: the key was used with a different request.",
+                "idempotency_key_reused",
+            ),
+            503: error_response(
+                "`carrier_unavailable`: the carrier could not be asked; nothing changed. Retry "
+                "after `Retry-After` seconds.",
+                "carrier_unavailable",
+            ),
+            **ERROR_RESPONSES,
+        },
+    )
+    def post(self, request: Request, fax_id: str) -> Response:
+        account, livemode = request.auth.account, request.auth.livemode
+        fax = fax_of_account(account=account, livemode=livemode, fax_id=fax_id)
+        if fax is None:
+            raise NotFound(f"No fax with id '{fax_id}'.", param="id")
+        idempotency_key = _idempotency_key(request)
+
+        key = request.auth
+        actor = Actor(type=ActorType.API_KEY, id=str(key.pk), label=str(key))
+
+        def cancel() -> IdempotentAnswer:
+            outcome = fax_cancel(fax=fax, actor=actor_with_request(actor, request))
+            status = 200 if outcome == CancelOutcome.CANCELED else 202
+            return IdempotentAnswer(status=status, body=fax_public(fax), fax_id=fax.id)
+
+        try:
+            answer = idempotently(
+                account=account,
+                livemode=livemode,
+                key=idempotency_key,
+                fingerprint=request_fingerprint(method="POST", path=request.path, body={}),
+                run=cancel,
+            )
+        except FaxNotCancelable as refused:
+            raise FaxNotCancelableError(
+                f"This fax is {refused.status} and can no longer be canceled."
+            ) from None
+        except CancelCarrierUnavailable as unavailable:
+            raise CarrierUnavailableError(retry_after=unavailable.retry_after) from None
+        except IdempotencyConflict as conflict:
+            if conflict.in_progress:
+                raise IdempotencyKeyInProgress() from None
+            raise IdempotencyKeyReused() from None
+        headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+        return Response(answer.body, status=answer.status, headers=headers)
+
+
 class TestModeOnly(ApiError):
     status_code = 403
     code = "test_mode_only"
@@ -536,5 +967,7 @@ class InboundFaxTestView(APIView):
 urlpatterns = [
     path("faxes", FaxListCreateView.as_view(), name="faxes"),
     path("faxes/<id:fax_id>", FaxDetailView.as_view(), name="fax"),
+    path("faxes/<id:fax_id>/document", FaxDocumentView.as_view(), name="fax_document"),
+    path("faxes/<id:fax_id>/cancel", FaxCancelView.as_view(), name="fax_cancel"),
     path("test_helpers/inbound_faxes", InboundFaxTestView.as_view(), name="inbound_fax_test"),
 ]

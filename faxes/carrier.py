@@ -25,6 +25,7 @@ import base64
 import binascii
 import logging
 import mimetypes
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -127,6 +128,10 @@ class _TelnyxErrorBody:
     pointer: str | None
 
 
+# TelnyxClient.from_settings()'s client of each thread, with the settings it was built from.
+_per_thread = threading.local()
+
+
 class TelnyxClient:
     """One Telnyx account, reached through one `requests.Session` that never retries."""
 
@@ -148,14 +153,25 @@ class TelnyxClient:
 
     @classmethod
     def from_settings(cls) -> TelnyxClient:
-        """Build the client from TELNYX_API_KEY, TELNYX_API_BASE and TELNYX_CONNECTION_ID."""
+        """The client for TELNYX_API_KEY, TELNYX_API_BASE and TELNYX_CONNECTION_ID: one per
+        thread while those settings stay the same, so that its connections to Telnyx (a TLS
+        handshake each) are reused from one fax to the next. urllib3 does not reuse a connection
+        that Telnyx closed meanwhile."""
         from django.conf import settings
 
-        return cls(
-            api_key=settings.TELNYX_API_KEY,
-            api_base=settings.TELNYX_API_BASE,
-            connection_id=settings.TELNYX_CONNECTION_ID,
-        )
+        key = (settings.TELNYX_API_KEY, settings.TELNYX_API_BASE, settings.TELNYX_CONNECTION_ID)
+        cached = getattr(_per_thread, "client", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        if cached is not None:
+            cached[1].close()
+        client = cls(api_key=key[0], api_base=key[1], connection_id=key[2])
+        _per_thread.client = (key, client)
+        return client
+
+    def close(self) -> None:
+        """Release the pooled connections (a client replaced by one for new settings)."""
+        self._session.close()
 
     def upload_media(self, *, name: str, content: bytes, ttl_secs: int = 3600) -> str:
         """Store `content` at Telnyx under `name` for `ttl_secs` seconds; return the media name.
@@ -208,6 +224,17 @@ class TelnyxClient:
         `CarrierRejected`."""
         response = self._request("GET", f"/faxes/{_segment(fax_id)}", ambiguous=CarrierUnavailable)
         return _fax_from_response(response, ambiguous=CarrierUnavailable)
+
+    def cancel_fax(self, fax_id: str) -> None:
+        """Ask Telnyx to cancel one outbound fax (`POST /faxes/{id}/actions/cancel`).
+
+        Telnyx answers 202 when it accepts the command; the fax then ends with a `fax.failed`
+        event. A fax past `sending` (or unknown) is a 422 (or 404) `CarrierRejected`. Repeating
+        a cancel does no harm, so an answer we cannot trust is `CarrierUnavailable`.
+        """
+        self._request(
+            "POST", f"/faxes/{_segment(fax_id)}/actions/cancel", ambiguous=CarrierUnavailable
+        )
 
     def refresh_media_url(self, fax_id: str) -> str | None:
         """Renew a received fax's expired media link (`POST /faxes/{id}/actions/refresh`) and

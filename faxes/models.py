@@ -67,6 +67,9 @@ class Fax(models.Model):
     document_size_bytes = models.PositiveIntegerField(null=True, blank=True)
     document_sha256 = models.CharField(max_length=64, blank=True)
     document = models.FileField(upload_to="faxes/", blank=True)
+    # When the stored document was deleted (retention or DELETE /v1/faxes/{id}/document); the
+    # fax keeps its other document fields (type, size, hash).
+    document_purged_at = models.DateTimeField(null=True, blank=True)
     # How many documents were sent to be faxed as one, in order; the stored `document` is them
     # merged, after the cover page when there is one.
     document_count = models.PositiveSmallIntegerField(default=1)
@@ -99,6 +102,18 @@ class Fax(models.Model):
     # first ask the carrier whether that POST created a fax.
     submitted_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
+    # When the customer asked to cancel a fax that may already be with the carrier; the fax
+    # becomes `canceled` when the carrier reports that it stopped (a failure after this time).
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # Automatic redial: how many more calls after the first a busy line, no answer or a broken
+    # transmission earns, and the wait between them. Between calls the fax is queued with
+    # `next_attempt_at`, which the sweeper claims when it is due.
+    retry_attempts = models.PositiveSmallIntegerField(default=0)
+    retry_interval_seconds = models.PositiveIntegerField(default=300)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Each finished call: {"number", "started_at", "completed_at", "status", "failure_reason",
+    # "pages_delivered", "carrier_fax_id"} (the last one not shown to customers).
+    attempts = models.JSONField(default=list, blank=True)
     # Inbound: when a member first opened the fax in the dashboard (null: unread in the inbox).
     read_at = models.DateTimeField(null=True, blank=True)
 
@@ -119,6 +134,15 @@ class Fax(models.Model):
                 name="fax_unfinished",
                 condition=Q(status__in=["queued", "submitting", "sending", "receiving"]),
             ),
+            # Serves the retention purge: finished faxes whose document is still stored.
+            models.Index(
+                fields=["completed_at"],
+                name="fax_document_kept",
+                condition=Q(document_purged_at__isnull=True, completed_at__isnull=False),
+            ),
+        ]
+        permissions = [
+            ("download_document", "Can download a fax's document (recorded in the audit log)"),
         ]
 
     def __str__(self) -> str:

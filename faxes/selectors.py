@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import Account
-from fax_numbers.selectors import fax_numbers_of_account
+from fax_numbers.selectors import fax_number_rows_of_account
 from faxes.models import Direction, Fax, FaxEmail, FaxEvent, FaxStatus
 
 
@@ -40,10 +40,18 @@ def fax_of_account(*, account: Account, livemode: bool, fax_id: str) -> Fax | No
     return faxes_of_account(account=account, livemode=livemode).filter(pk=fax_id).first()
 
 
-def faxes_page(
-    *, account: Account, livemode: bool, filters: FaxFilters, page: int, limit: int
-) -> tuple[list[Fax], bool]:
-    """Page `page` (from 1) of `limit` faxes, newest first, and whether a next page has any."""
+@dataclass(frozen=True)
+class FaxPosition:
+    """A place in the newest-first list: just after (older than) or just before (newer than)
+    the fax created at `created_at` with id `id`. (created_at, id) orders every fax, ties in
+    creation time included, so a position never skips or repeats one."""
+
+    created_at: datetime
+    id: str
+    before: bool = False
+
+
+def _filtered(*, account: Account, livemode: bool, filters: FaxFilters) -> QuerySet[Fax]:
     faxes = faxes_of_account(account=account, livemode=livemode)
     if filters.status is not None:
         faxes = faxes.filter(status__in=_STATUSES_SHOWN_AS.get(filters.status, [filters.status]))
@@ -55,9 +63,52 @@ def faxes_page(
         faxes = faxes.filter(created_at__gt=filters.created_after)
     if filters.created_before is not None:
         faxes = faxes.filter(created_at__lt=filters.created_before)
+    return faxes
+
+
+def faxes_page(
+    *, account: Account, livemode: bool, filters: FaxFilters, page: int, limit: int
+) -> tuple[list[Fax], bool]:
+    """Page `page` (from 1) of `limit` faxes, newest first, and whether a next page has any.
+    Costs grow with `page` (PostgreSQL walks every earlier row): `faxes_after` does not."""
+    faxes = _filtered(account=account, livemode=livemode, filters=filters)
     offset = (page - 1) * limit
     rows = list(faxes.order_by("-created_at", "-id")[offset : offset + limit + 1])
     return rows[:limit], len(rows) > limit
+
+
+def faxes_at(
+    *, account: Account, livemode: bool, filters: FaxFilters, position: FaxPosition, limit: int
+) -> tuple[list[Fax], bool]:
+    """`limit` faxes next to `position`, newest first, and whether more lie beyond them in that
+    direction (older ones after the position, newer ones before it).
+
+    A keyset read: the index fax_account_newest is entered at the position, so the cost is the
+    same on the first page and the five hundredth. The redundant `created_at` bound is what
+    lets PostgreSQL use it as an index condition rather than a filter on every row.
+    """
+    faxes = _filtered(account=account, livemode=livemode, filters=filters)
+    at, fax_id = position.created_at, position.id
+    if position.before:
+        faxes = faxes.filter(created_at__gte=at).filter(Q(created_at__gt=at) | Q(id__gt=fax_id))
+        rows = list(faxes.order_by("created_at", "id")[: limit + 1])
+        return list(reversed(rows[:limit])), len(rows) > limit
+    faxes = faxes.filter(created_at__lte=at).filter(Q(created_at__lt=at) | Q(id__lt=fax_id))
+    rows = list(faxes.order_by("-created_at", "-id")[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def fax_position(
+    *, account: Account, livemode: bool, fax_id: str, before: bool = False
+) -> FaxPosition | None:
+    """The position of one of the account's faxes in that world, or None."""
+    row = (
+        faxes_of_account(account=account, livemode=livemode)
+        .filter(pk=fax_id)
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return None if row is None else FaxPosition(created_at=row, id=fax_id, before=before)
 
 
 def faxes_newest_first(*, account: Account, livemode: bool) -> QuerySet[Fax]:
@@ -96,6 +147,23 @@ def fax_by_carrier_id(*, carrier_fax_id: str) -> Fax | None:
     return Fax.objects.filter(carrier_fax_id=carrier_fax_id).first()
 
 
+def fax_retry_defaults(*, account: Account) -> tuple[int, int]:
+    """The account's redial setting: (attempts, interval in seconds). Read from the database,
+    since the account an API key authenticates carries only the columns authentication needs."""
+    return (
+        Account.objects.filter(pk=account.pk)
+        .values_list("fax_retry_attempts", "fax_retry_interval_seconds")
+        .get()
+    )
+
+
+def fax_with_attempts(*, fax_id: str | None) -> Fax | None:
+    """The fax with only its finished calls loaded; None when there is no such fax."""
+    if not fax_id:
+        return None
+    return Fax.objects.filter(pk=fax_id).only("attempts").first()
+
+
 def fax_page_count(*, fax_id: str | None) -> int | None:
     """The fax's page count; None when it is unknown, or there is no such fax."""
     if not fax_id:
@@ -106,9 +174,10 @@ def fax_page_count(*, fax_id: str | None) -> int | None:
 
 def fax_from_number_default(*, account: Account) -> str | None:
     """The number faxes are sent from when the request names none: the account's first."""
-    return fax_numbers_of_account(account=account).values_list("number", flat=True).first()
+    numbers = fax_number_rows_of_account(account_id=account.pk)
+    return numbers[0]["number"] if numbers else None
 
 
 def fax_from_number_allowed(*, account: Account, number: str) -> bool:
     """Whether `number` is one of the account's numbers, which faxes may be sent from."""
-    return fax_numbers_of_account(account=account).filter(number=number).exists()
+    return any(row["number"] == number for row in fax_number_rows_of_account(account_id=account.pk))

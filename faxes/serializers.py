@@ -16,6 +16,7 @@ from faxes.documents.compose import (
     cover_message_lines,
 )
 from faxes.models import Direction, DocumentSource, Fax, FaxStatus
+from sendfaxmail.lib.api import LargeString
 from sendfaxmail.lib.fetch import UnsafeUrl, check_url_syntax
 from sendfaxmail.lib.openapi import constant
 from sendfaxmail.lib.phone import E164_HELP, E164_SHAPE, InvalidPhoneNumber, normalize_e164
@@ -45,9 +46,60 @@ class FaxDocumentSerializer(serializers.Serializer):
         help_text="Only for source `url`: the `document_url` without its query string or "
         "fragment, which may hold an access token.",
     )
+    purged_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the stored document was deleted (its account's retention ran out, or "
+        "DELETE /v1/faxes/{id}/document); null while it is kept. The other fields stay.",
+    )
+
+
+class FaxRetrySerializer(serializers.Serializer):
+    """Automatic redial, on a send and in the fax resource."""
+
+    attempts = serializers.IntegerField(
+        min_value=0,
+        max_value=5,
+        help_text="Calls after the first when the line is busy, nobody answers or the "
+        "transmission breaks (so at most 6 calls). 0: no redial.",
+    )
+    interval_seconds = serializers.IntegerField(
+        min_value=60, max_value=3600, help_text="Seconds between one call's end and the next."
+    )
+
+
+class FaxRetryInputSerializer(FaxRetrySerializer):
+    """`retry` on a send; what it leaves out comes from the account's settings."""
+
+    interval_seconds = serializers.IntegerField(
+        min_value=60,
+        max_value=3600,
+        required=False,
+        help_text="Seconds between one call's end and the next (default: the account's, "
+        "300 unless changed).",
+    )
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict) and (unknown := sorted(set(data) - set(self.fields))):
+            raise serializers.ValidationError(
+                {unknown[0]: "Unknown field. 'retry' has only 'attempts' and 'interval_seconds'."}
+            )
+        return super().to_internal_value(data)
+
+
+class FaxAttemptSerializer(serializers.Serializer):
+    """One finished call."""
+
+    number = serializers.IntegerField(min_value=1, help_text="1 for the first call.")
+    started_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=["delivered", "failed"])
+    failure_reason = serializers.CharField(allow_null=True)
+    pages_delivered = serializers.IntegerField(allow_null=True)
 
 
 NULLABLE_TEXT = serializers.CharField(allow_null=True)
+# Formats a time inside a method field as every other timestamp is (ISO 8601 UTC with `Z`).
+_TIMESTAMP = serializers.DateTimeField()
 FAILURE_REASONS = (
     "busy, no_answer, invalid_number, not_a_fax_machine, rejected, transmission_error, "
     "document_invalid, document_fetch_failed, carrier_rejected, carrier_error; received faxes "
@@ -89,6 +141,16 @@ class FaxSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
+    cancel_requested_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When a cancel was asked of the carrier for this fax; it ends `canceled` "
+        "once the carrier stops it, or `delivered` if the carrier finished first.",
+    )
+    retry = serializers.SerializerMethodField()
+    attempts = serializers.SerializerMethodField()
+    next_attempt_at = serializers.DateTimeField(
+        allow_null=True, help_text="While `queued` for a redial: when the next call starts."
+    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         # `from` is a Python keyword, so it cannot be declared as a class attribute; it is
@@ -120,7 +182,27 @@ class FaxSerializer(serializers.Serializer):
         }
         if fax.document_source == DocumentSource.URL:
             document["url"] = fax.document_url_shown
+        purged_at = fax.document_purged_at
+        document["purged_at"] = (
+            None if purged_at is None else _TIMESTAMP.to_representation(purged_at)
+        )
         return document
+
+    @extend_schema_field(FaxRetrySerializer)
+    def get_retry(self, fax: Fax) -> dict[str, int]:
+        return {"attempts": fax.retry_attempts, "interval_seconds": fax.retry_interval_seconds}
+
+    @extend_schema_field(FaxAttemptSerializer(many=True))
+    def get_attempts(self, fax: Fax) -> list[dict[str, Any]]:
+        """Each finished call, oldest first; the final `failure_reason` is the last one's."""
+        shown = ("number", "started_at", "completed_at", "status", "failure_reason")
+        return [
+            {
+                **{name: attempt.get(name) for name in shown},
+                "pages_delivered": attempt.get("pages_delivered"),
+            }
+            for attempt in fax.attempts
+        ]
 
     @extend_schema_field(NULLABLE_TEXT)
     def get_failure_reason(self, fax: Fax) -> str | None:
@@ -149,8 +231,9 @@ class Base64Field(serializers.Field):
 
     default_error_messages = {"invalid": "Give the file as a base64 string."}
 
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
+    def to_internal_value(self, data: Any) -> str | LargeString:
+        # A LargeString is a long text the JSON parser kept as bytes: decode_base64 takes both.
+        if not isinstance(data, (str, LargeString)):
             self.fail("invalid")
         return data
 
@@ -283,6 +366,7 @@ class FaxCreateSerializer(serializers.Serializer):
     client_reference = serializers.CharField(
         required=False, allow_null=True, max_length=128, allow_blank=False
     )
+    retry = FaxRetryInputSerializer(required=False)
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()

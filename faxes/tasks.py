@@ -13,7 +13,16 @@ import random
 from celery import shared_task
 from django.db import OperationalError
 
-from faxes.services import carrier_events, fax_email, inbound, intake, pipeline, sweeper
+from faxes.services import (
+    carrier_events,
+    documents,
+    fax_email,
+    inbound,
+    intake,
+    pipeline,
+    redial,
+    sweeper,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -106,18 +115,40 @@ def fax_email_send_task(self, email_id: int) -> None:  # noqa: ANN001
     max_retries=5,
 )
 def simulator_step_task(
-    *, carrier_fax_id: str, index: int, to: str, from_: str, client_state: str
+    *, carrier_fax_id: str, index: int, to: str, from_: str, client_state: str, call: int = 1
 ) -> None:
-    """One step of a simulated fax, applied like a Telnyx webhook (queue `events`)."""
+    """One step of a simulated fax's `call`-th call, applied like a Telnyx webhook (queue
+    `events`)."""
     carrier_events.simulator_step_apply(
-        carrier_fax_id=carrier_fax_id, index=index, to=to, from_=from_, client_state=client_state
+        carrier_fax_id=carrier_fax_id,
+        index=index,
+        to=to,
+        from_=from_,
+        client_state=client_state,
+        call=call,
+    )
+
+
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    time_limit=30,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def simulator_cancel_task(*, carrier_fax_id: str, to: str, from_: str, client_state: str) -> None:
+    """The end of a simulated fax that was canceled, applied like a Telnyx webhook."""
+    carrier_events.simulator_cancel_apply(
+        carrier_fax_id=carrier_fax_id, to=to, from_=from_, client_state=client_state
     )
 
 
 @shared_task(ignore_result=True, time_limit=300)
 def faxes_sweep_task() -> None:
     """Periodic: restart faxes whose task is overdue (failing those out of restarts); ask the
-    carrier about silent ones; fetch received faxes whose media task was lost."""
+    carrier about silent ones; fetch received faxes whose media task was lost; send the faxes
+    whose redial is due."""
     outcome = sweeper.faxes_restart_stalled()
     if outcome.restarted or outcome.failed:
         logger.warning(
@@ -129,9 +160,20 @@ def faxes_sweep_task() -> None:
     resent, failed = inbound.inbound_faxes_sweep()
     if resent or failed:
         logger.warning("Sweep: resent %d received faxes' media tasks, failed %d", resent, failed)
+    redialed = redial.faxes_redial_due()
+    if redialed:
+        logger.info("Sweep: %d faxes redialed", len(redialed))
 
 
 @shared_task(ignore_result=True)
 def idempotency_keys_purge_task() -> None:
     deleted = intake.idempotency_keys_purge()
     logger.info("Purged %d idempotency keys older than 24 hours.", deleted)
+
+
+@shared_task(ignore_result=True, time_limit=300, soft_time_limit=240)
+def documents_purge_task() -> None:
+    """Periodic (each minute): delete documents past their account's retention, in batches."""
+    purged = documents.documents_purge_due()
+    if purged:
+        logger.info("Retention: purged %d documents.", purged)

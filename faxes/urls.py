@@ -9,6 +9,8 @@ urlpatterns = [
     path("faxes", views.fax_list, name="dashboard_list"),
     path("faxes/send", views.fax_send, name="dashboard_send"),
     path("faxes/<id:fax_id>", views.fax_detail, name="dashboard_detail"),
+    path("faxes/<id:fax_id>/document", views.fax_document, name="dashboard_document"),
+    path("faxes/<id:fax_id>/cancel", views.fax_cancel_view, name="dashboard_cancel"),
     path(
         "faxes/<id:fax_id>/pages/<int:page_number>.png",
         views.fax_page_image,

@@ -1,6 +1,6 @@
-"""/dashboard/faxes: the account's faxes and each one's history, and sending a fax, on every plan
-(plans gate only the API); /dashboard/inbox: the faxes received on its numbers, with their pages
-rendered on the server."""
+"""/dashboard/faxes: the account's faxes and each one's history, sending a fax, on every plan
+(plans gate only the API), the download of a fax's document and its cancel; /dashboard/inbox:
+the faxes received on its numbers, with their pages rendered on the server."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ import secrets
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Account
-from accounts.permissions import Action, member_required
-from accounts.selectors import account_of_member
-from audit.services import actor_from_request
+from accounts.permissions import Action, member_required, role_allows
+from accounts.selectors import account_for_documents, account_of_member
+from audit.services import actor_for_user, actor_from_request
 from developers.selectors import webhook_deliveries_for_object
 from fax_numbers.selectors import fax_numbers_of_account
 from faxes.documents import DocumentError
@@ -32,6 +34,21 @@ from faxes.selectors import (
     fax_of_member_account,
     faxes_newest_first,
     faxes_received_newest_first,
+)
+from faxes.services.cancel import (
+    CancelCarrierUnavailable,
+    CancelOutcome,
+    FaxNotCancelable,
+    fax_cancel,
+)
+from faxes.services.documents import (
+    DocumentDownload,
+    DocumentMissing,
+    DocumentNotReady,
+    DocumentPurged,
+    DocumentUnavailable,
+    StorageUnavailable,
+    fax_document_download,
 )
 from faxes.services.inbound import fax_mark_read, fax_page_view
 from faxes.services.intake import (
@@ -64,6 +81,15 @@ def fax_list(request: HttpRequest) -> HttpResponse:
     return render(request, "faxes/list.html", {"page": page, "livemode": livemode})
 
 
+def _may_download(request: HttpRequest) -> bool:
+    """Whether the fax page offers the download: the same check the download itself makes."""
+    try:
+        account_for_documents(request)
+    except PermissionDenied:
+        return False
+    return True
+
+
 @member_required(Action.READ_FAXES)
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
@@ -84,6 +110,9 @@ def _pages_shown(fax: Fax) -> range:
     """The received pages the fax page shows as images (none until they are stored)."""
     if fax.direction != Direction.INBOUND or fax.status != FaxStatus.RECEIVED:
         return range(0)
+    if not fax.document:
+        # Deleted by the retention purge or on request: the pages are gone with it.
+        return range(0)
     return range(1, (fax.page_count or 0) + 1)
 
 
@@ -96,12 +125,88 @@ def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
         fax_mark_read(fax=fax)
     context = {
         "fax": fax,
+        "can_download": _may_download(request),
+        "can_cancel": (
+            fax.direction == Direction.OUTBOUND
+            and not fax.is_terminal
+            and role_allows(request.membership.role, Action.SEND_FAXES)
+        ),
         "events": fax_history(fax=fax),
         "deliveries": webhook_deliveries_for_object(account_id=fax.account_id, object_id=fax.pk),
         "emails": fax_emails(fax=fax),
         "pages": _pages_shown(fax),
     }
     return render(request, "faxes/detail.html", context)
+
+
+def document_response(download: DocumentDownload) -> StreamingHttpResponse:
+    """A document as an attachment, streamed as it is decrypted, never stored by a cache."""
+    response = StreamingHttpResponse(download.chunks, content_type=download.content_type)
+    response["Content-Length"] = str(download.size)
+    response["Content-Disposition"] = f'attachment; filename="{download.filename}"'
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def document_unavailable_response(
+    request: HttpRequest, fax: Fax, error: DocumentUnavailable
+) -> HttpResponse:
+    """The page for a document that cannot be downloaded, with the status the API would give."""
+    if isinstance(error, DocumentMissing):
+        status = 404
+    elif isinstance(error, DocumentPurged):
+        status = 410
+    elif isinstance(error, DocumentNotReady):
+        status = 409
+    elif isinstance(error, StorageUnavailable):
+        status = 503
+    else:
+        status = 410
+    return render(
+        request,
+        "faxes/document_unavailable.html",
+        {"fax": fax, "message": error.message},
+        status=status,
+    )
+
+
+@member_required(Action.READ_FAXES)
+@require_GET
+def fax_document(request: HttpRequest, fax_id: str) -> HttpResponse:
+    """The fax's PDF for members whose role may read faxes; the download is recorded in the
+    audit log. A GET with no other effect, so it needs no CSRF token."""
+    fax = fax_of_member_account(account=account_for_documents(request), fax_id=fax_id)
+    if fax is None:
+        raise Http404("No such fax.")
+    try:
+        download = fax_document_download(
+            fax=fax, actor=actor_from_request(request), via="dashboard"
+        )
+    except DocumentUnavailable as error:
+        return document_unavailable_response(request, fax, error)
+    return document_response(download)
+
+
+@member_required(Action.SEND_FAXES)
+@require_POST
+def fax_cancel_view(request: HttpRequest, fax_id: str) -> HttpResponse:
+    """The Cancel button of a fax's page, for members whose role may send faxes."""
+    fax = _fax(request, fax_id)
+    try:
+        outcome = fax_cancel(fax=fax, actor=actor_for_user(request.user, request))
+    except FaxNotCancelable as refused:
+        messages.error(request, f"This fax is {refused.status} and can no longer be canceled.")
+    except CancelCarrierUnavailable:
+        messages.error(request, "The carrier could not be reached; nothing changed. Try again.")
+    else:
+        if outcome == CancelOutcome.CANCELED:
+            messages.success(request, "Canceled: the fax will not be sent.")
+        else:
+            messages.success(
+                request, "Cancel requested: the carrier is stopping the fax, if it is in time."
+            )
+    return redirect("faxes:dashboard_detail", fax_id=fax.pk)
 
 
 @member_required(Action.READ_FAXES)

@@ -74,14 +74,15 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so that every answer (an early error, a redirect, a static file) has a Request-Id,
+    # First of all: it times every request, and labels it with the final status.
+    "sendfaxmail.lib.metrics.RequestMetricsMiddleware",
+    # Next, so that every answer (an early error, a redirect, a static file) has a Request-Id,
     # and every /v1 answer, whichever middleware made it, reaches the request log.
     "sendfaxmail.lib.middleware.RequestIdMiddleware",
     "developers.middleware.RequestLogMiddleware",
     # These two come next so that they see every answer, Django's own error pages included.
     "sendfaxmail.lib.middleware.NoStoreMiddleware",
     "sendfaxmail.lib.middleware.ApiAnswersMiddleware",
-    "sendfaxmail.lib.middleware.CollectAfterLargeBodiesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -324,7 +325,7 @@ REST_FRAMEWORK = {
         "developers.permissions.HasScope",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["developers.throttling.ApiKeyRateThrottle"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["sendfaxmail.lib.api.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["sendfaxmail.lib.api.LimitedJSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "sendfaxmail.lib.api.JSONOnlyNegotiation",
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",
@@ -411,10 +412,13 @@ CELERY_TASK_ROUTES = {
     "faxes.tasks.inbound_media_fetch_task": {"queue": "fetch"},
     "faxes.tasks.fax_submit_task": {"queue": "carrier"},
     "faxes.tasks.simulator_step_task": {"queue": "events"},
+    "faxes.tasks.simulator_cancel_task": {"queue": "events"},
     "developers.tasks.*": {"queue": "webhooks"},
 }
 CELERY_BEAT_SCHEDULE = {
     "faxes-sweep": {"task": "faxes.tasks.faxes_sweep_task", "schedule": 60.0},
+    # Documents past their account's retention (0 days: within a minute of the fax finishing).
+    "documents-purge": {"task": "faxes.tasks.documents_purge_task", "schedule": 60.0},
     "idempotency-keys-purge": {
         "task": "faxes.tasks.idempotency_keys_purge_task",
         "schedule": 3600.0,
@@ -466,3 +470,8 @@ LOGGING = {
         },
     },
 }
+
+# GET /metrics (Prometheus text format) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset,
+# the route answers 404. Worker processes' metrics are included when every process shares
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus-client from the environment; README, "Metrics").
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

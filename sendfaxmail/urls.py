@@ -15,6 +15,7 @@ from fax_numbers import api as numbers_api
 from faxes import api as faxes_api
 from faxes.webhooks import telnyx_webhook
 from sendfaxmail.lib.errors import not_found_view
+from sendfaxmail.lib.metrics import metrics_view
 from sendfaxmail.views import healthz
 
 admin.site.site_header = "SendFaxMail support"
@@ -37,6 +38,7 @@ v1_urlpatterns = [
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:home"), name="root"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("dashboard/", include((dashboard_urlpatterns, "dashboard"))),
     path("dashboard/", include("developers.urls")),

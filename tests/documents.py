@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 
 import pikepdf
 from PIL import Image
@@ -69,3 +70,24 @@ def page_texts(pdf: bytes) -> list[str]:
         return [" ".join(page.get_textpage().get_text_range().split()) for page in document]
     finally:
         document.close()
+
+
+def large_pdf_bytes(size: int) -> bytes:
+    """A 1-page PDF of about `size` bytes: an image of random samples, stored uncompressed."""
+    width = 1000
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=(612, 792))
+    image = pdf.make_stream(
+        os.urandom(width * (size // width)),
+        Type=pikepdf.Name.XObject,
+        Subtype=pikepdf.Name.Image,
+        Width=width,
+        Height=size // width,
+        ColorSpace=pikepdf.Name.DeviceGray,
+        BitsPerComponent=8,
+    )
+    page.add_resource(image, pikepdf.Name.XObject, pikepdf.Name.Im0)
+    page.obj.Contents = pdf.make_stream(b"q 612 0 0 792 0 0 cm /Im0 Do Q")
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
+    return out.getvalue()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import http.server
 import json
 import logging
 import socket
@@ -509,3 +510,65 @@ def test_it_round_trips_our_fax_id_through_client_state() -> None:
 )
 def test_it_decodes_junk_client_state_to_none(junk: str | None) -> None:
     assert decode_client_state(junk) is None
+
+
+class _KeepAliveTelnyx(http.server.ThreadingHTTPServer):
+    """Answers every POST /v2/faxes with a queued fax, over kept-alive connections, and counts
+    the connections it accepted."""
+
+    daemon_threads = True
+    connections = 0
+
+
+class _KeepAliveHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _KeepAliveTelnyx
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections += 1
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.dumps({"data": _fax_json()}).encode()
+        self.send_response(202)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def keep_alive_telnyx(settings) -> Iterator[_KeepAliveTelnyx]:
+    server = _KeepAliveTelnyx(("127.0.0.1", 0), _KeepAliveHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.TELNYX_API_KEY = "KEY-keep-alive"
+    settings.TELNYX_API_BASE = f"http://127.0.0.1:{server.server_port}/v2"
+    settings.TELNYX_CONNECTION_ID = "conn-keep-alive"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_settings_client_reuses_its_connection_from_one_fax_to_the_next(
+    keep_alive_telnyx: _KeepAliveTelnyx,
+) -> None:
+    for _ in range(3):
+        TelnyxClient.from_settings().send_fax(**SEND_ARGS)
+
+    assert keep_alive_telnyx.connections == 1
+
+
+def test_the_settings_client_follows_a_change_of_api_key(
+    keep_alive_telnyx: _KeepAliveTelnyx, settings
+) -> None:
+    first = TelnyxClient.from_settings()
+    settings.TELNYX_API_KEY = "KEY-rotated"
+
+    second = TelnyxClient.from_settings()
+
+    assert second is not first
+    assert second._session.headers["Authorization"] == "Bearer KEY-rotated"

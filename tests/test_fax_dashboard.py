@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import Account
+from audit.models import Action, AuditEntry
 from faxes.models import FaxStatus
 from faxes.services import status as fax_status
 from tests.factories import FaxFactory
@@ -78,3 +79,64 @@ def test_an_id_with_a_nul_byte_is_a_404_not_a_500(owner_client: Client, path: st
     method = owner_client.post if path.endswith("revoke") else owner_client.get
 
     assert method(path).status_code == 404
+
+
+def test_the_owner_cancels_a_queued_fax_with_the_button(
+    owner_client: Client, account: Account
+) -> None:
+    fax = FaxFactory(account=account)
+    page = owner_client.get(f"/dashboard/faxes/{fax.pk}").content.decode()
+    assert 'id="cancel-fax-form"' in page
+
+    response = owner_client.post(f"/dashboard/faxes/{fax.pk}/cancel", follow=True)
+
+    fax.refresh_from_db()
+    assert fax.status == FaxStatus.CANCELED
+    assert "Canceled: the fax will not be sent." in response.content.decode()
+    [entry] = AuditEntry.objects.filter(action=Action.FAX_CANCELED, target_id=fax.pk)
+    assert (entry.actor_type, entry.actor_id) == ("member", str(account.owner.pk))
+    assert 'id="cancel-fax-form"' not in response.content.decode()
+
+
+def test_the_cancel_button_needs_the_csrf_token(account: Account) -> None:
+    fax = FaxFactory(account=account)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(account.owner)
+
+    response = client.post(f"/dashboard/faxes/{fax.pk}/cancel")
+
+    assert response.status_code == 403
+    fax.refresh_from_db()
+    assert fax.status == FaxStatus.QUEUED
+
+
+def test_a_viewer_may_not_cancel(account: Account) -> None:
+    from tests.factories import member
+
+    fax = FaxFactory(account=account)
+    client = Client()
+    client.force_login(member(account, "viewer"))
+
+    response = client.post(f"/dashboard/faxes/{fax.pk}/cancel")
+
+    assert response.status_code == 403
+    fax.refresh_from_db()
+    assert fax.status == FaxStatus.QUEUED
+
+
+def test_another_accounts_fax_cannot_be_canceled(owner_client: Client, other_account) -> None:
+    fax = FaxFactory(account=other_account)
+
+    response = owner_client.post(f"/dashboard/faxes/{fax.pk}/cancel")
+
+    assert response.status_code == 404
+    fax.refresh_from_db()
+    assert fax.status == FaxStatus.QUEUED
+
+
+def test_a_finished_fax_has_no_cancel_button(owner_client: Client, account: Account) -> None:
+    fax = FaxFactory(account=account, status=FaxStatus.DELIVERED)
+
+    page = owner_client.get(f"/dashboard/faxes/{fax.pk}").content.decode()
+
+    assert 'id="cancel-fax-form"' not in page

@@ -352,3 +352,50 @@ def test_each_attempt_uploads_under_a_new_media_name(telnyx, accepted_fax) -> No
     assert f"{fax.id}-1.pdf".encode() in uploads[0]
     assert f"{fax.id}-2.pdf".encode() in uploads[1]
     assert len(names) == 2
+
+
+def test_an_altered_document_fails_the_fax_as_document_invalid(telnyx, accepted_fax) -> None:
+    fax = accepted_fax()
+    with open(fax.document.path, "r+b") as stored:
+        stored.seek(-1, 2)
+        last = stored.read(1)
+        stored.seek(-1, 2)
+        stored.write(bytes([last[0] ^ 0x01]))
+
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
+
+    fax.refresh_from_db()
+    assert (fax.status, fax.failure_reason) == (FaxStatus.FAILED, "document_invalid")
+    assert "could not be read back" in fax.failure_message
+    assert telnyx.posts_to("/media") == []
+
+
+def test_a_document_under_a_dropped_key_fails_the_fax(telnyx, accepted_fax, settings) -> None:
+    from sendfaxmail.lib.crypto import generate_key
+
+    fax = accepted_fax()
+    settings.DOCUMENT_ENCRYPTION_KEYS = [generate_key()]
+
+    fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
+
+    fax.refresh_from_db()
+    assert (fax.status, fax.failure_reason) == (FaxStatus.FAILED, "document_invalid")
+
+
+def test_a_storage_outage_means_retry_later(telnyx, accepted_fax, monkeypatch) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from sendfaxmail.lib.storage import EncryptedStorage
+
+    def unreachable(self, name):
+        raise EndpointConnectionError(endpoint_url="http://s3.invalid")
+
+    fax = accepted_fax()
+    monkeypatch.setattr(EncryptedStorage, "open_plaintext", unreachable)
+
+    with pytest.raises(fax_pipeline.RetryLater, match="document storage unavailable") as later:
+        fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
+
+    fax.refresh_from_db()
+    assert fax.status == FaxStatus.SUBMITTING
+    assert later.value.token == fax.submit_token

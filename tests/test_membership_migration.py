@@ -38,3 +38,12 @@ def test_owners_become_owner_members_and_other_users_developers() -> None:
     )
     assert roles == {"owner@example.com": "owner", "colleague@example.com": "developer"}
     assert not Membership.objects.filter(user_id=staff.pk).exists()
+
+
+@pytest.fixture(autouse=True)
+def _back_to_the_latest_schema():
+    """Later accounts migrations (after AFTER) are applied again, for the tests that follow."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())

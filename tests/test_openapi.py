@@ -28,6 +28,29 @@ OPERATIONS = {
     ("post", "/v1/faxes"): {"201", "400", "401", "403", "409", "413", "415", "422", "429"},
     ("get", "/v1/faxes"): {"200", "400", "401", "403", "429"},
     ("get", "/v1/faxes/{fax_id}"): {"200", "401", "403", "404", "429"},
+    ("get", "/v1/faxes/{fax_id}/document"): {
+        "200",
+        "401",
+        "403",
+        "404",
+        "409",
+        "410",
+        "429",
+        "503",
+    },
+    ("delete", "/v1/faxes/{fax_id}/document"): {"200", "401", "403", "404", "409", "429"},
+    ("post", "/v1/faxes/{fax_id}/cancel"): {
+        "200",
+        "202",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "422",
+        "429",
+        "503",
+    },
     ("get", "/v1/numbers"): {"200", "401", "403", "429"},
     ("post", "/v1/test_helpers/inbound_faxes"): {"201", "400", "401", "403", "413", "415", "429"},
 }
@@ -72,6 +95,11 @@ def test_it_documents_each_answer_of_each_operation(
     assert set(operation["responses"]) == OPERATIONS[method, path]
     assert operation["security"] == [{"bearerAuth": []}]
     for status, response in operation["responses"].items():
+        if "application/pdf" in response["content"]:
+            assert response["content"] == {
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}}
+            }
+            continue
         body = response["content"]["application/json"]["schema"]
         if status.startswith("2"):
             assert body["$ref"] != ERROR_REF
@@ -121,10 +149,14 @@ def test_it_documents_the_fax_resource(schema: dict[str, Any]) -> None:
         "failure_reason",
         "failure_message",
         "completed_at",
+        "cancel_requested_at",
+        "next_attempt_at",
     }
     document = _component(schema, fields["document"]["allOf"][0]["$ref"].rsplit("/", 1)[1])
     assert document["properties"]["content_type"]["nullable"] is True
     assert document["properties"]["size_bytes"]["nullable"] is True
+    assert document["properties"]["purged_at"]["nullable"] is True
+    assert document["properties"]["purged_at"]["format"] == "date-time"
     status = _component(schema, fields["status"]["allOf"][0]["$ref"].rsplit("/", 1)[1])
     assert status["enum"] == [
         "queued",
@@ -147,7 +179,7 @@ def test_it_documents_the_fax_resource(schema: dict[str, Any]) -> None:
 def test_it_documents_the_list_envelope(schema: dict[str, Any]) -> None:
     page = _component(schema, "FaxList")
 
-    assert set(page["required"]) == {"object", "data", "page", "limit", "has_more"}
+    assert set(page["required"]) == {"object", "data", "limit", "has_more", "next_cursor"}
     assert page["properties"]["object"]["allOf"] == [{"type": "string", "enum": ["list"]}]
     assert page["properties"]["data"]["items"] == {"$ref": "#/components/schemas/Fax"}
     assert page["properties"]["has_more"]["type"] == "boolean"
@@ -169,8 +201,16 @@ def test_it_documents_the_send_request(schema: dict[str, Any]) -> None:
         "header",
         "header_text",
         "client_reference",
+        "retry",
     }
     assert request["required"] == ["to"]
+    retry = _component(schema, "FaxRetryInputRequest")
+    assert retry["required"] == ["attempts"]
+    assert retry["additionalProperties"] is False
+    assert (
+        retry["properties"]["attempts"]["minimum"],
+        retry["properties"]["attempts"]["maximum"],
+    ) == (0, 5)
     assert request["additionalProperties"] is False
     assert [branch["required"] for branch in request["oneOf"]] == [
         ["document"],

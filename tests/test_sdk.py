@@ -242,17 +242,30 @@ def test_it_gets_a_fax_as_it_is_now(sfm, business) -> None:
 
 def test_it_lists_every_fax_across_pages_newest_first(connect, secret: str, business) -> None:
     created = [FaxFactory(account=business).id for _ in range(7)]
-    pages: list[str] = []
+    asked: list[httpx.QueryParams] = []
 
-    def record(request: httpx.Request) -> None:
-        pages.append(request.url.params.get("page", "1"))
-
-    http = httpx.Client(event_hooks={"request": [record]})
+    http = httpx.Client(event_hooks={"request": [lambda request: asked.append(request.url.params)]})
     faxes = list(connect(secret, http_client=http).faxes.list(limit=3))
     http.close()
 
     assert [fax.id for fax in faxes] == created[::-1]
-    assert pages == ["1", "2", "3"]
+    # The first page by default, the next ones by the cursor each answer gives.
+    assert ["cursor" in params for params in asked] == [False, True, True]
+    assert all("page" not in params for params in asked)
+
+
+def test_a_listing_skips_and_repeats_nothing_while_faxes_arrive(
+    connect, secret: str, business
+) -> None:
+    created = [FaxFactory(account=business).id for _ in range(6)]
+    listing = connect(secret).faxes.list(limit=2)
+
+    first = [next(listing).id, next(listing).id]
+    arrived = [FaxFactory(account=business).id for _ in range(3)]
+    rest = [fax.id for fax in listing]
+
+    assert first + rest == created[::-1]
+    assert not set(arrived) & set(first + rest)
 
 
 def test_it_fetches_a_page_only_when_the_iteration_reaches_it(
@@ -286,6 +299,44 @@ def test_it_lists_the_accounts_numbers(sfm, business) -> None:
     assert isinstance(number, sdk.FaxNumber)
     assert number.number == business.fax_numbers.get().number
     assert number.created_at.tzinfo is not None
+
+
+# --- Canceling ----------------------------------------------------------------------------
+
+
+def test_it_cancels_a_queued_fax(sfm, business) -> None:
+    sent = sfm.faxes.send(to=TO, url="https://docs.example.com/a.pdf")
+
+    fax = sfm.faxes.cancel(sent.id)
+
+    assert (fax.id, fax.status, fax.finished) == (sent.id, "canceled", True)
+    assert fax.cancel_requested_at is None
+    assert sfm.faxes.get(sent.id).status == "canceled"
+
+
+def test_canceling_a_finished_fax_raises_fax_not_cancelable(sfm, business) -> None:
+    fax = FaxFactory(account=business, status=FaxStatus.DELIVERED)
+
+    with pytest.raises(errors.FaxNotCancelable) as raised:
+        sfm.faxes.cancel(fax.id)
+
+    assert (raised.value.status, raised.value.code) == (409, "fax_not_cancelable")
+    assert isinstance(raised.value, errors.Conflict)
+
+
+def test_a_cancel_carries_an_idempotency_key(connect, secret: str, business) -> None:
+    fax = FaxFactory(account=business)
+    keys: list[str | None] = []
+    http = httpx.Client(
+        event_hooks={"request": [lambda r: keys.append(r.headers.get("Idempotency-Key"))]}
+    )
+
+    connect(secret, http_client=http).faxes.cancel(fax.id)
+    http.close()
+
+    [key] = keys
+    assert key
+    assert IdempotencyKey.objects.filter(account=business, key=key).exists()
 
 
 # --- Errors -------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def test_an_html_accept_header_still_gets_json(api_client: ApiClient) -> None:
 def test_unknown_routes_answer_the_envelope_to_any_method_without_csrf(method: str) -> None:
     from django.test import Client
 
-    response = getattr(Client(enforce_csrf_checks=True), method)("/v1/faxes/fax_x/cancel")
+    response = getattr(Client(enforce_csrf_checks=True), method)("/v1/faxes/fax_x/teleport")
 
     assert response.status_code in (404, 405)
     assert response.json()["error"]["code"] in ("not_found", "method_not_allowed")
@@ -194,3 +194,12 @@ def test_a_query_cut_off_by_the_timeout_is_stopped_on_the_server_and_rolled_back
 )
 def test_every_v1_answer_says_no_store(api_client: ApiClient, path: str, extra: dict) -> None:
     assert api_client.get(path, **extra)["Cache-Control"] == "no-store"
+
+
+def test_cancel_without_a_key_is_401_without_csrf() -> None:
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/v1/faxes/fax_x/cancel")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "authentication_required"

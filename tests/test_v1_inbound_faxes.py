@@ -75,6 +75,7 @@ def test_it_shows_a_received_fax_with_its_sender_as_given(api_client, account, p
         "count": 1,
         "cover_page": False,
         "header": False,
+        "purged_at": None,
     }
 
 

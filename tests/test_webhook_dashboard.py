@@ -55,6 +55,8 @@ def test_no_event_chosen_means_all_events(owner_client: Client, account: Account
         "fax.sending",
         "fax.delivered",
         "fax.failed",
+        "fax.canceled",
+        "fax.retry_scheduled",
         "fax.received",
     ]
 

@@ -27,6 +27,7 @@ from developers.models import (
     WebhookEvent,
 )
 from developers.services.webhook_endpoints import WebhookError, webhook_endpoint_set_enabled
+from sendfaxmail.lib import metrics
 from sendfaxmail.lib.fetch import FetchError, post
 from sendfaxmail.lib.http import seconds_from_header
 from sendfaxmail.lib.signing import sign_standard_webhook
@@ -204,6 +205,7 @@ def webhook_delivery_attempt(*, delivery_id: str) -> WebhookDelivery | None:
         )
     except FetchError as error:
         return _failed(delivery, error=error.message)
+    metrics.webhook_answered(seconds=result.elapsed_ms / 1000)
     delivery.last_status_code = result.status_code
     delivery.last_response_ms = result.elapsed_ms
     delivery.last_response_body = result.body.decode("utf-8", "replace")[:KEPT_RESPONSE_CHARACTERS]
@@ -263,9 +265,11 @@ def _finish(
     delivery.next_attempt_at = now + retry_after if retry_after else None
     delivery.leased_until = None
     delivery.last_error = error[:300]
-    WebhookDelivery.objects.filter(
+    recorded = WebhookDelivery.objects.filter(
         pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=read_attempts
     ).update(**{name: getattr(delivery, name) for name in RECORDED_FIELDS})
+    if recorded:
+        metrics.webhook_attempt_recorded(status=status, event_created_at=delivery.event.created_at)
     return delivery
 
 

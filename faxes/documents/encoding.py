@@ -14,6 +14,7 @@ from faxes.documents.base import (
     DocumentError,
     check_size,
 )
+from sendfaxmail.lib.api import LargeString
 
 _MAGIC = (
     (b"%PDF-", "application/pdf"),
@@ -52,6 +53,9 @@ def decode_base64(text: object, *, max_bytes: int | None = None) -> bytes:
 
     Raises DocumentError(param="document.content") with a message that says what to fix.
     """
+    limit = settings.MAX_DOCUMENT_BYTES if max_bytes is None else max_bytes
+    if isinstance(text, LargeString):
+        return _decode_large(text, limit=limit)
     if not isinstance(text, str):
         raise DocumentError(
             "The content must be a string of base64-encoded bytes.", param=CONTENT_PARAM
@@ -62,7 +66,6 @@ def decode_base64(text: object, *, max_bytes: int | None = None) -> bytes:
             "The content is empty. Send the document's bytes encoded as base64.",
             param=CONTENT_PARAM,
         )
-    limit = settings.MAX_DOCUMENT_BYTES if max_bytes is None else max_bytes
     check_size(_decoded_length(compact), limit=limit)
     try:
         return binascii.a2b_base64(compact, strict_mode=True)
@@ -70,10 +73,26 @@ def decode_base64(text: object, *, max_bytes: int | None = None) -> bytes:
         raise DocumentError(_explain_bad_base64(text, compact), param=CONTENT_PARAM) from None
 
 
+def _decode_large(text: LargeString, *, limit: int) -> bytes:
+    """Decode base64 that the JSON parser left in the request body's bytes: straight from there,
+    with no copy of the text. It has no escapes, so no line breaks either."""
+    view = text.view
+    padding = 2 if view[-2:] == b"==" else 1 if view[-1:] == b"=" else 0
+    check_size(len(view) * 3 // 4 - padding, limit=limit)
+    try:
+        return binascii.a2b_base64(view, strict_mode=True)
+    except (binascii.Error, ValueError):
+        # The error path may copy the text: it says where the first bad character is.
+        whole = text.as_str()
+        compact = whole.replace("\r", "").replace("\n", "")
+        raise DocumentError(_explain_bad_base64(whole, compact), param=CONTENT_PARAM) from None
+
+
 def _decoded_length(compact: str) -> int:
     """How many bytes `compact` decodes to if it is valid base64 (an upper bound otherwise)."""
-    padding = len(compact) - len(compact.rstrip("="))
-    return len(compact) * 3 // 4 - min(padding, 2)
+    # Not `rstrip("=")`: that copies the whole text, 27 MB for a 20 MB document.
+    padding = 2 if compact.endswith("==") else 1 if compact.endswith("=") else 0
+    return len(compact) * 3 // 4 - padding
 
 
 def _explain_bad_base64(text: str, compact: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -34,9 +34,14 @@ from faxes.documents import (
 from faxes.documents.base import check_size
 from faxes.documents.compose import TOTAL_PARAM, CoverPage, FaxParties, assemble
 from faxes.models import DocumentSource, Fax, FaxEvent, IdempotencyKey
-from faxes.selectors import fax_from_number_allowed, fax_from_number_default
+from faxes.selectors import (
+    fax_from_number_allowed,
+    fax_from_number_default,
+    fax_retry_defaults,
+)
 from faxes.serializers import fax_public
 from faxes.services.pipeline import fax_pipeline_start
+from sendfaxmail.lib.api import LargeString
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # How long a request waits for another request holding the same Idempotency-Key before it is
@@ -54,7 +59,7 @@ class InlineDocument:
     """A document sent in the request: base64 `content` of the declared `content_type` (None for
     a file uploaded from a browser, whose type is taken from its magic bytes)."""
 
-    content: str
+    content: str | LargeString
     content_type: str | None
 
 
@@ -78,6 +83,9 @@ class FaxRequest:
     document: InlineDocument | None
     document_url: str | None
     client_reference: str | None
+    # Automatic redial; None: the account's setting.
+    retry_attempts: int | None = None
+    retry_interval_seconds: int | None = None
     documents: tuple[InlineDocument | UrlDocument, ...] = ()
     cover_page: CoverPage | None = None
     header: bool = True
@@ -136,6 +144,10 @@ def request_fingerprint(*, method: str, path: str, body: Any) -> str:
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
 
 
+# Hashing a document's text this much at a time needs no copy of the whole text.
+_HASH_CHUNK = 1024 * 1024
+
+
 def _without_content(body: Any) -> Any:
     if not isinstance(body, dict):
         return body
@@ -146,10 +158,17 @@ def _without_content(body: Any) -> Any:
 
 
 def _content_digested(document: Any) -> Any:
-    if not isinstance(document, dict) or not isinstance(document.get("content"), str):
+    content = document.get("content") if isinstance(document, dict) else None
+    if isinstance(content, LargeString):
+        # The text's UTF-8 bytes, as the parser found them: the digest a str would give.
+        digest = hashlib.sha256(content.view)
+    elif isinstance(content, str):
+        digest = hashlib.sha256()
+        for start in range(0, len(content), _HASH_CHUNK):
+            digest.update(content[start : start + _HASH_CHUNK].encode())
+    else:
         return document
-    digest = hashlib.sha256(document["content"].encode()).hexdigest()
-    return {**document, "content": f"sha256:{digest}"}
+    return {**document, "content": f"sha256:{digest.hexdigest()}"}
 
 
 def fax_from_number_choose(*, account: Account, requested: str | None) -> str:
@@ -248,6 +267,8 @@ def fax_accept(
             document_url=None if prepared else parts[0][1].url,  # type: ignore[union-attr]
             document_urls=[] if prepared or len(parts) == 1 else [p.url for _, p in parts],  # type: ignore[union-attr]
             client_reference=request.client_reference,
+            retry_attempts=request.retry_attempts,
+            retry_interval_seconds=request.retry_interval_seconds,
             compose=FaxCompose(
                 document_count=len(parts),
                 cover_page=request.cover_page,
@@ -288,6 +309,69 @@ def fax_accept(
             raise IdempotencyConflict(in_progress=True) from None
         raise
     return FaxAccepted(fax_id=fax.id, representation=record.response_body)
+
+
+@dataclass(frozen=True)
+class IdempotentAnswer:
+    """An answer to a request that may carry an Idempotency-Key: its HTTP status, its body and
+    the fax it is about; `replayed` when it is the stored answer to an earlier request."""
+
+    status: int
+    body: dict[str, Any]
+    fax_id: str | None
+    replayed: bool = False
+
+
+def idempotently(
+    *,
+    account: Account,
+    livemode: bool,
+    key: str | None,
+    fingerprint: str,
+    run: Callable[[], IdempotentAnswer],
+) -> IdempotentAnswer:
+    """`run()` at most once per Idempotency-Key `key` (any request about a fax but its send,
+    which `fax_accept` handles). The key is claimed in the transaction that runs it, as
+    `fax_accept` claims it: a concurrent request waits, then replays the stored answer, or gets
+    IdempotencyConflict(in_progress); an exception from `run` rolls the claim back (errors are
+    not stored); a key used with another request is IdempotencyConflict(reused)."""
+    if key is None:
+        return run()
+    scope = {"account": account, "livemode": livemode, "key": key}
+    existing = IdempotencyKey.objects.filter(**scope).first()
+    if existing is not None:
+        return _replay_answer(existing, fingerprint)
+    try:
+        with transaction.atomic():
+            _claim_wait_limit()
+            with transaction.atomic():
+                record = IdempotencyKey.objects.create(
+                    **scope, fingerprint=fingerprint, response_status=0, response_body={}
+                )
+            _lift_wait_limit()
+            answer = run()
+            record.fax_id = answer.fax_id
+            record.response_status = answer.status
+            record.response_body = answer.body
+            record.save(update_fields=["fax", "response_status", "response_body"])
+    except IntegrityError:
+        return _replay_answer(IdempotencyKey.objects.get(**scope), fingerprint)
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+            raise IdempotencyConflict(in_progress=True) from None
+        raise
+    return answer
+
+
+def _replay_answer(record: IdempotencyKey, fingerprint: str) -> IdempotentAnswer:
+    if record.fingerprint != fingerprint:
+        raise IdempotencyConflict(in_progress=False)
+    return IdempotentAnswer(
+        status=record.response_status,
+        body=record.response_body,
+        fax_id=record.fax_id,
+        replayed=True,
+    )
 
 
 def _refuse_mixed(parts: list[tuple[str, InlineDocument | UrlDocument]]) -> None:
@@ -341,6 +425,8 @@ def fax_create(
     document: PreparedDocument | None,
     document_url: str | None,
     client_reference: str | None,
+    retry_attempts: int | None = None,
+    retry_interval_seconds: int | None = None,
     compose: FaxCompose | None = None,
     document_urls: list[str] | None = None,
 ) -> Fax:
@@ -358,6 +444,12 @@ def fax_create(
         client_reference=client_reference,
         enqueued_at=timezone.now(),
     )
+    if retry_attempts is None or retry_interval_seconds is None:
+        default_attempts, default_interval = fax_retry_defaults(account=account)
+        retry_attempts = default_attempts if retry_attempts is None else retry_attempts
+        if retry_interval_seconds is None:
+            retry_interval_seconds = default_interval
+    fax.retry_attempts, fax.retry_interval_seconds = retry_attempts, retry_interval_seconds
     compose = compose or FaxCompose()
     fax.document_count = compose.document_count
     fax.cover_page = asdict(compose.cover_page) if compose.cover_page else None
@@ -375,7 +467,9 @@ def fax_create(
         fax.document_url = document_url or ""
         fax.document_urls = document_urls or []
     try:
-        with transaction.atomic():
+        # No savepoint: callers run this inside their own transaction, which a failure here
+        # rolls back whole; a savepoint cost two round trips to PostgreSQL per send.
+        with transaction.atomic(savepoint=False):
             fax.save(force_insert=True)
             FaxEvent.objects.create(
                 fax=fax, source="api", type="fax.created", occurred_at=fax.created_at

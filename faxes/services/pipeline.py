@@ -35,8 +35,10 @@ from faxes.documents.compose import CoverPage, FaxParties, assemble, stamp_heade
 from faxes.models import DocumentSource, Fax, FaxStatus
 from faxes.services.status import fax_advance, fax_event_record, fax_fail
 from faxes.simulator import SimulatorCarrier
+from sendfaxmail.lib.crypto import DocumentCryptoError
 from sendfaxmail.lib.fetch import FetchError, fetch, without_query
 from sendfaxmail.lib.ids import make_id
+from sendfaxmail.lib.storage import storage_outage_errors
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +244,10 @@ def fax_claim(*, fax_id: str, token: str = "") -> str | None:
         kept = Fax.objects.filter(pk=fax_id, status=FaxStatus.SUBMITTING, submit_token=token)
         return token if kept.update(**lease) else None
     token = make_id("lease")[6:]
-    fresh = Fax.objects.filter(pk=fax_id, status=FaxStatus.QUEUED).exclude(document="")
+    # A fax waiting for its redial is not due before the sweeper clears `next_attempt_at`.
+    fresh = Fax.objects.filter(
+        pk=fax_id, status=FaxStatus.QUEUED, next_attempt_at__isnull=True
+    ).exclude(document="")
     if fresh.update(status=FaxStatus.SUBMITTING, submit_token=token, **lease):
         return token
     expired = Fax.objects.filter(pk=fax_id, status=FaxStatus.SUBMITTING, lease_expires_at__lt=now)
@@ -252,8 +257,10 @@ def fax_claim(*, fax_id: str, token: str = "") -> str | None:
 def _reconcile(fax: Fax, carrier: TelnyxClient | SimulatorCarrier) -> CarrierFax | None:
     """After a send whose outcome is unknown: the carrier's fax carrying our id, if it exists."""
     since = (fax.submitted_at or fax.created_at) - RECONCILE_SLACK
+    # The carrier's faxes of earlier calls (redials) carry our id too.
+    earlier = {attempt.get("carrier_fax_id") for attempt in fax.attempts}
     for candidate in carrier.find_faxes(to=fax.to_number, created_after=since):
-        if decode_client_state(candidate.client_state) == fax.id:
+        if decode_client_state(candidate.client_state) == fax.id and candidate.id not in earlier:
             return candidate
     return None
 
@@ -288,6 +295,7 @@ def fax_submit_to_carrier(*, fax_id: str, token: str = "") -> None:
             found = _reconcile(fax, carrier)
             if found is not None:
                 _adopt(fax, found, carrier=carrier.name, source="reconcile")
+                _cancel_if_requested_after_adopting(fax)
                 return
         sent = _upload_and_send(fax, carrier, token=token)
     except CarrierUnavailable as error:
@@ -307,6 +315,31 @@ def fax_submit_to_carrier(*, fax_id: str, token: str = "") -> None:
         raise RetryLater(error.message, token=token) from None
     if sent is not None:
         _adopt(fax, sent, carrier=carrier.name, source="pipeline")
+        _cancel_if_requested_after_adopting(fax)
+
+
+def _cancel_if_requested_after_adopting(fax: Fax) -> None:
+    """A cancel the customer asked for while our POST's outcome was unknown: now that the
+    carrier's id is stored, pass it on. (The cancel, for its part, passes it on itself when it
+    finds the id stored: `_adopt`'s update waits for the cancel's, so one of them sees both.)"""
+    fax.refresh_from_db(fields=["cancel_requested_at", "carrier_fax_id", "status"])
+    if fax.cancel_requested_at is None or fax.is_terminal or not fax.carrier_fax_id:
+        return
+    try:
+        fax_cancel_at_carrier(fax=fax)
+    except CarrierError as error:
+        logger.warning("Fax %s: could not pass its cancel on to the carrier (%s)", fax.id, error)
+
+
+def fax_cancel_at_carrier(*, fax: Fax) -> None:
+    """Ask the fax's carrier to cancel it. Raises CarrierRejected when the carrier says the fax
+    is past canceling (then the cancel request is withdrawn: the fax ends as the carrier
+    reports), CarrierUnavailable when it could not be asked."""
+    try:
+        carrier_for(fax).cancel_fax(fax.carrier_fax_id)
+    except CarrierRejected:
+        Fax.objects.filter(pk=fax.pk).update(cancel_requested_at=None)
+        raise
 
 
 def _upload_and_send(
@@ -324,6 +357,19 @@ def _upload_and_send(
             message="The stored document is missing; send the fax again.",
         )
         return None
+    except DocumentCryptoError as error:
+        # Altered at rest, or wrapped by a key no longer configured: retrying cannot help.
+        logger.error("Fax %s: its stored document cannot be decrypted: %s", fax.id, error)
+        fax_fail(
+            fax=fax,
+            reason="document_invalid",
+            message="The stored document could not be read back intact; send the fax again.",
+        )
+        return None
+    except storage_outage_errors() as error:
+        raise RetryLater(
+            f"document storage unavailable ({type(error).__name__})", token=token
+        ) from None
     if fax.header:
         # Stamped per attempt from the stored document, so that the date and time is when this
         # attempt is sent, as 47 U.S.C. § 227(d) requires.
@@ -334,15 +380,31 @@ def _upload_and_send(
     )
     # Stamp the attempt only while this worker still holds the lease; a worker that lost it
     # (stalled past its lease, taken over by the sweeper) must not send.
+    # Nor must it send a fax the customer canceled: the cancel either changed the status first
+    # (then this update matches nothing) or finds `submitted_at` stamped and goes to the carrier.
     now = timezone.now()
     still_mine = Fax.objects.filter(
         pk=fax.pk,
         status=FaxStatus.SUBMITTING,
         submit_token=token,
         lease_expires_at__gt=now,
+        cancel_requested_at__isnull=True,
     ).update(submitted_at=now, submit_attempts=F("submit_attempts") + 1)
     if not still_mine:
-        logger.warning("Fax %s: lease lost before sending; another worker has it", fax.id)
+        # A cancel requested while an earlier POST's outcome was unknown, which reconciliation
+        # then showed created nothing: nothing is with the carrier, so the fax ends canceled.
+        mine_to_cancel = Q(
+            status=FaxStatus.SUBMITTING, submit_token=token, cancel_requested_at__isnull=False
+        )
+        if not fax_advance(
+            fax=fax,
+            status=FaxStatus.CANCELED,
+            source="pipeline",
+            only_if=mine_to_cancel,
+            submit_token="",
+            lease_expires_at=None,
+        ):
+            logger.warning("Fax %s: not sent; canceled, or another worker has it", fax.id)
         return None
     try:
         return carrier.send_fax(

@@ -11,9 +11,11 @@ import logging
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from developers.services.webhook_deliveries import webhook_event_emit
+from faxes import metrics as fax_metrics
 from faxes.models import TERMINAL_STATUSES, Fax, FaxEvent, FaxStatus
 from faxes.selectors import fax_with_account
 from faxes.serializers import fax_public
@@ -47,15 +49,19 @@ def fax_event_record(
 
 
 @transaction.atomic
-def fax_advance(*, fax: Fax, status: FaxStatus, source: str, **fields: Any) -> bool:
-    """Move `fax` forward to `status`, never back, with `fields`. False if it was already there
-    or further (a late or duplicate report); the caller's row is then left as it was."""
+def fax_advance(
+    *, fax: Fax, status: FaxStatus, source: str, only_if: Q | None = None, **fields: Any
+) -> bool:
+    """Move `fax` forward to `status`, never back, with `fields`, if the row also matches
+    `only_if`. False if it was already there or further (a late or duplicate report), or does
+    not match; the caller's row is then left as it was."""
     now = timezone.now()
     if status in TERMINAL_STATUSES:
         fields.setdefault("completed_at", now)
-    changed = Fax.objects.filter(pk=fax.pk, status__in=_earlier_statuses(status)).update(
-        status=status, updated_at=now, **fields
-    )
+    rows = Fax.objects.filter(pk=fax.pk, status__in=_earlier_statuses(status))
+    if only_if is not None:
+        rows = rows.filter(only_if)
+    changed = rows.update(status=status, updated_at=now, **fields)
     if not changed:
         return False
     for name, value in {"status": status, "updated_at": now, **fields}.items():
@@ -69,14 +75,20 @@ def _status_changed(fax: Fax) -> None:
     """What follows a status change, inside its transaction: the customer's webhook event (an
     outbox row, so a rollback takes it back), carrying the fax as GET /v1/faxes/{id} shows it."""
     logger.info("Fax %s is now %s", fax.id, fax.status)
+    fax_metrics.fax_status_changed(fax)
     event_type = FAX_STATUS_EVENTS.get(fax.status)
-    if event_type is None:
-        return
+    if event_type is not None:
+        fax_customer_event_emit(fax=fax, type=event_type)
+
+
+def fax_customer_event_emit(*, fax: Fax, type: str) -> None:
+    """The customer's webhook event `type` about the fax as GET /v1/faxes/{id} shows it now, in
+    the caller's transaction (an outbox row)."""
     current = fax_with_account(fax_id=fax.pk)
     webhook_event_emit(
         account=current.account,
         livemode=current.livemode,
-        type=event_type,
+        type=type,
         object_id=current.id,
         data={"object": fax_public(current)},
     )
@@ -92,6 +104,33 @@ def fax_fail(*, fax: Fax, reason: str, message: str, source: str = "pipeline") -
         source=source,
         failure_reason=reason,
         failure_message=message,
+        submit_token="",
+        lease_expires_at=None,
+    )
+
+
+# A fax nobody has handed to the carrier yet: queued, or claimed by a worker that has not yet
+# stamped its POST (`_upload_and_send` stamps `submitted_at` only while the fax is submitting).
+NOT_WITH_THE_CARRIER = Q(status=FaxStatus.QUEUED) | Q(
+    status=FaxStatus.SUBMITTING, submitted_at__isnull=True
+)
+
+
+@transaction.atomic
+def fax_cancel_unsent(*, fax: Fax, source: str, requested: bool = False) -> bool:
+    """Cancel the fax if it is not with the carrier (NOT_WITH_THE_CARRIER); with `requested`,
+    only if the customer asked for it earlier (a worker finding a cancel it must honour).
+
+    One conditional update: a worker's stamp of its POST and this cannot both succeed.
+    """
+    condition = NOT_WITH_THE_CARRIER
+    if requested:
+        condition &= Q(cancel_requested_at__isnull=False)
+    return fax_advance(
+        fax=fax,
+        status=FaxStatus.CANCELED,
+        source=source,
+        only_if=condition,
         submit_token="",
         lease_expires_at=None,
     )

@@ -369,6 +369,11 @@ class DecryptingReader(_ChunkedStream):
         self._returned += len(data)
         return data
 
+    @property
+    def size(self) -> int | None:
+        """The plaintext's size, when the stored size was given."""
+        return self._size
+
     def _remaining_hint(self) -> int | None:
         if self._size is None:
             return None

@@ -1,8 +1,7 @@
-"""Middleware that knows no app: /v1 answers, `Cache-Control`, and large-body collection."""
+"""Middleware that knows no app: request ids, /v1 answers and `Cache-Control`."""
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
 import threading
@@ -21,11 +20,6 @@ from sendfaxmail.lib.errors import envelope
 logger = logging.getLogger(__name__)
 # Django logs a refused Host header under this name; a /v1 one is logged the same way.
 disallowed_host_logger = logging.getLogger("django.security.DisallowedHost")
-
-# A 20 MB document arrives as ~27 MB of base64 and leaves a body, its text and the decoded bytes
-# in reference cycles (DRF serializers point back at their parents) until the collector runs:
-# a worker grew by about 100 MB a send. Collecting after each large body keeps it flat.
-LARGE_BODY = 5 * 1024 * 1024
 
 # The envelope for an error answer that Django, not our DRF exception handler, produced.
 _CODES = {
@@ -95,8 +89,9 @@ class ApiAnswersMiddleware:
     - Any other error answer that is not JSON (a crash in a middleware, Django's own 400 for a
       malformed body) is replaced by the envelope for its status.
 
-    It must come first in MIDDLEWARE so that it sees every answer (after RequestIdMiddleware and
-    RequestLogMiddleware, which answer nothing themselves: they name and record its answers).
+    It must come first in MIDDLEWARE so that it sees every answer (after the metrics,
+    RequestIdMiddleware and RequestLogMiddleware, which answer nothing themselves: they time,
+    name and record its answers).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -140,17 +135,6 @@ class NoStoreMiddleware:
         if request.path_info.startswith(self.prefixes) and not _has_no_store(response):
             # Replaces any other caching directive: none of them is right for these answers.
             response["Cache-Control"] = "no-store"
-        return response
-
-
-class CollectAfterLargeBodiesMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        if int(request.META.get("CONTENT_LENGTH") or 0) > LARGE_BODY:
-            gc.collect()
         return response
 
 

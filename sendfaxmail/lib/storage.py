@@ -57,6 +57,18 @@ class _Prepended:
         return data
 
 
+def storage_outage_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions by which the storage backend says it could not be reached or could not
+    answer (botocore's ClientError and BotoCoreError, e.g. EndpointConnectionError): worth
+    retrying later, unlike a missing object (FileNotFoundError) or an undecryptable one
+    (DocumentCryptoError)."""
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # pragma: no cover - boto3 is a requirement
+        return ()
+    return (BotoCoreError, ClientError)
+
+
 class RewrapOutcome(Enum):
     REWRAPPED = "rewrapped"
     ENCRYPTED = "encrypted"  # was stored before encryption, now encrypted

@@ -94,8 +94,8 @@ class Pages(Generic[T]):
     """Every object of a list endpoint, fetched page by page as the iteration reaches it.
 
     The first page is fetched at once, so a bad filter or key raises where the list was asked
-    for. Today the API pages by `page` and `has_more`; when an answer carries `next_cursor`, the
-    next page is asked for with `cursor=<next_cursor>` instead, until `next_cursor` is null. An
+    for. When an answer carries `next_cursor` (GET /v1/faxes does), the next page is asked for
+    with `cursor=<next_cursor>`, until `next_cursor` is null; otherwise by `page` and `has_more`. An
     object already returned is skipped if a later page repeats it (with offset paging, faxes
     created during the iteration push older ones onto the next page).
     """
@@ -224,6 +224,20 @@ class Faxes:
         another account or mode (live or test)."""
         return Fax.from_dict(self._client.request("GET", f"/v1/faxes/{quote(fax_id, safe='')}"))
 
+    def cancel(self, fax_id: str, *, idempotency_key: str | None = None) -> Fax:
+        """Cancel the fax and return it. A `queued` fax comes back `canceled`: it will never
+        be sent. A `sending` fax comes back still `sending` with `cancel_requested_at` set; it
+        ends `canceled` once the carrier stops it (or `delivered` if the carrier finished
+        first). Raises `FaxNotCancelable` for a fax that has finished, `NotFound` for an
+        unknown id. Carries an Idempotency-Key (`idempotency_key` or a new one), so that it is
+        retried safely."""
+        answer = self._client.request(
+            "POST",
+            f"/v1/faxes/{quote(fax_id, safe='')}/cancel",
+            idempotency_key=idempotency_key if idempotency_key is not None else str(uuid.uuid4()),
+        )
+        return Fax.from_dict(answer)
+
     def list(
         self,
         *,
@@ -236,7 +250,8 @@ class Faxes:
     ) -> Pages[Fax]:
         """Every fax that matches, newest first, fetched `limit` (1–100) at a time.
 
-        Filters: `status` (`queued`, `sending`, `delivered`, `failed`), `to` (E.164),
+        Filters: `status` (`queued`, `sending`, `delivered`, `failed`, `canceled`), `to`
+        (E.164),
         `created_after` / `created_before` (aware datetimes or ISO 8601 strings with a zone),
         and any filter the API adds later as a keyword. Iterate it (`for fax in …`), or take a
         few with `itertools.islice`; pages are fetched only as far as the iteration goes.

@@ -21,7 +21,8 @@ can catch as narrowly or as broadly as they like:
     │   └── InsufficientScope         403 insufficient_scope
     ├── NotFound                      404 not_found
     ├── Conflict                      409 conflict
-    │   └── IdempotencyKeyInProgress  409 idempotency_key_in_progress (retried)
+    │   ├── IdempotencyKeyInProgress  409 idempotency_key_in_progress (retried)
+    │   └── FaxNotCancelable          409 fax_not_cancelable
     ├── IdempotencyKeyReused          422 idempotency_key_reused
     ├── RateLimited                   429 rate_limited (retried after `retry_after`)
     ├── APIError                      5xx, e.g. internal_error (retried)
@@ -44,6 +45,7 @@ __all__ = [
     "AuthenticationError",
     "AuthenticationRequired",
     "Conflict",
+    "FaxNotCancelable",
     "IdempotencyKeyInProgress",
     "IdempotencyKeyReused",
     "InsufficientScope",
@@ -181,6 +183,10 @@ class IdempotencyKeyInProgress(Conflict):
     """409: a request with this Idempotency-Key is still running. Retried automatically."""
 
 
+class FaxNotCancelable(Conflict):
+    """409: the fax has finished (or the carrier is past sending it) and cannot be canceled."""
+
+
 class IdempotencyKeyReused(SendFaxMailError):
     """422: this Idempotency-Key was already used with a different request."""
 
@@ -214,6 +220,7 @@ _BY_CODE: dict[str, type[SendFaxMailError]] = {
     "not_found": NotFound,
     "conflict": Conflict,
     "idempotency_key_in_progress": IdempotencyKeyInProgress,
+    "fax_not_cancelable": FaxNotCancelable,
     "idempotency_key_reused": IdempotencyKeyReused,
     "rate_limited": RateLimited,
     "internal_error": APIError,

@@ -59,9 +59,10 @@ class FaxDocument:
 
 @dataclass(frozen=True)
 class Fax:
-    """A fax. `status` is `queued`, `sending`, `delivered` or `failed` (`canceled` is
-    reserved); `failure_reason` is set when it failed (`busy`, `no_answer`, …). `from_` is the
-    API's `from` (a Python keyword)."""
+    """A fax. `status` is `queued`, `sending`, `delivered`, `failed` or `canceled`;
+    `failure_reason` is set when it failed (`busy`, `no_answer`, …); `cancel_requested_at` is
+    set while a cancel asked of the carrier is pending. `from_` is the API's `from` (a Python
+    keyword)."""
 
     id: str
     livemode: bool
@@ -77,11 +78,13 @@ class Fax:
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    cancel_requested_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def finished(self) -> bool:
-        """True once the fax is delivered or failed: its status will not change again."""
+        """True once the fax is delivered, failed or canceled: its status will not change
+        again."""
         return self.status in FINAL_STATUSES
 
     @classmethod
@@ -101,6 +104,7 @@ class Fax:
             created_at=parse_datetime(data["created_at"]),
             updated_at=parse_datetime(data["updated_at"]),
             completed_at=_optional_datetime(data.get("completed_at")),
+            cancel_requested_at=_optional_datetime(data.get("cancel_requested_at")),
             raw=data,
         )
 
