@@ -23,9 +23,10 @@ worker_class = "gthread" if threads > 1 else "sync"
 # /v1 work earlier, at API_REQUEST_TIMEOUT (50 s by default), and answers 503 `timeout`.
 timeout = 60
 accesslog = "-"
-# gunicorn's default format, with the request line rebuilt from method and path, and the time
-# taken in milliseconds.
+# gunicorn's default format, with the request line rebuilt from method and path, the time
+# taken in milliseconds, and the answer's Request-Id (to find the app's lines about it).
 access_log_format = (
-    '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
+    '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms '
+    "%({request-id}o)s"
 )
 logger_class = "sendfaxmail.lib.accesslog.QueryFreeLogger"

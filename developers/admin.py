@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from audit.admin import AccountDataAdminMixin
 from audit.services import actor_from_request, url_label
-from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
+from developers.models import ApiKey, RequestLogEntry, WebhookDelivery, WebhookEndpoint
 from developers.services.api_keys import api_key_revoke
 
 
@@ -109,3 +109,20 @@ class WebhookDeliveryAdmin(AccountDataAdminMixin, admin.ModelAdmin):
 
     def audit_account_id(self, obj: WebhookDelivery) -> int | None:
         return obj.endpoint.account_id
+
+
+@admin.register(RequestLogEntry)
+class RequestLogEntryAdmin(AccountDataAdminMixin, admin.ModelAdmin):
+    """Support finds a customer's request by the Request-Id they quote. Read-only."""
+
+    list_display = ["request_id", "created_at", "account", "method", "path", "status", "api_key"]
+    list_filter = ["status", "livemode"]
+    search_fields = ["=request_id", "=account__owner__email"]
+    list_select_related = ["account", "api_key"]
+    readonly_fields = [f.name for f in RequestLogEntry._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

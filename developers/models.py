@@ -177,3 +177,58 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class RequestLogEntry(models.Model):
+    """One /v1 request of an account, for the dashboard's Developers → Logs page (30 days).
+
+    What was asked and answered, never what was sent: the path (ids are not PHI) but no query
+    values and no body, and the key by reference (its name is read at display), never a secret.
+    """
+
+    # No index of its own: `request_log_newest` starts with it.
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    livemode = models.BooleanField(default=True)
+    # When the request came in.
+    created_at = models.DateTimeField()
+    request_id = models.CharField(max_length=64)
+    method = models.CharField(max_length=16)
+    path = models.CharField(max_length=512)
+    status = models.PositiveSmallIntegerField()
+    # The envelope's `code` when the answer was an error.
+    error_code = models.CharField(max_length=64, blank=True)
+    duration_ms = models.FloatField()
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    replayed = models.BooleanField(default=False)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    # The id of what the request created (a send's fax), read from its `Location`.
+    object_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [
+            # The Logs page: an account's entries, newest first, paged by (created_at, id).
+            models.Index(fields=["account", "-created_at", "-id"], name="request_log_newest"),
+            models.Index(fields=["request_id"], name="request_log_request_id"),
+            # The purge: entries past their retention, in batches.
+            models.Index(fields=["created_at"], name="request_log_created_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.method} {self.path} {self.status}"
+
+    @property
+    def status_class(self) -> str:
+        return f"{self.status // 100}xx"
+
+    @property
+    def sent_fax_id(self) -> str | None:
+        """The fax a successful send (`POST /v1/faxes`, 201) created or replayed, else None."""
+        is_send = self.method == "POST" and self.path.rstrip("/") == "/v1/faxes"
+        if is_send and self.status == 201 and self.object_id.startswith("fax_"):
+            return self.object_id
+        return None

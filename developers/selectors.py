@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Account, Plan
 from developers import keys
-from developers.models import PING, ApiKey, WebhookDelivery, WebhookEndpoint
+from developers.models import PING, ApiKey, RequestLogEntry, WebhookDelivery, WebhookEndpoint
 
 # The authentication query, written out: it runs on every /v1 request, and building it with the
 # ORM (select_related + only) cost more than running it. It reads only what authentication, the
@@ -89,5 +91,127 @@ def webhook_ping_of(*, endpoint: WebhookEndpoint, delivery_id: str) -> WebhookDe
     return (
         endpoint.deliveries.select_related("event", "endpoint")
         .filter(pk=delivery_id, event__type=PING)
+        .first()
+    )
+
+
+# --- The request log ---------------------------------------------------------------------------
+
+REQUEST_LOG_PAGE_SIZE = 50
+STATUS_CLASSES = {"2xx": (200, 300), "3xx": (300, 400), "4xx": (400, 500), "5xx": (500, 600)}
+_CURSOR = re.compile(r"([0-9]{1,18})\.([0-9]{1,18})")
+
+
+@dataclass(frozen=True)
+class RequestLogFilters:
+    """What the Logs page narrows entries to; None (or empty) means no filter."""
+
+    status_class: str | None = None
+    api_key_id: str | None = None
+    path_contains: str | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestLogPage:
+    entries: list[RequestLogEntry]
+    # Cursors of the neighbouring pages, None at either end.
+    newer: str | None
+    older: str | None
+
+
+def request_log_cursor(entry: RequestLogEntry) -> str:
+    """The position of an entry in newest-first order: its time in microseconds and its id."""
+    moment = entry.created_at - datetime(1970, 1, 1, tzinfo=UTC)
+    return f"{moment // timedelta(microseconds=1)}.{entry.pk}"
+
+
+def _parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    match = _CURSOR.fullmatch(cursor or "")
+    if match is None:
+        return None
+    try:
+        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(match[1]))
+    except OverflowError:
+        return None
+    return moment, int(match[2])
+
+
+def _request_log_filtered(
+    *, account: Account, filters: RequestLogFilters
+) -> QuerySet[RequestLogEntry]:
+    entries = RequestLogEntry.objects.filter(account=account)
+    if filters.status_class in STATUS_CLASSES:
+        low, high = STATUS_CLASSES[filters.status_class]
+        entries = entries.filter(status__gte=low, status__lt=high)
+    if filters.api_key_id:
+        entries = entries.filter(api_key_id=filters.api_key_id)
+    if filters.path_contains:
+        entries = entries.filter(path__contains=filters.path_contains)
+    if filters.created_from is not None:
+        entries = entries.filter(created_at__gte=filters.created_from)
+    if filters.created_before is not None:
+        entries = entries.filter(created_at__lt=filters.created_before)
+    if filters.request_id:
+        entries = entries.filter(request_id=filters.request_id)
+    return entries
+
+
+def request_log_page(
+    *,
+    account: Account,
+    filters: RequestLogFilters,
+    older_than: str | None = None,
+    newer_than: str | None = None,
+    limit: int = REQUEST_LOG_PAGE_SIZE,
+) -> RequestLogPage:
+    """A page of the account's entries, newest first, with their keys, in one query (two when
+    paging back reaches the newest entries).
+
+    Paged by keyset on (created_at, id), never by OFFSET: a page deep in a month of requests
+    costs what the first one does. `older_than` / `newer_than` are cursors from a previous page.
+    The `created_at <= t` half of each condition is what lets PostgreSQL start the index scan at
+    the cursor (the OR alone would be a filter over every newer row).
+    """
+    entries = _request_log_filtered(account=account, filters=filters).select_related("api_key")
+    before, after = _parse_cursor(older_than), _parse_cursor(newer_than)
+    if after is not None and before is None:
+        moment, pk = after
+        rows = list(
+            entries.filter(created_at__gte=moment)
+            .filter(Q(created_at__gt=moment) | Q(pk__gt=pk))
+            .order_by("created_at", "id")[: limit + 1]
+        )
+        if len(rows) > limit:
+            rows = rows[:limit][::-1]
+            return RequestLogPage(
+                entries=rows,
+                newer=request_log_cursor(rows[0]),
+                older=request_log_cursor(rows[-1]),
+            )
+        # Fewer than a page is newer: show the first page, full, rather than a stub of it.
+    if before is not None:
+        moment, pk = before
+        entries = entries.filter(created_at__lte=moment).filter(
+            Q(created_at__lt=moment) | Q(pk__lt=pk)
+        )
+    rows = list(entries.order_by("-created_at", "-id")[: limit + 1])
+    more_older = len(rows) > limit
+    rows = rows[:limit]
+    return RequestLogPage(
+        entries=rows,
+        newer=request_log_cursor(rows[0]) if rows and before is not None else None,
+        older=request_log_cursor(rows[-1]) if rows and more_older else None,
+    )
+
+
+def request_log_entry(*, account: Account, request_id: str) -> RequestLogEntry | None:
+    """The account's entry for a request id (the latest, should a trusted proxy repeat ids)."""
+    return (
+        RequestLogEntry.objects.filter(account=account, request_id=request_id)
+        .select_related("api_key")
+        .order_by("-created_at", "-id")
         .first()
     )

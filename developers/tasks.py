@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from developers.services import webhook_deliveries
+from developers.services import request_log, webhook_deliveries
 
 
 @shared_task(ignore_result=True, time_limit=60)
@@ -23,3 +23,15 @@ def webhook_delivery_attempt_task(delivery_id: str) -> None:
     webhook_deliveries.webhook_delivery_attempt(delivery_id=delivery_id)
     # The endpoint and the account have a slot free again: hand it out now, not in 5 s.
     webhook_deliveries_dispatch_task.delay()
+
+
+@shared_task(ignore_result=True, time_limit=600)
+def request_log_purge_task() -> None:
+    """Periodic (hourly): delete request log entries older than 30 days."""
+    request_log.request_log_purge()
+
+
+@shared_task(ignore_result=True, time_limit=60)
+def request_log_flush_task() -> None:
+    """Periodic (every few seconds): move buffered request log entries into the table."""
+    request_log.request_log_flush()

@@ -20,10 +20,16 @@ from accounts.models import Account
 from accounts.permissions import Action, member_required
 from accounts.selectors import account_of_member
 from audit.services import actor_from_request
-from developers.forms import ApiKeyForm, WebhookEndpointForm
+from developers.forms import ApiKeyForm, RequestLogFilterForm, WebhookEndpointForm
 from developers.models import ApiKey, WebhookDelivery, WebhookEndpoint
-from developers.selectors import webhook_deliveries_recent, webhook_ping_of
+from developers.selectors import (
+    request_log_entry,
+    request_log_page,
+    webhook_deliveries_recent,
+    webhook_ping_of,
+)
 from developers.services.api_keys import api_key_create, api_key_delete, api_key_revoke
+from developers.services.request_log import request_log_flush
 from developers.services.webhook_deliveries import (
     PingLimitReached,
     webhook_delivery_resend,
@@ -296,3 +302,40 @@ def webhook_resend(request: HttpRequest, endpoint_id: str, delivery_id: str) -> 
     delivery = get_object_or_404(WebhookDelivery, pk=delivery_id, endpoint=endpoint)
     webhook_delivery_resend(delivery=delivery)
     return redirect("developers:webhook_detail", endpoint_id=endpoint.pk)
+
+
+# --- The request log -----------------------------------------------------------------------
+
+
+# Both pages list the account's API traffic: never cached, for the roles that may see it.
+@member_required(Action.VIEW_API_LOGS)
+@require_GET
+@never_cache
+def request_log(request: HttpRequest) -> HttpResponse:
+    """Developers → Logs: the account's /v1 requests of the last 30 days, newest first."""
+    account = _account(request)
+    request_log_flush()  # so that a request made a moment ago is listed already
+    api_keys = list(ApiKey.objects.filter(account=account).order_by("name", "created_at"))
+    form = RequestLogFilterForm(request.GET, api_keys=api_keys)
+    page = request_log_page(
+        account=account,
+        filters=form.filters(),
+        older_than=request.GET.get("older_than"),
+        newer_than=request.GET.get("newer_than"),
+    )
+    query = request.GET.copy()
+    for name in ("older_than", "newer_than"):
+        query.pop(name, None)
+    context = {"form": form, "page": page, "query": query.urlencode(), "filtered": bool(query)}
+    return render(request, "developers/logs.html", context)
+
+
+@member_required(Action.VIEW_API_LOGS)
+@require_GET
+@never_cache
+def request_log_detail(request: HttpRequest, request_id: str) -> HttpResponse:
+    request_log_flush()
+    entry = request_log_entry(account=_account(request), request_id=request_id)
+    if entry is None:
+        raise Http404("No request with this id in your account's log.")
+    return render(request, "developers/logs_detail.html", {"entry": entry})

@@ -76,6 +76,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First of all: it times every request, and labels it with the final status.
     "sendfaxmail.lib.metrics.RequestMetricsMiddleware",
+    # Next, so that every answer (an early error, a redirect, a static file) has a Request-Id,
+    # and every /v1 answer, whichever middleware made it, reaches the request log.
+    "sendfaxmail.lib.middleware.RequestIdMiddleware",
+    "developers.middleware.RequestLogMiddleware",
     # These two come next so that they see every answer, Django's own error pages included.
     "sendfaxmail.lib.middleware.NoStoreMiddleware",
     "sendfaxmail.lib.middleware.ApiAnswersMiddleware",
@@ -283,6 +287,11 @@ AXES_DISABLE_ACCESS_LOG = True
 # the connection (REMOTE_ADDR). Behind one proxy that is the proxy's address: set this, or every
 # client shares one address and 100 failures anywhere lock out everyone.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Keep the `Request-Id` a request arrives with instead of making one (lib/request_id.py). Only
+# behind a proxy that sets or replaces that header: otherwise any client could name its request
+# after another. Separate from TRUSTED_PROXY_COUNT, since a proxy that appends to
+# X-Forwarded-For may still pass a client's Request-Id through untouched.
+TRUST_REQUEST_ID_HEADER = env.bool("TRUST_REQUEST_ID_HEADER", default=False)
 
 # HTTPS-only settings: on whenever DEBUG is off, each switchable by a variable of the same name
 # for plain HTTP behind a TLS-terminating proxy or on localhost.
@@ -418,15 +427,38 @@ CELERY_BEAT_SCHEDULE = {
         "task": "developers.tasks.webhook_deliveries_dispatch_task",
         "schedule": 5.0,
     },
+    "request-log-flush": {"task": "developers.tasks.request_log_flush_task", "schedule": 5.0},
+    "request-log-purge": {
+        "task": "developers.tasks.request_log_purge_task",
+        "schedule": 3600.0,
+    },
 }
 
+# `plain` (default) or `json`: one JSON object a line. Every line carries the request id (or `-`).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # runserver's request log (`make run`) without query strings: `?to=` filters are PHI.
-    "filters": {"no_query_strings": {"()": "sendfaxmail.lib.accesslog.QueryFreeRequestLines"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "sendfaxmail.lib.logs.RequestIdFilter"},
+        # runserver's request log (`make run`) without query strings: `?to=` filters are PHI.
+        "no_query_strings": {"()": "sendfaxmail.lib.accesslog.QueryFreeRequestLines"},
+    },
+    "formatters": {
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"
+        },
+        "json": {"()": "sendfaxmail.lib.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

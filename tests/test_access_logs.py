@@ -77,6 +77,7 @@ def test_gunicorn_logs_the_path_without_the_query_string(tmp_path: Path) -> None
 
     assert '"GET /v1/faxes HTTP/1.1" 401' in text
     assert f'"{base}/dashboard/faxes"' in text
+    assert response.headers["Request-Id"] in text
     assert NUMBER not in text
 
 

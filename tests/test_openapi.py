@@ -120,7 +120,7 @@ def test_it_documents_the_bearer_scheme_and_the_error_envelope(schema: dict[str,
         "description": "An API key from /dashboard/developers, sent as `Bearer sfm_live_…`.",
     }
     body = _component(schema, "ErrorBody")
-    assert body["required"] == ["code", "message", "param"]
+    assert body["required"] == ["code", "message", "param", "request_id"]
     assert body["properties"]["param"]["nullable"] is True
 
 

@@ -14,7 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from accounts.models import Account, Invitation, Membership, Role
-from developers.models import WebhookEndpoint
+from developers.models import RequestLogEntry, WebhookEndpoint
 from developers.services.webhook_deliveries import webhook_endpoint_ping
 from faxes.models import Fax
 from faxes.services import inbound
@@ -66,6 +66,8 @@ RULES: dict[str, frozenset[str]] = {
     "developers:webhook_ping": DEVELOPERS,
     "developers:webhook_ping_result": DEVELOPERS,
     "developers:webhook_resend": DEVELOPERS,
+    "developers:logs": DEVELOPERS,
+    "developers:log_detail": DEVELOPERS,
     "audit:security": ADMINS,
     "audit:security_export": ADMINS,
 }
@@ -130,6 +132,15 @@ def world() -> World:
     )
     ping = webhook_endpoint_ping(endpoint=endpoint)
     fax = FaxFactory(account=account)
+    logged = RequestLogEntry.objects.create(
+        account=account,
+        request_id="req_roleMatrixRequest00000",
+        method="GET",
+        path="/v1/numbers",
+        status=200,
+        duration_ms=1.0,
+        created_at=timezone.now(),
+    )
     webhook = {"endpoint_id": endpoint.pk}
     delivery = {"endpoint_id": endpoint.pk, "delivery_id": ping.pk}
     kwargs = {
@@ -158,6 +169,7 @@ def world() -> World:
         "developers:webhook_ping": delivery,
         "developers:webhook_ping_result": delivery,
         "developers:webhook_resend": delivery,
+        "developers:log_detail": {"request_id": logged.request_id},
     }
     data = {
         "dashboard:switch": {"account": account.pk},

@@ -14,8 +14,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from developers.models import Scope
+from developers.models import RequestLogEntry, Scope
 from developers.services import webhook_deliveries, webhook_endpoints
+from developers.services.request_log import request_log_flush
 from faxes.models import FaxStatus, IdempotencyKey
 from faxes.services import status as fax_status
 from sendfaxmail.lib.signing import sign_standard_webhook
@@ -586,8 +587,8 @@ class socket_on_a_closed_port:
         return None
 
 
-# The server does not send request ids yet (issue 17's other part); until it does, these two
-# answers come from an httpx stub transport rather than the live server.
+# The server sends the id in both places (test below); these two answers come from an httpx stub
+# transport so that each place is read on its own.
 
 
 def stub_client(handler, **options):
@@ -611,6 +612,20 @@ def test_an_error_carries_the_request_id_from_the_header_or_the_envelope() -> No
         ids.append(raised.value.request_id)
 
     assert ids == ["req_h", "req_b"]
+
+
+def test_a_server_error_carries_the_request_id_the_request_log_shows(sfm, business) -> None:
+    with pytest.raises(errors.NotFound) as raised:
+        sfm.faxes.get("fax_doesnotexist")
+
+    request_id = raised.value.request_id
+    assert request_id.startswith("req_")
+    # The server buffers the entry once it has sent the answer: give its thread a moment.
+    deadline = time.monotonic() + 5
+    while request_log_flush() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    entry = RequestLogEntry.objects.get(request_id=request_id)
+    assert (entry.account_id, entry.status, entry.error_code) == (business.pk, 404, "not_found")
 
 
 def test_the_list_follows_next_cursor_when_the_api_answers_with_one() -> None:

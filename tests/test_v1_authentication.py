@@ -20,7 +20,8 @@ def assert_error(response, status: int, code: str) -> dict:
     assert response["Content-Type"] == "application/json"
     body = response.json()
     assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "param"}
+    assert set(body["error"]) == {"code", "message", "param", "request_id"}
+    assert body["error"]["request_id"] == response["Request-Id"]
     assert body["error"]["code"] == code
     assert body["error"]["message"]
     return body["error"]
@@ -72,9 +73,11 @@ def test_a_deleted_key_gets_the_same_answer_as_an_unknown_one(account: Account) 
     api_key_delete(api_key=api_key)
     from developers.keys import generate
 
-    deleted = ApiClient(secret).get(URL).json()
-    unknown = ApiClient(generate()).get(URL).json()
+    deleted = ApiClient(secret).get(URL).json()["error"]
+    unknown = ApiClient(generate()).get(URL).json()["error"]
 
+    # Each answer names its own request; everything else is the same.
+    assert deleted.pop("request_id") != unknown.pop("request_id")
     assert deleted == unknown
 
 

@@ -18,7 +18,12 @@ def test_unknown_routes_are_404_in_the_envelope(api_client: ApiClient, path: str
 
     assert response.status_code == 404
     assert response.json() == {
-        "error": {"code": "not_found", "message": "Unknown API route.", "param": None}
+        "error": {
+            "code": "not_found",
+            "message": "Unknown API route.",
+            "param": None,
+            "request_id": response["Request-Id"],
+        }
     }
 
 

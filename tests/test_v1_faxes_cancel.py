@@ -400,6 +400,7 @@ def test_a_finished_fax_is_409_fax_not_cancelable(
         "code": "fax_not_cancelable",
         "message": f"This fax is {status} and can no longer be canceled.",
         "param": None,
+        "request_id": response["Request-Id"],
     }
 
 

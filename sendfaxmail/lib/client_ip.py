@@ -1,7 +1,7 @@
 """The address a request came from, as far as the proxies in front of us can vouch for it.
 
 One function for every place that records or counts clients: login throttling (django-axes'
-`AXES_CLIENT_IP_CALLABLE`) and the audit log.
+`AXES_CLIENT_IP_CALLABLE`), the audit log and the request log.
 """
 
 from __future__ import annotations

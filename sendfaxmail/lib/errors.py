@@ -1,4 +1,4 @@
-"""The one /v1 error envelope: `{"error": {"code", "message", "param"}}`.
+"""The one /v1 error envelope: `{"error": {"code", "message", "param", "request_id"}}`.
 
 Views raise `ApiError` subclasses (or DRF's own exceptions); `exception_handler` turns every
 exception into the envelope. Unknown exceptions are logged with their traceback and answered as a
@@ -17,6 +17,8 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+
+from sendfaxmail.lib import request_id
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +106,16 @@ class Conflict(ApiError):
 
 
 def envelope(code: str, message: str, param: str | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "param": param}}
+    """The error body. `request_id` is the id of the request being answered (the same as its
+    `Request-Id` header), so that a customer who pastes the body to support pastes the id too."""
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "param": param,
+            "request_id": request_id.current(),
+        }
+    }
 
 
 def _first_validation_error(detail: Any, path: str = "") -> tuple[str | None, str]:

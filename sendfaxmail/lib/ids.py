@@ -8,9 +8,22 @@ import string
 ALPHABET = string.ascii_letters + string.digits
 
 
+# Bytes below this, a multiple of 62, map to a character by their remainder: each character is
+# then exactly as likely as every other. The rest (8 of 256) are skipped.
+_USABLE_BYTE = 256 - 256 % len(ALPHABET)
+
+
 def random_string(length: int) -> str:
-    """Return `length` characters of [A-Za-z0-9] drawn from `secrets` (5.95 bits each)."""
-    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+    """Return `length` characters of [A-Za-z0-9] drawn from `secrets` (5.95 bits each).
+
+    One read of the system's random source per call, not one per character: a request id is
+    made on every request, and 24 calls of `secrets.choice` cost tens of microseconds.
+    """
+    chars: list[str] = []
+    while len(chars) < length:
+        usable = [b for b in secrets.token_bytes(length + 8) if b < _USABLE_BYTE]
+        chars.extend(ALPHABET[b % len(ALPHABET)] for b in usable[: length - len(chars)])
+    return "".join(chars)
 
 
 def make_id(prefix: str) -> str:

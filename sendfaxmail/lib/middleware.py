@@ -1,10 +1,11 @@
-"""Middleware that knows no app: /v1 answers and `Cache-Control`."""
+"""Middleware that knows no app: request ids, /v1 answers and `Cache-Control`."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -13,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from sendfaxmail.lib import request_id
 from sendfaxmail.lib.errors import envelope
 
 logger = logging.getLogger(__name__)
@@ -87,7 +89,9 @@ class ApiAnswersMiddleware:
     - Any other error answer that is not JSON (a crash in a middleware, Django's own 400 for a
       malformed body) is replaced by the envelope for its status.
 
-    It must come first in MIDDLEWARE so that it sees every answer.
+    It must come first in MIDDLEWARE so that it sees every answer (after the metrics,
+    RequestIdMiddleware and RequestLogMiddleware, which answer nothing themselves: they time,
+    name and record its answers).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -146,3 +150,65 @@ def _is_json(response: HttpResponse) -> bool:
 
 def _error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse(envelope(code, message), status=status)
+
+
+# The one line per request, for support to find a request by its id.
+request_logger = logging.getLogger("sendfaxmail.requests")
+
+# The attribute of Django's request holding `time.perf_counter()` when the request came in.
+STARTED_ATTRIBUTE = "started_at"
+
+
+class RequestIdMiddleware:
+    """First in the stack: every answer, early errors included, carries `Request-Id: req_…`,
+    and every request is logged once with its method, route, status and duration, on a record
+    whose `request_id` the log format prints (on every line logged while the request runs).
+
+    The route is the URL pattern that matched (`v1/faxes/<id:fax_id>`), never the raw path or
+    its query, which may hold ids, phone numbers or search values.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        setattr(request, STARTED_ATTRIBUTE, started)
+        current = request_id.for_request(request)
+        setattr(request, request_id.ATTRIBUTE, current)
+        request_id.bind(current)
+        response = self.get_response(request)
+        response[request_id.HEADER] = current
+        if request_logger.isEnabledFor(logging.INFO):
+            _log_request(request, response, current, started)
+        return response
+
+
+def _log_request(
+    request: HttpRequest, response: HttpResponse, current: str, started: float
+) -> None:
+    duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    route = route_of(request)
+    request_logger.info(
+        "method=%s route=%s status=%s duration_ms=%.1f",
+        request.method,
+        route,
+        response.status_code,
+        duration_ms,
+        extra={
+            "request_id": current,
+            "method": request.method,
+            "route": route,
+            "status": response.status_code,
+            "duration_ms": duration_ms,
+        },
+    )
+
+
+def route_of(request: HttpRequest) -> str:
+    """The URL pattern that answered the request, e.g. `/v1/faxes/<id:fax_id>`; `-` when no
+    pattern matched (an unknown path outside /v1, a static file)."""
+    match = getattr(request, "resolver_match", None)
+    if match is None or not match.route:
+        return "-"
+    return f"/{match.route}"

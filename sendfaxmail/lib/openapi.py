@@ -30,6 +30,12 @@ ErrorSerializer = inline_serializer(
                     allow_null=True,
                     help_text="The field at fault, e.g. `to` or `document.content`.",
                 ),
+                "request_id": serializers.CharField(
+                    help_text=(
+                        "The request's id, `req_…`, the same as the `Request-Id` header. "
+                        "Quote it to support; it opens the request in Developers → Logs."
+                    ),
+                ),
             },
         )
     },
@@ -51,7 +57,17 @@ def error_response(description: str, code: str) -> OpenApiResponse:
         response=ErrorSerializer,
         description=description,
         examples=[
-            OpenApiExample(code, value={"error": {"code": code, "message": "…", "param": None}})
+            OpenApiExample(
+                code,
+                value={
+                    "error": {
+                        "code": code,
+                        "message": "…",
+                        "param": None,
+                        "request_id": "req_3kTqVb9xY2mWcN8pLr5sJd1a",
+                    }
+                },
+            )
         ],
     )
 
@@ -109,7 +125,8 @@ def response_headers(*counted: int, retry_after: tuple[int, ...] = ()) -> list[O
     `counted` are the operation's statuses, besides 429, that are decided after the throttle has
     counted the request: they carry `RateLimit-*` (optional, since the limiter fails open when
     Redis is down). 401 and 403 are decided before the throttle and carry none. `Retry-After` is
-    always on 429, and on the `retry_after` statuses; `WWW-Authenticate` always on 401.
+    always on 429, and on the `retry_after` statuses; `WWW-Authenticate` always on 401;
+    `Request-Id` always, on every answer.
     """
     return [
         *(
@@ -126,6 +143,13 @@ def response_headers(*counted: int, retry_after: tuple[int, ...] = ()) -> list[O
             "WWW-Authenticate",
             'Always `Bearer realm="api"`.',
             statuses=[401],
+            schema=OpenApiTypes.STR,
+            required=True,
+        ),
+        response_header(
+            "Request-Id",
+            "The request's id, `req_…` (also `request_id` in an error body).",
+            statuses=sorted({*counted, *retry_after, 401, 403, 429}),
             schema=OpenApiTypes.STR,
             required=True,
         ),
