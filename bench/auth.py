@@ -1,10 +1,14 @@
 """What does the /v1 auth + plan + scope + rate-limit layer cost? Goal: < 1 ms of median latency.
+And the request log's share of it? Goal (issue 17): at most 0.2 ms.
 
 Compares an authenticated `GET /v1/numbers` (Bearer key) with the unauthenticated `GET /healthz`
 on one gunicorn server, in interleaved rounds so that drift (CPU frequency, caches, other load)
-falls on both endpoints alike. Run from the repo root:
+falls on both endpoints alike. A second server, the same but with `REQUEST_LOG_ENABLED=false`
+on the next port, answers `GET /v1/numbers` in the same rounds: the difference of the two
+medians is what the request log costs. Run from the repo root:
 
     .venv/bin/python bench/auth.py [--requests 3000] [--concurrency 4] [--workers 2] [--port 8765]
+    .venv/bin/python bench/auth.py --no-request-log-comparison   # one server, as before
 
 Needs PostgreSQL and Redis on 127.0.0.1 (see bench/README.md).
 """
@@ -12,6 +16,7 @@ Needs PostgreSQL and Redis on 127.0.0.1 (see bench/README.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import textwrap
@@ -35,15 +40,24 @@ from _server import (
 )
 
 GOAL_MS = 1.0
+# Issue 17: the request log must not move this benchmark by more than this.
+LOG_GOAL_MS = 0.2
 ROUNDS = 3
 HEALTHZ = "GET /healthz"
 NUMBERS = "GET /v1/numbers"
+NUMBERS_NO_LOG = "  … request log off"
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000, help="per endpoint, over all rounds")
     parser.add_argument("--concurrency", type=int, default=4, help="client threads")
+    parser.add_argument(
+        "--no-request-log-comparison",
+        dest="compare_log",
+        action="store_false",
+        help="skip the second server (REQUEST_LOG_ENABLED=false, on --port + 1)",
+    )
     add_server_arguments(parser, port=8765)
     args = parser.parse_args()
     if args.requests < ROUNDS or args.concurrency < 1 or args.workers < 1:
@@ -65,16 +79,21 @@ def check_server(base_url: str, auth: dict[str, str]) -> None:
         raise BenchError("GET /v1/numbers has no RateLimit-Limit header: is the limiter counting?")
 
 
-def run_rounds(base_url: str, auth: dict[str, str], args: argparse.Namespace) -> dict[str, list]:
-    """ROUNDS rounds per endpoint, in the order H N | N H | H N so linear drift cancels."""
+def run_rounds(
+    base_url: str, auth: dict[str, str], args: argparse.Namespace, no_log_url: str | None = None
+) -> dict[str, list]:
+    """ROUNDS rounds per endpoint, in the order H N L | L N H | H N L so linear drift cancels
+    (L: /v1/numbers on the server without the request log, when there is one)."""
     targets = {HEALTHZ: (f"{base_url}/healthz", {}), NUMBERS: (f"{base_url}/v1/numbers", auth)}
+    if no_log_url is not None:
+        targets[NUMBERS_NO_LOG] = (f"{no_log_url}/v1/numbers", auth)
     per_round = [
         args.requests // ROUNDS + (1 if index < args.requests % ROUNDS else 0)
         for index in range(ROUNDS)
     ]
-    results: dict[str, list] = {HEALTHZ: [], NUMBERS: []}
+    results: dict[str, list] = {name: [] for name in targets}
     for index in range(ROUNDS):
-        order = [HEALTHZ, NUMBERS] if index % 2 == 0 else [NUMBERS, HEALTHZ]
+        order = list(targets) if index % 2 == 0 else list(reversed(targets))
         for name in order:
             url, headers = targets[name]
             results[name].append(
@@ -114,6 +133,13 @@ def report(
 
     health, numbers = totals[HEALTHZ], totals[NUMBERS]
     difference = numbers["p50_ms"] - health["p50_ms"]
+    log_cost = None
+    if NUMBERS_NO_LOG in totals:
+        log_cost = numbers["p50_ms"] - totals[NUMBERS_NO_LOG]["p50_ms"]
+        log_rounds = [
+            on["p50_ms"] - off["p50_ms"]
+            for on, off in zip(results[NUMBERS], results[NUMBERS_NO_LOG], strict=True)
+        ]
     round_differences = [
         n["p50_ms"] - h["p50_ms"] for h, n in zip(results[HEALTHZ], results[NUMBERS], strict=True)
     ]
@@ -125,6 +151,13 @@ def report(
         + "  ".join(f"{value:+.2f}" for value in round_differences)
         + f" ms (spread {statistics.pstdev(round_differences):.2f} ms)"
     )
+    if log_cost is not None:
+        print(f"request log, v1/numbers on − off:        {log_cost:+.2f} ms")
+        print(
+            "  per round:                              "
+            + "  ".join(f"{value:+.2f}" for value in log_rounds)
+            + f" ms (spread {statistics.pstdev(log_rounds):.2f} ms)"
+        )
     if queries[NUMBERS] is not None:
         print(
             f"SQL queries per request:                 v1/numbers {queries[NUMBERS]}, "
@@ -141,11 +174,20 @@ def report(
             f"Goal < {GOAL_MS:g} ms median overhead: {verdict} ({difference:+.2f} ms, "
             f"{difference / GOAL_MS:.2f} of the goal)."
         )
+        if log_cost is not None:
+            verdict = "MET" if log_cost <= LOG_GOAL_MS else "NOT MET"
+            print(
+                f"Goal request log ≤ {LOG_GOAL_MS:g} ms: {verdict} ({log_cost:+.2f} ms, "
+                f"{log_cost / LOG_GOAL_MS:.2f} of the goal)."
+            )
     print()
     print("Notes:")
     notes = [
         "/v1/numbers also runs one query for the account's numbers and serialises them (one "
         "number here), so the difference is an upper bound of the auth layer's cost.",
+        "The request log's entry is made and pushed to Redis after the answer has been sent: "
+        "it shows in the latency when requests queue for a worker (more client threads than "
+        "workers), and in the CPU the other processes are left with.",
         "/healthz is not free either: it runs SELECT 1 and a Redis PING, so the difference is "
         "what /v1 adds to a request that already reaches PostgreSQL and Redis.",
         f"Client and server share {cpu_count()} CPUs. "
@@ -196,15 +238,32 @@ def main() -> None:
             " on "
             f"127.0.0.1:{args.port}, DEBUG=false, PostgreSQL + Redis on 127.0.0.1"
         )
+        if args.compare_log:
+            print(
+                f"        and the same with REQUEST_LOG_ENABLED=false on 127.0.0.1:{args.port + 1}"
+                " (its workers idle while the other server is measured)"
+            )
         print(
             f"load:   {args.requests} requests per endpoint in {ROUNDS} interleaved rounds, "
             f"{args.concurrency} client threads; warm-up before each round not measured"
         )
         load_before = os.getloadavg()[0]
         server = gunicorn_server(env, args.port, workers=args.workers, threads=args.threads)
-        with server as base_url:
+        without_log = (
+            gunicorn_server(
+                {**env, "REQUEST_LOG_ENABLED": "false"},
+                args.port + 1,
+                workers=args.workers,
+                threads=args.threads,
+            )
+            if args.compare_log
+            else contextlib.nullcontext(None)
+        )
+        with server as base_url, without_log as no_log_url:
             check_server(base_url, auth)
-            results = run_rounds(base_url, auth, args)
+            if no_log_url is not None:
+                check_server(no_log_url, auth)
+            results = run_rounds(base_url, auth, args, no_log_url)
     except BenchError as error:
         fail(error)
     report(results, queries, (load_before, os.getloadavg()[0]), args)

@@ -348,6 +348,9 @@ API_ACCOUNT_RATE_MULTIPLIER = env.int("API_ACCOUNT_RATE_MULTIPLIER", default=3)
 # A /v1 request still running after this many seconds is stopped and answered 503 `timeout`.
 # Keep it below gunicorn's `timeout` (60 s in gunicorn.conf.py), which kills the worker instead.
 API_REQUEST_TIMEOUT = env.float("API_REQUEST_TIMEOUT", default=50.0)
+# The request log (Developers → Logs): every authenticated /v1 request is recorded. `false`
+# records nothing (bench/auth.py measures the log's cost this way).
+REQUEST_LOG_ENABLED = env.bool("REQUEST_LOG_ENABLED", default=True)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "SendFaxMail Fax API",
