@@ -411,6 +411,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery closes every database connection before and after each task unless this is set; with
+# it, it closes them every 2 × this many tasks, and sendfaxmail/celery.py applies CONN_MAX_AGE
+# and the health check around each task instead, as Django does around each request.
+CELERY_DB_REUSE_MAX = 1000
 # A hard limit for every task; tasks that need a soft one (to clean up) set their own.
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
