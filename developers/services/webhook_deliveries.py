@@ -164,6 +164,36 @@ def webhook_deliveries_claim(*, limit: int = 100) -> list[str]:
     return claimed
 
 
+@transaction.atomic
+def webhook_delivery_claim_next(*, endpoint_id: str) -> str | None:
+    """The next due delivery of an endpoint whose attempt this worker just recorded, claimed
+    and leased for the same worker; None when there is none, or another worker holds the
+    endpoint already.
+
+    The worker keeps its place: the endpoint still has one delivery in flight, and its account
+    as many as before. A backlog to one endpoint then flows one attempt after another without a
+    dispatch round (two tasks and a claim over every pending delivery) between them.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
+    now = timezone.now()
+    pending = WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING)
+    if pending.filter(leased_until__gt=now).exists():
+        return None
+    next_id = (
+        pending.select_for_update(skip_locked=True)
+        .filter(next_attempt_at__lte=now)
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
+        .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if next_id is not None:
+        WebhookDelivery.objects.filter(pk=next_id).update(leased_until=now + ATTEMPT_LEASE)
+    return next_id
+
+
 def _headers(event: WebhookEvent, endpoint: WebhookEndpoint, body: bytes) -> dict[str, str]:
     timestamp = int(time.time())
     return {
