@@ -15,6 +15,7 @@ from developers.services import request_log, webhook_deliveries
 def webhook_deliveries_dispatch_task() -> None:
     """Periodic (every few seconds), after each event and after each attempt: claim due
     deliveries, fairly between accounts, and fan them out in the order claimed."""
+    webhook_deliveries.webhook_dispatch_started()
     for delivery_id in webhook_deliveries.webhook_deliveries_claim():
         webhook_delivery_attempt_task.delay(delivery_id)
 
@@ -44,7 +45,8 @@ def webhook_delivery_attempt_task(delivery_id: str) -> None:
             break
         delivery_id = next_id
     # The endpoint and the account have a slot free again: hand it out now, not in 5 s.
-    webhook_deliveries_dispatch_task.delay()
+    if webhook_deliveries.webhook_dispatch_wanted():
+        webhook_deliveries_dispatch_task.delay()
 
 
 @shared_task(ignore_result=True, time_limit=600)

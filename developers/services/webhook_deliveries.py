@@ -4,6 +4,7 @@ retries, resends and test events."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter
 from datetime import timedelta
@@ -15,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from redis import RedisError
 
 from accounts.models import Account
 from audit.services import Actor
@@ -30,7 +32,10 @@ from developers.services.webhook_endpoints import WebhookError, webhook_endpoint
 from sendfaxmail.lib import metrics
 from sendfaxmail.lib.fetch import FetchError, post
 from sendfaxmail.lib.http import seconds_from_header
+from sendfaxmail.lib.redis import get_redis
 from sendfaxmail.lib.signing import sign_standard_webhook
+
+logger = logging.getLogger(__name__)
 
 # Standard Webhooks' schedule: the delay before each retry, counted from the attempt before.
 RETRY_DELAYS = [
@@ -54,6 +59,9 @@ PING_RATE = ratelimit.Rate(limit=10, window=60)
 # Claims of all workers take turns (a transaction-scoped PostgreSQL advisory lock), so that two
 # claims cannot both see an endpoint or an account as free.
 CLAIM_LOCK = 0x5346_4D57
+# Set while a dispatch task is queued and not yet started (webhook_dispatch_wanted).
+DISPATCH_MARK = "webhooks:dispatch-queued"
+DISPATCH_MARK_SECONDS = 10
 DISABLE_AFTER = timedelta(days=5)
 DELIVERY_TIMEOUT = 10.0
 KEPT_RESPONSE_CHARACTERS = 1000
@@ -106,8 +114,33 @@ def webhook_event_emit(
 
 
 def _dispatch_soon() -> None:
-    # By task name: the task module imports this one.
-    current_app.send_task("developers.tasks.webhook_deliveries_dispatch_task")
+    if webhook_dispatch_wanted():
+        # By task name: the task module imports this one.
+        current_app.send_task("developers.tasks.webhook_deliveries_dispatch_task")
+
+
+def webhook_dispatch_wanted() -> bool:
+    """Whether to queue a dispatch now: False when one is queued already and has not started
+    (`webhook_dispatch_started`), since that one will claim what is due by then. A burst of
+    events (a batch of faxes delivered) queued a dispatch, and a claim over every pending
+    delivery, per event. The mark expires after DISPATCH_MARK_SECONDS, in case its task is
+    lost; without Redis, or when it does not answer, every caller queues one."""
+    if not settings.REDIS_URL:
+        return True
+    try:
+        return bool(get_redis().set(DISPATCH_MARK, 1, nx=True, ex=DISPATCH_MARK_SECONDS))
+    except RedisError:
+        return True
+
+
+def webhook_dispatch_started() -> None:
+    """A dispatch begins: deliveries committed from now on need another, so callers may queue
+    one again. (Those committed before are claimed by this one.)"""
+    if settings.REDIS_URL:
+        try:
+            get_redis().delete(DISPATCH_MARK)
+        except RedisError:
+            logger.warning("Webhook dispatch: Redis did not answer", exc_info=True)
 
 
 @transaction.atomic
