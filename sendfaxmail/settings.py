@@ -85,14 +85,16 @@ MIDDLEWARE = [
     "sendfaxmail.lib.middleware.ApiAnswersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's and django-otp's session, user, second factor and messages, skipped for /v1
+    # (sendfaxmail/lib/middleware.py): the API has no browser session.
+    "sendfaxmail.lib.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sendfaxmail.lib.middleware.AuthenticationMiddleware",
     "sendfaxmail.lib.sessions.SessionIdleTimeoutMiddleware",
     # request.user.is_verified(): whether this session gave a second-factor code.
-    "django_otp.middleware.OTPMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "sendfaxmail.lib.middleware.OTPMiddleware",
+    "sendfaxmail.lib.middleware.MessageMiddleware",
     # The session's account and membership (re-checked every request), and the 2FA gate.
     "accounts.middleware.MembershipMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
