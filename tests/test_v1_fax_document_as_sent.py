@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.parser import BytesParser
-from email.policy import HTTP
 
 import pytest
 import time_machine
@@ -22,17 +20,6 @@ pytestmark = pytest.mark.django_db
 
 FIRST = datetime(2026, 11, 30, 12, 5, tzinfo=UTC)
 SECOND = datetime(2026, 11, 30, 12, 47, tzinfo=UTC)
-
-
-def uploaded(telnyx) -> list[bytes]:
-    """The file of each media upload the carrier received, byte for byte."""
-    files = []
-    for call in telnyx.posts_to("/media"):
-        head = f"Content-Type: {call.request.headers['Content-Type']}\r\n\r\n".encode()
-        message = BytesParser(policy=HTTP).parsebytes(head + call.request.body)
-        [media] = [part for part in message.iter_parts() if part.get_filename()]
-        files.append(media.get_payload(decode=True))
-    return files
 
 
 def downloaded(client: Client, path: str) -> bytes:
@@ -59,7 +46,7 @@ def test_it_downloads_the_bytes_the_carrier_received(
     fax = accepted_fax(cover_page={"subject": "Referral"})
     submit(telnyx, fax, at=FIRST)
 
-    [sent] = uploaded(telnyx)
+    [sent] = telnyx.uploaded_media()
     assert downloaded(api_client, f"/v1/faxes/{fax.pk}/document") == sent
     first, *_ = documents.page_texts(sent)
     assert "Subject: Referral" in first
@@ -76,7 +63,7 @@ def test_a_download_later_still_shows_the_time_it_was_sent(
     with time_machine.travel(SECOND, tick=False):
         content = downloaded(api_client, f"/v1/faxes/{fax.pk}/document")
 
-    assert content == uploaded(telnyx)[0]
+    assert content == telnyx.uploaded_media()[0]
     assert all("2026-11-30 07:05 EST" in page for page in documents.page_texts(content))
 
 
@@ -96,7 +83,7 @@ def test_after_a_second_attempt_it_downloads_what_that_attempt_sent(
     with time_machine.travel(SECOND, tick=False):
         fax_pipeline.fax_submit_to_carrier(fax_id=fax.id, token=later.value.token)
 
-    first, second = uploaded(telnyx)
+    first, second = telnyx.uploaded_media()
     content = downloaded(api_client, f"/v1/faxes/{fax.pk}/document")
     assert content == second
     assert content != first
@@ -111,7 +98,7 @@ def test_the_dashboard_downloads_the_bytes_the_carrier_received(
 
     content = downloaded(owner_client, f"/dashboard/faxes/{fax.pk}/document")
 
-    assert content == uploaded(telnyx)[0]
+    assert content == telnyx.uploaded_media()[0]
 
 
 def test_the_stored_document_keeps_no_header(telnyx, accepted_fax: Callable) -> None:
@@ -134,7 +121,7 @@ def test_without_the_header_it_downloads_the_stored_document(
 
     content = downloaded(api_client, f"/v1/faxes/{fax.pk}/document")
 
-    assert content == uploaded(telnyx)[0] == stored(fax)
+    assert content == telnyx.uploaded_media()[0] == stored(fax)
 
 
 def test_before_it_is_sent_it_shows_the_header_it_would_get_now(
