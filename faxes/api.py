@@ -201,8 +201,9 @@ class FaxCreateRequestSchema(OpenApiSerializerExtension):
         schema["description"] = (
             "Send exactly one of `document` (the file, base64-encoded), `document_url` and "
             "`documents` (1 to 10, faxed in order as one fax: at most 20 MB and 350 pages in "
-            "all, cover page included; all inline or all by URL, not both). Errors about one of "
-            "`documents` name it by index, e.g. "
+            "all, cover page included; inline and URL documents may be mixed: the inline ones "
+            "are checked now, the URLs fetched by a worker, and a URL that fails fails the fax "
+            "naming it). Errors about one of `documents` name it by index, e.g. "
             "`documents[2].content`. Unknown fields are refused."
         )
         schema["properties"]["from"]["pattern"] = E164_SHAPE.pattern

@@ -53,7 +53,7 @@ PURGE_RUN_LIMIT = 5000
 # A stamped document is streamed this much at a time.
 STREAM_CHUNK = 64 * 1024
 # The preview's resolution: 1.5 x 72 dpi, a US Letter page 918 x 1188 pixels in grey, where the
-# 9 pt header line is 13 pixels tall and legible; a page of text is about 100 KB as PNG.
+# 9 pt header line is 13 pixels tall and legible; a dense page of text is about 30 KB as PNG.
 PREVIEW_SCALE = 1.5
 
 
@@ -236,6 +236,15 @@ def _rest(fax_id: str, first: bytes, chunks: Iterator[bytes], reader: object) ->
         reader.close()  # type: ignore[attr-defined]
 
 
+def fax_parts_delete(*, fax: Fax) -> None:
+    """Delete the inline documents a fax mixing inline and URL documents keeps for its fetch
+    (`Fax.document_parts`): once its document is assembled, when it fails, and when it is
+    purged. Deleting one already gone is harmless."""
+    for part in fax.document_parts:
+        if part.get("stored"):
+            fax.document.storage.delete(part["stored"])
+
+
 def fax_document_delete(*, fax: Fax) -> Fax:
     """Delete the fax's document now, on the customer's request: FaxInProgress unless the fax is
     delivered, failed or canceled. Deleting it again changes nothing. Returns the fax as it is
@@ -261,6 +270,8 @@ def faxes_documents_purge(*, faxes: list[Fax], reason: str) -> int:
     for fax in finished:
         if fax.document.name:
             fax.document.storage.delete(fax.document.name)
+        # A mixed fax canceled or failed before its fetch ran still has its inline documents.
+        fax_parts_delete(fax=fax)
     if not finished:
         return 0
     now = timezone.now()
@@ -300,7 +311,7 @@ def faxes_past_retention(*, now: datetime) -> QuerySet[Fax]:
             status__in=TERMINAL_STATUSES,
             completed_at__lte=now - F("account__document_retention_days") * timedelta(days=1),
         )
-        .only("id", "status", "document", "document_purged_at", "completed_at")
+        .only("id", "status", "document", "document_parts", "document_purged_at", "completed_at")
         .order_by("completed_at", "id")
     )
 
