@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
@@ -33,6 +32,7 @@ from faxes.carrier import (
 from faxes.documents import DocumentError, PreparedDocument, prepare_document
 from faxes.documents.compose import CoverPage, FaxParties, assemble, stamp_header
 from faxes.models import DocumentSource, Fax, FaxStatus
+from faxes.services.compose import fax_header_text
 from faxes.services.status import fax_advance, fax_event_record, fax_fail
 from faxes.simulator import SimulatorCarrier
 from sendfaxmail.lib.crypto import DocumentCryptoError
@@ -370,10 +370,13 @@ def _upload_and_send(
         raise RetryLater(
             f"document storage unavailable ({type(error).__name__})", token=token
         ) from None
+    header = ""
     if fax.header:
         # Stamped per attempt from the stored document, so that the date and time is when this
-        # attempt is sent, as 47 U.S.C. § 227(d) requires.
-        content = stamp_header(content, text=fax_header_text(fax, sent_at=timezone.now()))
+        # attempt is sent, as 47 U.S.C. § 227(d) requires. The text is recorded with the
+        # attempt, for the download and preview to show these very bytes.
+        header = fax_header_text(fax, sent_at=timezone.now())
+        content = stamp_header(content, text=header)
     # A new media name per attempt: a retry must not collide with an earlier upload.
     media_name = carrier.upload_media(
         name=f"{fax.id}-{fax.submit_attempts + 1}.pdf", content=content
@@ -389,7 +392,7 @@ def _upload_and_send(
         submit_token=token,
         lease_expires_at__gt=now,
         cancel_requested_at__isnull=True,
-    ).update(submitted_at=now, submit_attempts=F("submit_attempts") + 1)
+    ).update(submitted_at=now, submit_attempts=F("submit_attempts") + 1, header_line=header)
     if not still_mine:
         # A cancel requested while an earlier POST's outcome was unknown, which reconciliation
         # then showed created nothing: nothing is with the carrier, so the fax ends canceled.
@@ -419,17 +422,6 @@ def _upload_and_send(
         # attempt need not look for it.
         Fax.objects.filter(pk=fax.pk, submit_token=token).update(submitted_at=None)
         raise
-
-
-def fax_header_text(fax: Fax, *, sent_at: datetime) -> str:
-    """The header line's text before "Page n/N": the date and time sent in the account's time
-    zone, the business name (or the fax's `header_text`) and the number it is sent from."""
-    try:
-        zone = ZoneInfo(fax.account.time_zone)
-    except (ValueError, ZoneInfoNotFoundError):
-        zone = ZoneInfo("UTC")
-    when = sent_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-    return f"{when}   {fax.header_text or fax.account.name}   Fax {fax.from_number}"
 
 
 def fax_give_up(*, fax_id: str, reason: str) -> None:
