@@ -5,7 +5,6 @@ the faxes received on its numbers, with their pages rendered on the server."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import secrets
 from typing import Any
 
@@ -15,7 +14,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -26,9 +24,9 @@ from accounts.selectors import account_for_documents, account_of_member
 from audit.services import actor_for_user, actor_from_request
 from developers.selectors import webhook_deliveries_for_object
 from fax_numbers.selectors import fax_numbers_of_account
-from faxes.documents import DocumentError, PreparedDocument
+from faxes.documents import DocumentError
 from faxes.documents.base import MAX_PAGES, human_size
-from faxes.documents.compose import CoverPage, FaxParties, stamp_header
+from faxes.documents.compose import CoverPage
 from faxes.documents.render import render_thumbnails_png
 from faxes.forms import FaxSendForm
 from faxes.models import Direction, Fax, FaxStatus
@@ -62,11 +60,9 @@ from faxes.services.intake import (
     IdempotencyConflict,
     InlineDocument,
     fax_accept,
-    fax_from_number_choose,
-    inline_documents_prepare,
+    fax_preview,
     request_fingerprint,
 )
-from faxes.services.pipeline import fax_header_text
 
 PAGE_SIZE = 50
 
@@ -316,7 +312,7 @@ def fax_send_preview(request: HttpRequest) -> HttpResponse:
         values = form.cleaned_data
         body = _request_body(values)
         try:
-            preview = _compose_preview(account=account, request=_fax_request(body, values))
+            preview = fax_preview(account=account, request=_fax_request(body, values))
         except FromNumberRefused as refused:
             form.add_error("from_number", refused.message)
         except DocumentError as error:
@@ -336,21 +332,6 @@ def fax_send_preview(request: HttpRequest) -> HttpResponse:
 # The preview renders thumbnails of at most this many pages (a fax may have 350): enough to
 # check the cover page, the header and the first documents, at a bounded cost per request.
 PREVIEW_THUMBNAILS = 12
-
-
-def _compose_preview(*, account: Account, request: FaxRequest) -> PreparedDocument:
-    """The fax as it would go out now. TEMPORARY until the preview branch's function lands."""
-    from_number = fax_from_number_choose(account=account, requested=request.from_number)
-    prepared = inline_documents_prepare(
-        request.parts(),  # type: ignore[arg-type]
-        cover=request.cover_page,
-        parties=FaxParties(account.name, from_number, request.to),
-    )
-    if not request.header:
-        return prepared
-    fax = Fax(account=account, from_number=from_number, header_text=request.header_text)
-    text = fax_header_text(fax, sent_at=timezone.now())
-    return dataclasses.replace(prepared, pdf=stamp_header(prepared.pdf, text=text))
 
 
 def _numbers(account: Account) -> list[str]:

@@ -40,6 +40,7 @@ from faxes.selectors import (
     fax_retry_defaults,
 )
 from faxes.serializers import fax_public
+from faxes.services.compose import ComposedFax, compose_preview
 from faxes.services.pipeline import fax_pipeline_start
 from sendfaxmail.lib.api import LargeString
 
@@ -192,10 +193,16 @@ def inline_documents_prepare(
     parts: list[tuple[str, InlineDocument]], *, cover: CoverPage | None, parties: FaxParties
 ) -> PreparedDocument:
     """Decode and check inline documents, then convert them into the one PDF we fax (after the
-    cover page, if any). The expensive step of a send, so every document's cheap checks (base64,
-    declared type, size, magic bytes) and the total size come before any conversion. Raises
-    DocumentError naming the document at fault (`documents[2].content`), or `documents` for the
-    totals."""
+    cover page, if any). Raises DocumentError naming the document at fault
+    (`documents[2].content`), or `documents` for the totals."""
+    return assemble(inline_documents_convert(parts), cover=cover, parties=parties)
+
+
+def inline_documents_convert(parts: list[tuple[str, InlineDocument]]) -> list[PreparedDocument]:
+    """Decode, check and convert inline documents, each to a PDF, in order. The expensive step
+    of a send, so every document's cheap checks (base64, declared type, size, magic bytes) and
+    the total size come before any conversion. Raises DocumentError naming the document at
+    fault (`documents[2].content`), or `documents` for the total size."""
     checked = []
     for param, document in parts:
         with _named(param):
@@ -208,7 +215,25 @@ def inline_documents_prepare(
     for param, data, content_type in checked:
         with _named(param):
             prepared.append(convert_document(data, content_type=content_type))
-    return assemble(prepared, cover=cover, parties=parties)
+    return prepared
+
+
+def fax_preview(*, account: Account, request: FaxRequest) -> ComposedFax:
+    """The fax `request` would send now, composed in memory (cover page and header included)
+    and stored nowhere: the dashboard's preview step. The checks are `fax_accept`'s, in the
+    same order (the sender's number, then the documents, then their pages in all), so that a
+    preview refuses what the send would refuse, with the same errors. For inline documents
+    only (the dashboard's uploads): a URL document is fetched by the worker, never here."""
+    from_number = fax_from_number_choose(account=account, requested=request.from_number)
+    return compose_preview(
+        documents=inline_documents_convert(request.parts()),  # type: ignore[arg-type]
+        cover=request.cover_page,
+        header=request.header,
+        header_text=request.header_text,
+        account=account,
+        from_number=from_number,
+        to=request.to,
+    )
 
 
 @contextmanager
