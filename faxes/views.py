@@ -313,12 +313,12 @@ def fax_send_preview(request: HttpRequest) -> HttpResponse:
         body = _request_body(values)
         try:
             preview = fax_preview(account=account, request=_fax_request(body, values))
+            thumbnails = render_thumbnails_png(preview.pdf, limit=PREVIEW_THUMBNAILS)
         except FromNumberRefused as refused:
             form.add_error("from_number", refused.message)
         except DocumentError as error:
             form.add_error("files", _file_error(error, values["files"]))
         else:
-            thumbnails = render_thumbnails_png(preview.pdf, limit=PREVIEW_THUMBNAILS)
             context = {
                 "page_count": preview.page_count,
                 "thumbnails": [base64.b64encode(png).decode() for png in thumbnails],

@@ -13,6 +13,7 @@ from django.test import Client
 from PIL import Image
 
 from accounts.models import Account, Role
+from faxes.documents import DocumentError
 from faxes.models import Fax, IdempotencyKey
 from tests import documents
 from tests.factories import member
@@ -337,3 +338,24 @@ def test_it_refuses_a_redial_out_of_bounds(
     assert response.status_code == 400
     assert f'id="{field}-errors"' in response.content.decode()
     assert not Fax.objects.exists()
+
+
+def test_a_preview_that_cannot_be_drawn_is_a_400(
+    starter_client: Client, starter_account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(pdf: bytes, *, limit: int) -> list[bytes]:
+        raise DocumentError("The document cannot be rendered.")
+
+    monkeypatch.setattr("faxes.views.render_thumbnails_png", unreadable)
+
+    response = starter_client.post(PREVIEW, form(starter_account))
+
+    assert response.status_code == 400
+    assert "Files: The document cannot be rendered." in response.content.decode()
+
+
+def test_the_preview_asks_for_a_file(starter_client: Client, starter_account: Account) -> None:
+    response = starter_client.post(PREVIEW, form(starter_account, files=[]))
+
+    assert response.status_code == 400
+    assert "Files: Choose at least one file to fax." in response.content.decode()
