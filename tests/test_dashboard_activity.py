@@ -178,3 +178,17 @@ def test_every_role_sees_the_numbers(account: Account) -> None:
     client.force_login(member(account, Role.VIEWER))
 
     assert 'id="fax-activity"' in client.get("/dashboard/").content.decode()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_chart_labels_a_day_a_week_ending_today(owner_client: Client) -> None:
+    page = owner_client.get("/dashboard/").content.decode()
+
+    labels = re.findall(r'text-anchor="(\w+)" fill="currentColor">([^<]+)<', page)
+    assert labels == [
+        ("middle", "Oct 23"),
+        ("middle", "Oct 30"),
+        ("middle", "Nov 6"),
+        ("middle", "Nov 13"),
+        ("end", "Nov 20"),
+    ]

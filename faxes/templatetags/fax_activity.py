@@ -34,6 +34,7 @@ class Bar:
 class Label:
     x: float
     text: str
+    anchor: str  # SVG text-anchor: today's label ends at the right edge, inside the chart
 
 
 def activity_chart(days: list[DayActivity]) -> dict[str, Any]:
@@ -52,7 +53,9 @@ def activity_chart(days: list[DayActivity]) -> dict[str, Any]:
                     Bar(series, day.day.isoformat(), count, left + offset, plot - height, height)
                 )
         if (len(days) - 1 - index) % 7 == 0:
-            labels.append(Label(index * slot + slot / 2, day.day.strftime("%b %-d")))
+            last = index == len(days) - 1
+            x = CHART_WIDTH if last else index * slot + slot / 2
+            labels.append(Label(x, day.day.strftime("%b %-d"), "end" if last else "middle"))
     return {
         "bars": bars,
         "labels": labels,
