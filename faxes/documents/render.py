@@ -13,9 +13,10 @@ from faxes.documents.base import DocumentError
 RENDER_SCALE = 1.5
 
 
-def render_page_png(pdf: bytes, *, page_number: int) -> bytes:
-    """Page `page_number` (from 1) of `pdf` as a grayscale PNG. DocumentError when the PDF
-    cannot be read or has no such page; no message from PDFium is passed on."""
+def render_page_png(pdf: bytes, *, page_number: int, scale: float = RENDER_SCALE) -> bytes:
+    """Page `page_number` (from 1) of `pdf` as a grayscale PNG, at `scale` × 72 dpi.
+    DocumentError when the PDF cannot be read or has no such page; no message from PDFium is
+    passed on."""
     try:
         document = pypdfium2.PdfDocument(pdf)
     except pypdfium2.PdfiumError:
@@ -24,7 +25,7 @@ def render_page_png(pdf: bytes, *, page_number: int) -> bytes:
         if not 1 <= page_number <= len(document):
             raise DocumentError("The document has no such page.")
         page = document[page_number - 1]
-        image = page.render(scale=RENDER_SCALE, grayscale=True).to_pil()
+        image = page.render(scale=scale, grayscale=True).to_pil()
         out = io.BytesIO()
         image.save(out, format="PNG", optimize=False)
         return out.getvalue()
