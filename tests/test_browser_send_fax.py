@@ -53,7 +53,7 @@ def play_carrier(fax_id: str, pipeline: list, page) -> None:
         page.wait_for_function(
             "type => document.getElementById('fax-events').textContent.includes(type)",
             arg=event,
-            timeout=10_000,
+            timeout=30_000,
         )
 
 
@@ -94,7 +94,7 @@ def test_a_two_file_fax_with_a_cover_page_is_previewed_sent_and_followed_to_deli
 
     page.wait_for_function(
         "document.querySelector('#fax-status .badge').textContent === 'delivered'",
-        timeout=10_000,
+        timeout=30_000,
     )
     assert page.text_content("#fax-pages-delivered") == "4"
     assert page.evaluate("window.stillTheSamePage") is True
