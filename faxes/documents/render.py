@@ -33,3 +33,29 @@ def render_page_png(pdf: bytes, *, page_number: int, scale: float = RENDER_SCALE
         raise DocumentError("The document cannot be rendered.") from None
     finally:
         document.close()
+
+
+# 0.25 × 72 dpi: a US Letter page is 153 × 198 pixels, a few KB as a grayscale PNG; enough to
+# recognise a page and its header line's place, not to read it.
+THUMBNAIL_SCALE = 0.25
+
+
+def render_thumbnails_png(pdf: bytes, *, limit: int, scale: float = THUMBNAIL_SCALE) -> list[bytes]:
+    """The first `limit` pages of `pdf` as small grayscale PNGs, the document opened once.
+    DocumentError when the PDF cannot be read; no message from PDFium is passed on."""
+    try:
+        document = pypdfium2.PdfDocument(pdf)
+    except pypdfium2.PdfiumError:
+        raise DocumentError("The document cannot be rendered.") from None
+    try:
+        images = []
+        for index in range(min(limit, len(document))):
+            image = document[index].render(scale=scale, grayscale=True).to_pil()
+            out = io.BytesIO()
+            image.save(out, format="PNG", optimize=False)
+            images.append(out.getvalue())
+        return images
+    except pypdfium2.PdfiumError:
+        raise DocumentError("The document cannot be rendered.") from None
+    finally:
+        document.close()

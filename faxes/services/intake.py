@@ -40,6 +40,7 @@ from faxes.selectors import (
     fax_retry_defaults,
 )
 from faxes.serializers import fax_public
+from faxes.services.compose import ComposedFax, compose_preview
 from faxes.services.documents import fax_parts_delete
 from faxes.services.pipeline import fax_pipeline_start
 from sendfaxmail.lib.api import LargeString
@@ -216,6 +217,24 @@ def inline_documents_convert(parts: list[tuple[str, InlineDocument]]) -> list[Pr
         with _named(param):
             prepared.append(convert_document(data, content_type=content_type))
     return prepared
+
+
+def fax_preview(*, account: Account, request: FaxRequest) -> ComposedFax:
+    """The fax `request` would send now, composed in memory (cover page and header included)
+    and stored nowhere: the dashboard's preview step. The checks are `fax_accept`'s, in the
+    same order (the sender's number, then the documents, then their pages in all), so that a
+    preview refuses what the send would refuse, with the same errors. For inline documents
+    only (the dashboard's uploads): a URL document is fetched by the worker, never here."""
+    from_number = fax_from_number_choose(account=account, requested=request.from_number)
+    return compose_preview(
+        documents=inline_documents_convert(request.parts()),  # type: ignore[arg-type]
+        cover=request.cover_page,
+        header=request.header,
+        header_text=request.header_text,
+        account=account,
+        from_number=from_number,
+        to=request.to,
+    )
 
 
 @contextmanager
