@@ -8,7 +8,9 @@ app_name = "faxes"
 urlpatterns = [
     path("faxes", views.fax_list, name="dashboard_list"),
     path("faxes/send", views.fax_send, name="dashboard_send"),
+    path("faxes/send/preview", views.fax_send_preview, name="dashboard_send_preview"),
     path("faxes/<id:fax_id>", views.fax_detail, name="dashboard_detail"),
+    path("faxes/<id:fax_id>/live", views.fax_live, name="dashboard_live"),
     path("faxes/<id:fax_id>/document", views.fax_document, name="dashboard_document"),
     path("faxes/<id:fax_id>/cancel", views.fax_cancel_view, name="dashboard_cancel"),
     path(

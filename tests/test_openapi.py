@@ -39,6 +39,16 @@ OPERATIONS = {
         "503",
     },
     ("delete", "/v1/faxes/{fax_id}/document"): {"200", "401", "403", "404", "409", "429"},
+    ("get", "/v1/faxes/{fax_id}/preview"): {
+        "200",
+        "401",
+        "403",
+        "404",
+        "409",
+        "410",
+        "429",
+        "503",
+    },
     ("post", "/v1/faxes/{fax_id}/cancel"): {
         "200",
         "202",
@@ -95,10 +105,12 @@ def test_it_documents_each_answer_of_each_operation(
     assert set(operation["responses"]) == OPERATIONS[method, path]
     assert operation["security"] == [{"bearerAuth": []}]
     for status, response in operation["responses"].items():
+        binary = {"type": "string", "format": "binary"}
         if "application/pdf" in response["content"]:
-            assert response["content"] == {
-                "application/pdf": {"schema": {"type": "string", "format": "binary"}}
-            }
+            assert response["content"] == {"application/pdf": {"schema": binary}}
+            continue
+        if "image/png" in response["content"]:
+            assert response["content"] == {"image/png": {"schema": binary}}
             continue
         body = response["content"]["application/json"]["schema"]
         if status.startswith("2"):

@@ -22,7 +22,9 @@ can catch as narrowly or as broadly as they like:
     ├── NotFound                      404 not_found
     ├── Conflict                      409 conflict
     │   ├── IdempotencyKeyInProgress  409 idempotency_key_in_progress (retried)
-    │   └── FaxNotCancelable          409 fax_not_cancelable
+    │   ├── FaxNotCancelable          409 fax_not_cancelable
+    │   └── DocumentNotReady          409 document_not_ready
+    ├── DocumentGone                  410 document_purged, document_unreadable
     ├── IdempotencyKeyReused          422 idempotency_key_reused
     ├── RateLimited                   429 rate_limited (retried after `retry_after`)
     ├── APIError                      5xx, e.g. internal_error (retried)
@@ -187,6 +189,14 @@ class FaxNotCancelable(Conflict):
     """409: the fax has finished (or the carrier is past sending it) and cannot be canceled."""
 
 
+class DocumentNotReady(Conflict):
+    """The fax's document is still to be fetched from its URL: try again once it is sending."""
+
+
+class DocumentGone(SendFaxMailError):
+    """The fax's document was deleted (retention or on request), or cannot be read back."""
+
+
 class IdempotencyKeyReused(SendFaxMailError):
     """422: this Idempotency-Key was already used with a different request."""
 
@@ -221,6 +231,9 @@ _BY_CODE: dict[str, type[SendFaxMailError]] = {
     "conflict": Conflict,
     "idempotency_key_in_progress": IdempotencyKeyInProgress,
     "fax_not_cancelable": FaxNotCancelable,
+    "document_not_ready": DocumentNotReady,
+    "document_purged": DocumentGone,
+    "document_unreadable": DocumentGone,
     "idempotency_key_reused": IdempotencyKeyReused,
     "rate_limited": RateLimited,
     "internal_error": APIError,
@@ -234,6 +247,7 @@ _BY_STATUS: dict[int, type[SendFaxMailError]] = {
     405: MethodNotAllowed,
     406: NotAcceptable,
     409: Conflict,
+    410: DocumentGone,
     413: RequestTooLarge,
     415: UnsupportedMediaType,
     422: InvalidRequest,
