@@ -49,7 +49,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if self.connection is None or self.connection.closed:
             return False
         try:
-            readable, _, _ = select.select([self.connection.fileno()], [], [], 0)
+            # poll(), not select(): a descriptor past 1024 is fine.
+            poller = select.poll()
+            poller.register(self.connection.fileno(), select.POLLIN)
+            readable = poller.poll(0)
         except (OSError, ValueError):
             return False
         # Idle and nothing sent by the server: usable. Anything else: ask the server.
