@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from django.db import connection
 from django.db.backends.postgresql import base as django_base
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account
 from developers.selectors import api_key_for_secret
@@ -96,3 +97,14 @@ def test_it_prepares_nothing_when_turned_off(account: Account, settings: object)
 
     assert api_key_for_secret(secret) is not None
     assert not any("FROM developers_apikey k" in sql for sql in prepared_statements())
+
+
+def test_captured_queries_show_a_prepared_statements_sql(account: Account) -> None:
+    fax_number_rows_of_account(account_id=account.pk)  # prepared by now
+
+    with CaptureQueriesContext(connection) as captured:
+        fax_number_rows_of_account(account_id=account.pk)
+
+    [query] = captured.captured_queries
+    assert "FROM numbers_faxnumber" in query["sql"]
+    assert str(account.pk) in query["sql"]

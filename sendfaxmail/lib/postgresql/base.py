@@ -21,8 +21,9 @@ from __future__ import annotations
 import select
 from typing import Any
 
+import psycopg
 from django.conf import settings
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.db.backends.utils import CursorWrapper
 from psycopg.pq import Format
@@ -36,7 +37,22 @@ class PreparedCursor(base.ServerBindingCursor):
         return super().execute(query, params, **kwargs)
 
 
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str | None:
+        # psycopg keeps no query text for a prepared statement's execution: compose it, so that
+        # debug logging and captured queries (tests, benchmarks) show the SQL.
+        executed = super().last_executed_query(cursor, sql, params)
+        if executed is None and sql is not None:
+            try:
+                return self.compose_sql(sql, params)
+            except psycopg.errors.DataError:
+                return None
+        return executed
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def get_connection_params(self) -> dict[str, Any]:
         params = super().get_connection_params()
         # Django turns psycopg's automatic preparing off (None); a number lets `prepare=True`
