@@ -175,7 +175,8 @@ def report(
     print()
     print(
         "server CPU per request (gunicorn workers + their PostgreSQL backends, median of rounds;"
-        " does not grow with other load):"
+        " less sensitive to other load than latency, but it moves by a few tenths of a ms on a"
+        " busy machine):"
     )
     for name, value in cpu.items():
         print(f"  {name:<22} {value:.3f} ms")
