@@ -52,7 +52,7 @@ RETRY_DELAYS = [
 ATTEMPT_LEASE = timedelta(minutes=2)
 # Fairness between accounts. An endpoint has at most one delivery in flight, and an account at
 # most ACCOUNT_IN_FLIGHT, so one account's slow endpoints hold at most that many webhook worker
-# slots (the Procfile's worker runs 4) and queue at most that many attempts ahead of another
+# slots (the Procfile's worker runs 8) and queue at most that many attempts ahead of another
 # account's: the next claim takes the other account's delivery first.
 ACCOUNT_IN_FLIGHT = 2
 PING_RATE = ratelimit.Rate(limit=10, window=60)
