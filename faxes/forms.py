@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
+from accounts.services import header_unprintable, header_unprintable_message
 from faxes.documents.base import MAX_PAGES
 from faxes.documents.compose import (
     COVER_FIELD_MAX_LENGTH,
@@ -121,6 +122,13 @@ class FaxSendForm(forms.Form):
             return normalize_e164(self.cleaned_data["to"])
         except InvalidPhoneNumber as error:
             raise forms.ValidationError(str(error)) from None
+
+    def clean_header_text(self) -> str:
+        text = self.cleaned_data["header_text"]
+        unprintable = header_unprintable(text)
+        if unprintable:
+            raise forms.ValidationError(header_unprintable_message(unprintable))
+        return text
 
     def clean_cover_message(self) -> str:
         message = self.cleaned_data["cover_message"]

@@ -8,6 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.services import header_unprintable, header_unprintable_message
 from faxes.documents import ACCEPTED_CONTENT_TYPES
 from faxes.documents.compose import (
     COVER_FIELD_MAX_LENGTH,
@@ -402,6 +403,12 @@ class FaxCreateSerializer(serializers.Serializer):
             return normalize_e164(value)
         except InvalidPhoneNumber as error:
             raise serializers.ValidationError(str(error)) from None
+
+    def validate_header_text(self, value: str) -> str:
+        unprintable = header_unprintable(value)
+        if unprintable:
+            raise serializers.ValidationError(header_unprintable_message(unprintable))
+        return value
 
     def validate_document_url(self, value: str) -> str:
         try:

@@ -151,6 +151,16 @@ def test_the_header_can_be_turned_off(
     assert Fax.objects.get().header is False
 
 
+def test_it_refuses_a_header_name_the_header_line_cannot_print(
+    starter_client: Client, starter_account: Account
+) -> None:
+    response = starter_client.post(URL, form(starter_account, header_text="诊所 Clinic"))
+
+    assert response.status_code == 400
+    assert "The fax header line cannot print 诊, 所:" in response.content.decode()
+    assert not Fax.objects.exists()
+
+
 PREVIEW = "/dashboard/faxes/send/preview"
 
 

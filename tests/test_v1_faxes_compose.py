@@ -269,6 +269,27 @@ def test_it_refuses_a_bad_header_option(
     refused(api_client.post_json(URL, body), field)
 
 
+def test_it_refuses_header_text_the_header_line_cannot_print(
+    api_client: ApiClient, queued: list[str]
+) -> None:
+    body = {"to": TO, "document": inline("a"), "header_text": "Клиника Rivera"}
+
+    message = refused(api_client.post_json(URL, body), "header_text")
+
+    assert message.startswith("The fax header line cannot print К, л, и, н, к, а:")
+
+
+def test_header_text_keeps_its_accents(
+    telnyx, api_client: ApiClient, account: Account, pipeline
+) -> None:
+    body = {"to": TO, "document": inline("a"), "header_text": "Clínica Señor – Müller"}
+    fax_id = api_client.post_json(URL, body).json()["id"]
+
+    [page] = submit(telnyx, fax_id)
+
+    assert "Clínica Señor – Müller" in page
+
+
 @pytest.mark.parametrize(
     "change",
     [
