@@ -362,7 +362,8 @@ class FaxCreateSerializer(serializers.Serializer):
     header_text = serializers.CharField(
         required=False,
         max_length=60,
-        help_text="Replaces the account's name in the header line.",
+        help_text="Replaces the account's name in the header line: Latin letters (accents "
+        "included), digits and punctuation, which its font prints.",
     )
     client_reference = serializers.CharField(
         required=False, allow_null=True, max_length=128, allow_blank=False
