@@ -269,15 +269,16 @@ def header_unprintable(text: str) -> str:
     return unprintable
 
 
-def header_unprintable_message(unprintable: str) -> str:
-    """What to tell someone whose header text has these `unprintable` characters."""
+def header_unprintable_message(unprintable: str, *, where: str = "The fax header line") -> str:
+    """What to tell someone whose text for the header line (or the cover page, `where`, set in
+    the same font) has these `unprintable` characters."""
     shown = ", ".join(
         character if character.isprintable() else f"U+{ord(character):04X}"
         for character in unprintable
     )
     return (
-        f"The fax header line cannot print {shown}: its font has Latin letters (with accents), "
-        "digits and punctuation only. Write the name with those."
+        f"{where} cannot print {shown}: its font has Latin letters (with accents), digits and "
+        "punctuation only. Write it with those."
     )
 
 

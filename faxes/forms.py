@@ -16,7 +16,7 @@ from faxes.documents.compose import (
     COVER_MESSAGE_MAX_LINES,
     cover_message_lines,
 )
-from faxes.serializers import MAX_DOCUMENTS
+from faxes.serializers import MAX_DOCUMENTS, cover_unprintable
 from sendfaxmail.lib.phone import E164_HELP, InvalidPhoneNumber, normalize_e164
 
 ACCEPTED_EXTENSIONS = ".pdf,.tif,.tiff,.png,.jpg,.jpeg"
@@ -129,6 +129,18 @@ class FaxSendForm(forms.Form):
         if unprintable:
             raise forms.ValidationError(header_unprintable_message(unprintable))
         return text
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        cover = {
+            name: cleaned[f"cover_{name}"]
+            for name in ("to_name", "from_name", "subject", "message")
+            if cleaned.get(f"cover_{name}")
+        }
+        for name, unprintable in cover_unprintable(cover).items():
+            message = header_unprintable_message(unprintable, where="The cover page")
+            self.add_error(f"cover_{name}", message)
+        return cleaned
 
     def clean_cover_message(self) -> str:
         message = self.cleaned_data["cover_message"]

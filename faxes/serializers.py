@@ -328,6 +328,30 @@ class CoverPageSerializer(serializers.Serializer):
             )
         return value
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unprintable = cover_unprintable(attrs)
+        if unprintable:
+            raise serializers.ValidationError(
+                {
+                    name: header_unprintable_message(characters, where="The cover page")
+                    for name, characters in unprintable.items()
+                }
+            )
+        return attrs
+
+
+def cover_unprintable(fields: dict[str, str]) -> dict[str, str]:
+    """The cover page's `fields` (to_name, from_name, subject, message) that have characters its
+    font cannot print, each with those characters. The message's line breaks and tabs are fine:
+    it is drawn line by line, tabs expanded."""
+    found = {}
+    for name, text in fields.items():
+        drawn = "".join(cover_message_lines(text)) if name == "message" else text
+        unprintable = header_unprintable(drawn)
+        if unprintable:
+            found[name] = unprintable
+    return found
+
 
 # The forms of the document of a send; exactly one is given.
 DOCUMENT_FORMS = ("document", "document_url", "documents")

@@ -174,6 +174,18 @@ def test_it_refuses_a_header_name_the_header_line_cannot_print(
     assert not Fax.objects.exists()
 
 
+def test_it_refuses_a_cover_page_it_cannot_print(
+    starter_client: Client, starter_account: Account
+) -> None:
+    fields = form(starter_account, cover="on", cover_subject="Ergebnisse ✓")
+
+    response = starter_client.post(URL, fields)
+
+    assert response.status_code == 400
+    assert "The cover page cannot print ✓:" in response.content.decode()
+    assert not Fax.objects.exists()
+
+
 PREVIEW = "/dashboard/faxes/send/preview"
 
 
