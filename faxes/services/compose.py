@@ -78,8 +78,12 @@ def fax_header_text(fax: Fax, *, sent_at: datetime) -> str:
 
 
 def fax_send_time(fax: Fax) -> datetime:
-    """When a fax not yet submitted would go out, for the header it is shown with: now."""
-    return timezone.now()
+    """When a fax not yet submitted would go out, for the header it is shown with: now, or
+    its `send_at` when it is scheduled for later."""
+    now = timezone.now()
+    # `send_at` comes with scheduled sending; a fax without the field goes out now.
+    send_at = getattr(fax, "send_at", None)
+    return send_at if send_at is not None and send_at > now else now
 
 
 def fax_header_line_shown(fax: Fax) -> str | None:
