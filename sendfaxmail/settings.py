@@ -417,6 +417,11 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "faxes-sweep": {"task": "faxes.tasks.faxes_sweep_task", "schedule": 60.0},
+    # Scheduled faxes leave within about 5 s of their `send_at` (faxes.tasks.RELEASE_PERIOD).
+    "faxes-release-scheduled": {
+        "task": "faxes.tasks.faxes_release_scheduled_task",
+        "schedule": 5.0,
+    },
     # Documents past their account's retention (0 days: within a minute of the fax finishing).
     "documents-purge": {"task": "faxes.tasks.documents_purge_task", "schedule": 60.0},
     "idempotency-keys-purge": {
