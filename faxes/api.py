@@ -986,7 +986,9 @@ class FaxResendView(APIView):
     def post(self, request: Request, fax_id: str) -> Response:
         account, livemode = request.auth.account, request.auth.livemode
         idempotency_key = _idempotency_key(request)
-        serializer = FaxResendSerializer(data=request.data)
+        # No body at all (`curl -X POST`, whatever Content-Type a client adds) is an empty one.
+        data = request.data if int(request.META.get("CONTENT_LENGTH") or 0) else {}
+        serializer = FaxResendSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
         fax = fax_of_account(account=account, livemode=livemode, fax_id=fax_id)
@@ -1004,9 +1006,7 @@ class FaxResendView(APIView):
                 account=account,
                 livemode=livemode,
                 key=idempotency_key,
-                fingerprint=request_fingerprint(
-                    method="POST", path=request.path, body=request.data
-                ),
+                fingerprint=request_fingerprint(method="POST", path=request.path, body=data),
                 run=resend,
             )
         except DocumentMissing as error:
