@@ -25,7 +25,11 @@ from .errors import (
     AuthenticationError,
     AuthenticationRequired,
     Conflict,
+    DocumentMissing,
+    DocumentNotReady,
+    DocumentPurged,
     FaxNotCancelable,
+    Gone,
     IdempotencyKeyInProgress,
     IdempotencyKeyReused,
     InsufficientScope,
@@ -43,7 +47,7 @@ from .errors import (
     UnsupportedMediaType,
     WebhookVerificationError,
 )
-from .models import Fax, FaxDocument, FaxNumber
+from .models import Fax, FaxAttempt, FaxDocument, FaxNumber, FaxRetry
 from .webhooks import WebhookEvent
 
 __all__ = [
@@ -54,12 +58,18 @@ __all__ = [
     "AuthenticationError",
     "AuthenticationRequired",
     "Conflict",
+    "DocumentMissing",
+    "DocumentNotReady",
+    "DocumentPurged",
     "Fax",
+    "FaxAttempt",
     "FaxDocument",
     "FaxNotCancelable",
     "FaxNumber",
+    "FaxRetry",
     "Faxes",
     "FileInput",
+    "Gone",
     "IdempotencyKeyInProgress",
     "IdempotencyKeyReused",
     "InsufficientScope",

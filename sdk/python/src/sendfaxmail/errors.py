@@ -187,6 +187,23 @@ class FaxNotCancelable(Conflict):
     """409: the fax has finished (or the carrier is past sending it) and cannot be canceled."""
 
 
+class DocumentNotReady(Conflict):
+    """409: the fax's document is not stored yet (a `document_url` still being fetched, a
+    received fax still arriving). Try again once the fax moved on."""
+
+
+class DocumentMissing(Conflict):
+    """409: the fax finished without a stored document (e.g. its URL could not be fetched)."""
+
+
+class Gone(SendFaxMailError):
+    """410: what was asked for existed but is gone for good."""
+
+
+class DocumentPurged(Gone):
+    """410: the fax's document was deleted (its retention ran out, or on request)."""
+
+
 class IdempotencyKeyReused(SendFaxMailError):
     """422: this Idempotency-Key was already used with a different request."""
 
@@ -221,6 +238,10 @@ _BY_CODE: dict[str, type[SendFaxMailError]] = {
     "conflict": Conflict,
     "idempotency_key_in_progress": IdempotencyKeyInProgress,
     "fax_not_cancelable": FaxNotCancelable,
+    "document_not_ready": DocumentNotReady,
+    "document_missing": DocumentMissing,
+    "document_purged": DocumentPurged,
+    "document_unreadable": Gone,
     "idempotency_key_reused": IdempotencyKeyReused,
     "rate_limited": RateLimited,
     "internal_error": APIError,
@@ -234,6 +255,7 @@ _BY_STATUS: dict[int, type[SendFaxMailError]] = {
     405: MethodNotAllowed,
     406: NotAcceptable,
     409: Conflict,
+    410: Gone,
     413: RequestTooLarge,
     415: UnsupportedMediaType,
     422: InvalidRequest,
