@@ -263,6 +263,14 @@ def test_it_documents_the_resend_request(schema: dict[str, Any]) -> None:
     assert request["additionalProperties"] is False
 
 
+def test_it_draws_the_fax_state_machine_for_the_reference_page(schema: dict[str, Any]) -> None:
+    description = schema["info"]["description"]
+
+    assert "## A fax's lifecycle" in description
+    for edge in ("scheduled --- cancel", "send_at has come", "redial:", "sending ---> delivered"):
+        assert edge in description
+
+
 def test_it_serves_the_reference_page_from_local_files_only(client: Client, settings) -> None:
     response = client.get("/docs/api")
 
