@@ -250,9 +250,9 @@ class Faxes:
         """Cancel the fax and return it. A `scheduled` or `queued` fax comes back `canceled`:
         it will never be sent. A `sending` fax comes back still `sending` with
         `cancel_requested_at` set; it ends `canceled` once the carrier stops it (or
-        `delivered` if the carrier finished first). Raises `FaxNotCancelable` for a fax that has finished, `NotFound` for an
-        unknown id. Carries an Idempotency-Key (`idempotency_key` or a new one), so that it is
-        retried safely."""
+        `delivered` if the carrier finished first). Raises `FaxNotCancelable` for a fax that
+        has finished, `NotFound` for an unknown id. Carries an Idempotency-Key
+        (`idempotency_key` or a new one), so that it is retried safely."""
         answer = self._client.request(
             "POST",
             f"/v1/faxes/{quote(fax_id, safe='')}/cancel",
