@@ -50,6 +50,8 @@ def fax_resend_check(*, fax: Fax) -> None:
         raise DocumentMissing("This received fax has no stored pages to send.")
     if fax.is_terminal:
         raise DocumentMissing()
+    if fax.resent_from_id is not None:
+        raise DocumentNotReady("This fax's document is still being copied. Try again soon.")
     raise DocumentNotReady()
 
 
