@@ -4,14 +4,39 @@ from django import forms
 from django.contrib.auth import password_validation
 
 from accounts.models import DOCUMENT_RETENTION_MAX_DAYS, Role, User
-from accounts.services import EMAIL_MAX_LENGTH
+from accounts.services import ACCOUNT_NAME_MAX_LENGTH, EMAIL_MAX_LENGTH
+
+# Offered as suggestions; any IANA zone name is accepted (checked with zoneinfo).
+COMMON_TIME_ZONES = [
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Puerto_Rico",
+    "America/Toronto",
+    "America/Halifax",
+    "America/Vancouver",
+    "America/Mexico_City",
+    "Europe/London",
+    "Europe/Paris",
+    "UTC",
+]
 
 
 class SignUpForm(forms.Form):
     """Sign-up, step one. It never says whether the address has an account: that answer goes
     to the mailbox (`account_sign_up_request`)."""
 
-    name = forms.CharField(label="Company or your name", max_length=200, required=False)
+    # The account's name: the business name on the header line of every fax (editable later in
+    # Settings), so it is held to what fits there.
+    name = forms.CharField(
+        label="Business name (printed on the faxes you send)",
+        max_length=ACCOUNT_NAME_MAX_LENGTH,
+        required=False,
+    )
     email = forms.EmailField(max_length=EMAIL_MAX_LENGTH)
 
     def clean_email(self) -> str:
@@ -47,6 +72,24 @@ class DocumentRetentionForm(forms.Form):
             "failed or canceled; 0 deletes the document within a minute of that. Faxes keep "
             "their status, pages and the document's type, size and hash."
         ),
+    )
+
+
+class AccountProfileForm(forms.Form):
+    """The account's name (the business name on the header line) and time zone. The rules are
+    the service's (`account_profile_check`); the form gives them their fields."""
+
+    name = forms.CharField(
+        label="Business name",
+        max_length=ACCOUNT_NAME_MAX_LENGTH,
+        help_text="On the header line of every page you fax and on the cover page.",
+    )
+    time_zone = forms.CharField(
+        label="Time zone",
+        max_length=64,
+        help_text="The header line's date and time, and the dashboard's days, e.g. "
+        "America/Chicago.",
+        widget=forms.TextInput(attrs={"list": "time-zones", "autocomplete": "off"}),
     )
 
 

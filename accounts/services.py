@@ -26,6 +26,7 @@ from accounts.models import (
     Plan,
     Role,
     User,
+    validate_time_zone,
 )
 from audit.models import Action
 from audit.services import Actor, audit_record
@@ -36,6 +37,14 @@ SIGN_UP_SALT = "accounts.sign-up"
 
 class AccountError(Exception):
     """A request that cannot be carried out, with a message fit to show the person asking."""
+
+
+class AccountFieldError(AccountError):
+    """An AccountError about one `field` of what was asked (e.g. "time_zone")."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def email_normalize(email: str) -> str:
@@ -231,6 +240,64 @@ def account_set_document_retention(
         target_id=account.pk,
         target_label=account.name,
         details={"from": previous, "to": days},
+    )
+    return account
+
+
+# The account's name is the business name on every page's header line (47 U.S.C. § 227), where
+# `header_text` has at most 60 characters too: longer, it would crowd "Page n/N" off the line.
+ACCOUNT_NAME_MAX_LENGTH = 60
+
+
+def account_profile_check(*, name: str, time_zone: str) -> tuple[str, str]:
+    """The name (stripped) and time zone if the account may take them, else AccountFieldError
+    naming the field at fault."""
+    name = name.strip()
+    if not name:
+        raise AccountFieldError(
+            "Give the account a name: the business name faxes carry.", field="name"
+        )
+    if len(name) > ACCOUNT_NAME_MAX_LENGTH:
+        raise AccountFieldError(
+            f"The name has {len(name)} characters; at most {ACCOUNT_NAME_MAX_LENGTH} fit on the "
+            "header line of a fax.",
+            field="name",
+        )
+    try:
+        validate_time_zone(time_zone)
+    except ValidationError as error:
+        raise AccountFieldError(error.messages[0], field="time_zone") from None
+    return name, time_zone
+
+
+@transaction.atomic
+def account_set_profile(
+    *, account: Account, name: str, time_zone: str, actor: Actor | None = None
+) -> Account:
+    """Rename the account (its business name on the faxes' header line and cover page) and set
+    its time zone (the header's date and time, the dashboard's days). AccountFieldError for an
+    empty or too long name or an unknown zone. A change is audited with what changed (`actor`, the
+    system if None); saving the same values records nothing."""
+    name, time_zone = account_profile_check(name=name, time_zone=time_zone)
+    previous = Account.objects.select_for_update().values("name", "time_zone").get(pk=account.pk)
+    wanted = {"name": name, "time_zone": time_zone}
+    changes = {
+        field: {"from": previous[field], "to": value}
+        for field, value in wanted.items()
+        if previous[field] != value
+    }
+    account.name, account.time_zone = name, time_zone
+    if not changes:
+        return account
+    Account.objects.filter(pk=account.pk).update(**wanted)
+    audit_record(
+        action=Action.ACCOUNT_CHANGED,
+        account_id=account.pk,
+        actor=actor,
+        target_type="account",
+        target_id=account.pk,
+        target_label=name,
+        details=changes,
     )
     return account
 

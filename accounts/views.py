@@ -9,13 +9,21 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from accounts.forms import DocumentRetentionForm, SignUpForm, SignUpPasswordForm
+from accounts.forms import (
+    COMMON_TIME_ZONES,
+    AccountProfileForm,
+    DocumentRetentionForm,
+    SignUpForm,
+    SignUpPasswordForm,
+)
 from accounts.models import Plan
 from accounts.permissions import Action, member_required
 from accounts.selectors import account_for_settings
 from accounts.services import (
     AccountError,
+    AccountFieldError,
     account_set_document_retention,
+    account_set_profile,
     account_sign_up,
     account_sign_up_request,
     sign_up_request_read,
@@ -105,21 +113,48 @@ def home(request: HttpRequest) -> HttpResponse:
 @member_required(Action.MANAGE_SECURITY)
 @require_http_methods(["GET", "POST"])
 def account_settings(request: HttpRequest) -> HttpResponse:
-    """The owner's account settings: how long documents are kept. Changes are audited."""
+    """The owner's account settings: the account's name and time zone, and how long documents
+    are kept. Two forms, told apart by their `form` field; changes are audited."""
     account = account_for_settings(request)
-    initial = {"document_retention_days": account.document_retention_days}
-    form = DocumentRetentionForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    posted = request.POST if request.method == "POST" else None
+    which = request.POST.get("form", "retention") if posted is not None else None
+    profile = AccountProfileForm(
+        posted if which == "profile" else None,
+        initial={"name": account.name, "time_zone": account.time_zone},
+    )
+    retention = DocumentRetentionForm(
+        posted if which == "retention" else None,
+        initial={"document_retention_days": account.document_retention_days},
+    )
+    if which == "profile" and profile.is_valid():
+        try:
+            account_set_profile(
+                account=account,
+                name=profile.cleaned_data["name"],
+                time_zone=profile.cleaned_data["time_zone"],
+                actor=actor_from_request(request),
+            )
+        except AccountFieldError as error:
+            profile.add_error(error.field, str(error))
+        else:
+            return redirect(f"{reverse('dashboard:settings')}?saved=profile")
+    if which == "retention" and retention.is_valid():
         try:
             account_set_document_retention(
                 account=account,
-                days=form.cleaned_data["document_retention_days"],
+                days=retention.cleaned_data["document_retention_days"],
                 actor=actor_from_request(request),
             )
         except AccountError as error:
-            form.add_error("document_retention_days", str(error))
+            retention.add_error("document_retention_days", str(error))
         else:
             return redirect(f"{reverse('dashboard:settings')}?saved=1")
-    status = 400 if form.errors else 200
-    context = {"account": account, "form": form, "saved": request.GET.get("saved") == "1"}
+    status = 400 if profile.errors or retention.errors else 200
+    context = {
+        "account": account,
+        "form": retention,
+        "profile": profile,
+        "time_zones": COMMON_TIME_ZONES,
+        "saved": request.GET.get("saved"),
+    }
     return render(request, "dashboard/settings.html", context, status=status)

@@ -57,6 +57,7 @@ class Action(models.TextChoices):
     DOCUMENT_DOWNLOADED = "document.downloaded", "Document downloaded"
     FAX_CANCELED = "fax.canceled", "Fax canceled"
     RETENTION_CHANGED = "retention.changed", "Document retention changed"
+    ACCOUNT_CHANGED = "account.changed", "Account name or time zone changed"
     PLAN_CHANGED = "plan.changed", "Plan changed"
     ADMIN_VIEWED = "admin.viewed", "Staff opened account data in the admin"
     AUDIT_LOG_EXPORTED = "audit_log.exported", "Security log exported"

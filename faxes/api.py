@@ -1,4 +1,5 @@
-"""/v1/faxes: send a fax, read one, list them; download or delete a fax's document."""
+"""/v1/faxes: send a fax, read one, list them; download or delete a fax's document, preview its
+first page."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -65,6 +66,7 @@ from faxes.services.documents import (
     StorageUnavailable,
     fax_document_delete,
     fax_document_download,
+    fax_document_preview,
 )
 from faxes.services.inbound import inbound_fax_simulate, sample_received_pdf
 from faxes.services.intake import (
@@ -202,8 +204,9 @@ class FaxCreateRequestSchema(OpenApiSerializerExtension):
         schema["description"] = (
             "Send exactly one of `document` (the file, base64-encoded), `document_url` and "
             "`documents` (1 to 10, faxed in order as one fax: at most 20 MB and 350 pages in "
-            "all, cover page included; all inline or all by URL, not both). Errors about one of "
-            "`documents` name it by index, e.g. "
+            "all, cover page included; inline and URL documents may be mixed: the inline ones "
+            "are checked now, the URLs fetched by a worker, and a URL that fails fails the fax "
+            "naming it). Errors about one of `documents` name it by index, e.g. "
             "`documents[2].content`. Unknown fields are refused."
         )
         schema["properties"]["from"]["pattern"] = E164_SHAPE.pattern
@@ -808,6 +811,69 @@ class FaxDocumentView(APIView):
         return Response(fax_public(fax))
 
 
+class FaxPreviewView(APIView):
+    """The fax's first page as a PNG, exactly as it is (or was) faxed."""
+
+    required_scopes = {"GET": Scope.FAXES_READ}
+    # A HEAD would render (and record a viewing) for nothing: not served.
+    http_method_names = ["get", "options"]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # Clients ask for `Accept: image/png`; errors are JSON whatever they accept.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        operation_id="faxes_preview",
+        summary="Preview a fax's first page (PNG)",
+        description=(
+            "The first page as it is faxed, rendered as a greyscale PNG at 108 dpi (a US Letter "
+            "page is 918 × 1188 pixels): for a sent fax the cover page when there is one, with "
+            "the header line (date and time, name, number, `Page 1/N`) exactly as the carrier "
+            "got it, or, before it is sent, as it would be sent now; for a received fax its "
+            "first page. Served with `Cache-Control: no-store`; every preview is recorded in "
+            "the account's security log with the key and the client's address."
+        ),
+        parameters=[FAX_ID_PARAMETER, *response_headers(200, 404, 409, 410, retry_after=(503,))],
+        responses={
+            (200, "image/png"): OpenApiResponse(
+                response=OpenApiTypes.BINARY, description="The first page, as a PNG image."
+            ),
+            404: NOT_FOUND,
+            409: error_response(
+                "`document_not_ready`: the fax's `document_url` has not been fetched yet.",
+                "document_not_ready",
+            ),
+            410: error_response(
+                "`document_purged`: the document was deleted (retention or DELETE); "
+                "`document_unreadable`: the stored document fails its integrity check, its key "
+                "is gone or it cannot be rendered (contact support).",
+                "document_purged",
+            ),
+            503: error_response(
+                "`document_unavailable`: the document storage cannot be reached; retry after "
+                "`Retry-After` seconds.",
+                "document_unavailable",
+            ),
+            **ERROR_RESPONSES,
+        },
+    )
+    def get(self, request: Request, fax_id: str) -> HttpResponse:
+        fax = fax_of_account(
+            account=request.auth.account, livemode=request.auth.livemode, fax_id=fax_id
+        )
+        if fax is None:
+            raise NotFound(f"No fax with id '{fax_id}'.", param="id")
+        try:
+            image = fax_document_preview(fax=fax, actor=api_key_actor(request), via="api")
+        except DocumentUnavailable as error:
+            raise _document_error(error, fax_id) from None
+        response = HttpResponse(image, content_type="image/png")
+        response["Content-Disposition"] = f'inline; filename="{fax.id}-page-1.png"'
+        response["Cache-Control"] = "no-store"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
 class FaxCancelView(APIView):
     required_scopes = {"POST": Scope.FAXES_SEND}
 
@@ -1106,6 +1172,7 @@ urlpatterns = [
     path("faxes", FaxListCreateView.as_view(), name="faxes"),
     path("faxes/<id:fax_id>", FaxDetailView.as_view(), name="fax"),
     path("faxes/<id:fax_id>/document", FaxDocumentView.as_view(), name="fax_document"),
+    path("faxes/<id:fax_id>/preview", FaxPreviewView.as_view(), name="fax_preview"),
     path("faxes/<id:fax_id>/cancel", FaxCancelView.as_view(), name="fax_cancel"),
     path("faxes/<id:fax_id>/resend", FaxResendView.as_view(), name="fax_resend"),
     path("test_helpers/inbound_faxes", InboundFaxTestView.as_view(), name="inbound_fax_test"),

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
+from faxes.documents.base import MAX_PAGES
 from faxes.documents.compose import (
     COVER_FIELD_MAX_LENGTH,
     COVER_MESSAGE_MAX_LENGTH,
@@ -15,7 +16,15 @@ from faxes.documents.compose import (
     cover_message_lines,
 )
 from faxes.serializers import MAX_DOCUMENTS
-from sendfaxmail.lib.phone import InvalidPhoneNumber, normalize_e164
+from sendfaxmail.lib.phone import E164_HELP, InvalidPhoneNumber, normalize_e164
+
+ACCEPTED_EXTENSIONS = ".pdf,.tif,.tiff,.png,.jpg,.jpeg"
+# What the send form proposes for automatic redial (issue 14): two more calls, five minutes
+# apart; the API's bounds (`FaxRetrySerializer`).
+RETRY_ATTEMPTS_PROPOSED = 2
+RETRY_INTERVAL_PROPOSED = 300
+RETRY_ATTEMPTS_MAX = 5
+RETRY_INTERVAL_MIN, RETRY_INTERVAL_MAX = 60, 3600
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -26,9 +35,7 @@ class MultipleFileField(forms.FileField):
     """One or more files, in the order they were chosen."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault(
-            "widget", MultipleFileInput(attrs={"accept": ".pdf,.tif,.tiff,.png,.jpg,.jpeg"})
-        )
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ACCEPTED_EXTENSIONS}))
         super().__init__(*args, **kwargs)
 
     def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
@@ -43,14 +50,21 @@ class MultipleFileField(forms.FileField):
 
 class FaxSendForm(forms.Form):
     to = forms.CharField(
-        label="To (fax number)", max_length=32, help_text="E.164, e.g. +15551234567."
+        label="To (fax number)",
+        max_length=32,
+        help_text="E.164, e.g. +15551234567.",
+        # The browser's first check of the shape; the server's (`normalize_e164`, as the API's)
+        # decides, with the country's number lengths.
+        widget=forms.TextInput(
+            attrs={"pattern": r"\+[1-9][0-9]{7,14}", "title": E164_HELP, "autocomplete": "off"}
+        ),
     )
     from_number = forms.ChoiceField(label="From")
     files = MultipleFileField(
         label="Files",
         required=False,
         help_text=f"PDF, TIFF, PNG or JPEG: 1 to {MAX_DOCUMENTS} files, faxed in this order, at "
-        "most 20 MB and 350 pages in all.",
+        f"most 20 MB and {MAX_PAGES} pages in all.",
     )
     cover = forms.BooleanField(label="Add a cover page", required=False)
     cover_to_name = forms.CharField(label="To", required=False, max_length=COVER_FIELD_MAX_LENGTH)
@@ -77,6 +91,23 @@ class FaxSendForm(forms.Form):
         required=False,
         max_length=60,
         help_text="Leave empty to use the account's name.",
+    )
+    retry_attempts = forms.IntegerField(
+        label="Redial a busy line or no answer",
+        min_value=0,
+        max_value=RETRY_ATTEMPTS_MAX,
+        initial=RETRY_ATTEMPTS_PROPOSED,
+        required=False,
+        help_text=f"More calls after the first, 0 to {RETRY_ATTEMPTS_MAX} (0: no redial; "
+        "empty: the account's setting).",
+    )
+    retry_interval_seconds = forms.IntegerField(
+        label="Seconds between calls",
+        min_value=RETRY_INTERVAL_MIN,
+        max_value=RETRY_INTERVAL_MAX,
+        initial=RETRY_INTERVAL_PROPOSED,
+        required=False,
+        help_text=f"{RETRY_INTERVAL_MIN} to {RETRY_INTERVAL_MAX} (empty: the account's setting).",
     )
     # Sent again by a double click or a reload: the fax is sent once (the Idempotency-Key).
     token = forms.CharField(widget=forms.HiddenInput, max_length=64)

@@ -84,6 +84,15 @@ class Fax(models.Model):
     # page just before each submission; `header_text` replaces the account's name in it.
     header = models.BooleanField(default=True)
     header_text = models.CharField(max_length=60, blank=True)
+    # The header line's text (before "Page n/N") that the latest submission was stamped with:
+    # the document is downloaded and previewed stamped with it, byte for byte as the carrier got
+    # it. Empty before the first submission. The stored `document` itself is never stamped.
+    header_line = models.CharField(max_length=200, blank=True)
+    # A fax mixing inline and URL documents, until its URLs are fetched: each document in order,
+    # {"url": ...} or an inline one stored at accept ({"stored": <storage name>, "page_count",
+    # "content_type", "size_bytes", "sha256"}), which the fetch assembles with the fetched ones
+    # and then deletes. Empty for every other fax.
+    document_parts = models.JSONField(default=list, blank=True)
     page_count = models.PositiveSmallIntegerField(null=True, blank=True)
     pages_delivered = models.PositiveSmallIntegerField(null=True, blank=True)
 

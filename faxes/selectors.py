@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from accounts.models import Account
 from fax_numbers.selectors import fax_number_rows_of_account
@@ -181,3 +184,85 @@ def fax_from_number_default(*, account: Account) -> str | None:
 def fax_from_number_allowed(*, account: Account, number: str) -> bool:
     """Whether `number` is one of the account's numbers, which faxes may be sent from."""
     return any(row["number"] == number for row in fax_number_rows_of_account(account_id=account.pk))
+
+
+@dataclass(frozen=True)
+class DayActivity:
+    """One day's faxes in the account's time zone: sent (delivered) and received, with pages."""
+
+    day: date
+    sent: int = 0
+    sent_pages: int = 0
+    received: int = 0
+    received_pages: int = 0
+
+
+@dataclass(frozen=True)
+class FaxActivity:
+    """The dashboard home's numbers: this month's totals and the last days, oldest first."""
+
+    month: DayActivity  # `day` is the first of the month
+    days: list[DayActivity]
+
+
+ACTIVITY_DAYS = 30
+
+
+def fax_activity(
+    *, account: Account, now: datetime | None = None, days: int = ACTIVITY_DAYS
+) -> FaxActivity:
+    """Live faxes sent (delivered) and received this month and on each of the last `days`
+    days, today included, in the account's time zone: one aggregate query.
+
+    A fax counts on the day it was created (accepted, or the call that brought it began): the
+    account's newest-first index serves that range. Pages are those delivered for a sent fax
+    and those received for a received one.
+    """
+    zone = _zone(account.time_zone)
+    today = (now or timezone.now()).astimezone(zone).date()
+    month_start = today.replace(day=1)
+    first_day = min(today - timedelta(days=days - 1), month_start)
+    counted = Q(direction=Direction.OUTBOUND, status=FaxStatus.DELIVERED) | Q(
+        direction=Direction.INBOUND, status=FaxStatus.RECEIVED
+    )
+    rows = (
+        Fax.objects.filter(
+            counted,
+            account=account,
+            livemode=True,
+            created_at__gte=datetime.combine(first_day, time.min, tzinfo=zone),
+        )
+        .annotate(day=TruncDate("created_at", tzinfo=zone))
+        .values("day", "direction")
+        .annotate(
+            faxes=Count("id"),
+            pages=Sum(
+                Case(
+                    When(direction=Direction.OUTBOUND, then=F("pages_delivered")),
+                    default=F("page_count"),
+                )
+            ),
+        )
+    )
+    totals: dict[date, dict[str, int]] = {}
+    for row in rows:
+        day = totals.setdefault(row["day"], {})
+        kind = "sent" if row["direction"] == Direction.OUTBOUND else "received"
+        day[kind] = row["faxes"]
+        day[f"{kind}_pages"] = row["pages"] or 0
+    shown = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+    month = {
+        name: sum(values.get(name, 0) for day, values in totals.items() if day >= month_start)
+        for name in ("sent", "sent_pages", "received", "received_pages")
+    }
+    return FaxActivity(
+        month=DayActivity(day=month_start, **month),
+        days=[DayActivity(day=day, **totals.get(day, {})) for day in shown],
+    )
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        return ZoneInfo("UTC")

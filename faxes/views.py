@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -24,8 +25,9 @@ from audit.services import actor_for_user, actor_from_request
 from developers.selectors import webhook_deliveries_for_object
 from fax_numbers.selectors import fax_numbers_of_account
 from faxes.documents import DocumentError
-from faxes.documents.base import human_size
+from faxes.documents.base import MAX_PAGES, human_size
 from faxes.documents.compose import CoverPage
+from faxes.documents.render import render_thumbnails_png
 from faxes.forms import FaxSendForm
 from faxes.models import Direction, Fax, FaxStatus
 from faxes.selectors import (
@@ -35,6 +37,7 @@ from faxes.selectors import (
     faxes_newest_first,
     faxes_received_newest_first,
 )
+from faxes.serializers import MAX_DOCUMENTS
 from faxes.services.cancel import (
     CancelCarrierUnavailable,
     CancelOutcome,
@@ -58,6 +61,7 @@ from faxes.services.intake import (
     IdempotentAnswer,
     InlineDocument,
     fax_accept,
+    fax_preview,
     idempotently,
     request_fingerprint,
 )
@@ -137,7 +141,7 @@ def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
         ),
         "can_resend": _may_resend(request, fax),
         "resend_token": secrets.token_urlsafe(24),
-        "events": fax_history(fax=fax),
+        **_live_context(fax),
         "deliveries": webhook_deliveries_for_object(account_id=fax.account_id, object_id=fax.pk),
         "emails": fax_emails(fax=fax),
         "pages": _pages_shown(fax),
@@ -154,6 +158,40 @@ def _may_resend(request: HttpRequest, fax: Fax) -> bool:
     except DocumentUnavailable:
         return False
     return True
+
+
+@member_required(Action.READ_FAXES)
+@require_GET
+@never_cache
+def fax_live(request: HttpRequest, fax_id: str) -> HttpResponse:
+    """The live parts of a fax's page (status, pages, calls, history) as an HTML fragment, which
+    the page fetches every two seconds until the fax is finished (static/js/dashboard.js)."""
+    fax = _fax(request, fax_id)
+    return render(request, "faxes/_live.html", {"fax": fax, **_live_context(fax)})
+
+
+def _live_context(fax: Fax) -> dict[str, Any]:
+    """What the live parts of the fax page show besides the fax itself."""
+    return {"events": fax_history(fax=fax), "attempts": _attempts_shown(fax)}
+
+
+def _attempts_shown(fax: Fax) -> list[dict[str, Any]]:
+    """Each finished call, as the API lists them, with its times as datetimes."""
+    return [
+        {
+            "number": attempt.get("number"),
+            "started_at": parse_datetime(attempt["started_at"])
+            if attempt.get("started_at")
+            else None,
+            "completed_at": parse_datetime(attempt["completed_at"])
+            if attempt.get("completed_at")
+            else None,
+            "status": attempt.get("status"),
+            "failure_reason": attempt.get("failure_reason") or "",
+            "pages_delivered": attempt.get("pages_delivered"),
+        }
+        for attempt in fax.attempts
+    ]
 
 
 def document_response(download: DocumentDownload) -> StreamingHttpResponse:
@@ -284,18 +322,12 @@ def fax_send(request: HttpRequest) -> HttpResponse:
     """Send a fax from the browser through the API's intake service: the same checks, and the
     form's token as Idempotency-Key, so that a double click sends once."""
     account = _account(request)
-    numbers = list(fax_numbers_of_account(account=account).values_list("number", flat=True))
+    numbers = _numbers(account)
     if request.method == "GET":
         initial = {"token": secrets.token_urlsafe(24), "header": True}
         form = FaxSendForm(initial=initial, numbers=numbers)
-        return render(request, "faxes/send.html", {"form": form, "numbers": numbers})
-    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-        # Refused before Django reads (and spools to disk) the upload.
-        form = FaxSendForm(numbers=numbers)
-        limit = human_size(settings.MAX_DOCUMENT_BYTES)
-        form.add_error(None, f"The files are too large: at most {limit} in all.")
-        return render(request, "faxes/send.html", {"form": form, "numbers": numbers}, status=400)
-    form = FaxSendForm(request.POST, request.FILES, numbers=numbers)
+        return render(request, "faxes/send.html", _send_context(form, numbers))
+    form = _bound_send_form(request, numbers)
     if form.is_valid():
         values = form.cleaned_data
         body = _request_body(values)
@@ -316,7 +348,71 @@ def fax_send(request: HttpRequest) -> HttpResponse:
             form.add_error(None, "This form was already sent with other values. Reload the page.")
         else:
             return redirect("faxes:dashboard_detail", accepted.fax_id)
-    return render(request, "faxes/send.html", {"form": form, "numbers": numbers}, status=400)
+    return render(request, "faxes/send.html", _send_context(form, numbers), status=400)
+
+
+@member_required(Action.SEND_FAXES)
+@require_POST
+@never_cache
+def fax_send_preview(request: HttpRequest) -> HttpResponse:
+    """The preview step of the Send page: the same form, checked as the send checks it, composed
+    in memory as it would be sent (cover page and header included) and answered as an HTML
+    fragment with the page count and thumbnails of the first pages. Nothing is stored: the
+    documents are PHI, and the Send posts them again."""
+    account = _account(request)
+    numbers = _numbers(account)
+    form = _bound_send_form(request, numbers)
+    if form.is_valid():
+        values = form.cleaned_data
+        body = _request_body(values)
+        try:
+            preview = fax_preview(account=account, request=_fax_request(body, values))
+            thumbnails = render_thumbnails_png(preview.pdf, limit=PREVIEW_THUMBNAILS)
+        except FromNumberRefused as refused:
+            form.add_error("from_number", refused.message)
+        except DocumentError as error:
+            form.add_error("files", _file_error(error, values["files"]))
+        else:
+            context = {
+                "page_count": preview.page_count,
+                "thumbnails": [base64.b64encode(png).decode() for png in thumbnails],
+                "more": preview.page_count - len(thumbnails),
+                "values": values,
+            }
+            return render(request, "faxes/_send_preview.html", context)
+    return render(request, "faxes/_send_preview_errors.html", {"form": form}, status=400)
+
+
+# The preview renders thumbnails of at most this many pages (a fax may have 350): enough to
+# check the cover page, the header and the first documents, at a bounded cost per request.
+PREVIEW_THUMBNAILS = 12
+
+
+def _numbers(account: Account) -> list[str]:
+    return list(fax_numbers_of_account(account=account).values_list("number", flat=True))
+
+
+def _send_context(form: FaxSendForm, numbers: list[str]) -> dict[str, Any]:
+    return {
+        "form": form,
+        "numbers": numbers,
+        "max_files": MAX_DOCUMENTS,
+        "max_bytes": settings.MAX_DOCUMENT_BYTES,
+        # In decimal megabytes, as the limit is advertised (20 MB is 20,000,000 bytes).
+        "max_size": f"{settings.MAX_DOCUMENT_BYTES / 1_000_000:g} MB",
+        "max_pages": MAX_PAGES,
+    }
+
+
+def _bound_send_form(request: HttpRequest, numbers: list[str]) -> FaxSendForm:
+    """The posted Send form. A body larger than Django accepts is refused before Django reads
+    (and spools to disk) the upload: the form is then an unbound one carrying that error."""
+    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        form = FaxSendForm(numbers=numbers)
+        limit = human_size(settings.MAX_DOCUMENT_BYTES)
+        form.add_error(None, f"The files are too large: at most {limit} in all.")
+        return form
+    return FaxSendForm(request.POST, request.FILES, numbers=numbers)
 
 
 def _request_body(values: dict[str, Any]) -> dict[str, Any]:
@@ -335,6 +431,10 @@ def _request_body(values: dict[str, Any]) -> dict[str, Any]:
         "cover_page": cover if values["cover"] else None,
         "header": values["header"],
         "header_text": values["header_text"],
+        "retry": {
+            "attempts": values["retry_attempts"],
+            "interval_seconds": values["retry_interval_seconds"],
+        },
     }
 
 
@@ -349,6 +449,8 @@ def _fax_request(body: dict[str, Any], values: dict[str, Any]) -> FaxRequest:
         cover_page=CoverPage(**body["cover_page"]) if body["cover_page"] is not None else None,
         header=body["header"],
         header_text=body["header_text"],
+        retry_attempts=body["retry"]["attempts"],
+        retry_interval_seconds=body["retry"]["interval_seconds"],
     )
 
 

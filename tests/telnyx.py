@@ -7,6 +7,8 @@ import base64
 import json
 import time
 import uuid
+from email.parser import BytesParser
+from email.policy import HTTP
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,16 @@ class FakeTelnyx:
             for c in self.mock.calls
             if c.request.method == "POST" and c.request.url == f"{API}{path}"
         ]
+
+    def uploaded_media(self) -> list[bytes]:
+        """The file of each media upload received, byte for byte."""
+        files = []
+        for call in self.posts_to("/media"):
+            head = f"Content-Type: {call.request.headers['Content-Type']}\r\n\r\n".encode()
+            message = BytesParser(policy=HTTP).parsebytes(head + call.request.body)
+            [media] = [part for part in message.iter_parts() if part.get_filename()]
+            files.append(media.get_payload(decode=True))
+        return files
 
     # Webhooks.
 

@@ -3,15 +3,19 @@ download permission only), and the owner's retention setting. Every download is 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Permission
 from django.test import Client
 
 from accounts.models import Account, Role, User
 from audit.models import Action, AuditEntry
+from faxes.documents.compose import stamp_header
 from faxes.models import Fax, FaxStatus
+from faxes.services.compose import fax_header_text
 from faxes.services.status import fax_advance
 from tests.conftest import verified_client
 from tests.factories import FaxFactory, member
@@ -23,6 +27,22 @@ IP = "203.0.113.20"
 
 def body_of(response) -> bytes:
     return b"".join(response.streaming_content)
+
+
+NOW = datetime(2026, 11, 30, 12, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+def frozen() -> Iterator[None]:
+    """The clock stopped, so that a header stamped "now" is stamped with one time."""
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def as_faxed(fax: Fax) -> bytes:
+    """The stored document with the header line a submission now would stamp."""
+    with fax.document.open("rb") as document:
+        return stamp_header(document.read(), text=fax_header_text(fax, sent_at=NOW))
 
 
 def downloads() -> list[AuditEntry]:
@@ -53,13 +73,13 @@ def admin(account: Account) -> Client:
 # --- Dashboard download ---------------------------------------------------------------------
 
 
-def test_the_owner_downloads_the_pdf(owner: Client, accepted_fax: Callable) -> None:
+def test_the_owner_downloads_the_pdf(owner: Client, accepted_fax: Callable, frozen: None) -> None:
     fax = accepted_fax()
 
     response = owner.get(f"/dashboard/faxes/{fax.pk}/document")
 
     assert response.status_code == 200
-    assert body_of(response) == fax.document.open("rb").read()
+    assert body_of(response) == as_faxed(fax)
     assert response["Content-Disposition"] == f'attachment; filename="{fax.pk}.pdf"'
     assert response["Cache-Control"].startswith("no-store")
 
@@ -177,7 +197,7 @@ def test_staff_without_the_permission_cannot_download(accepted_fax: Callable) ->
 
 
 def test_staff_with_the_permission_download_and_are_audited(
-    account: Account, accepted_fax: Callable
+    account: Account, accepted_fax: Callable, frozen: None
 ) -> None:
     fax = accepted_fax()
     client = staff("view_fax", "download_document")
@@ -187,7 +207,7 @@ def test_staff_with_the_permission_download_and_are_audited(
 
     assert admin_url(fax) in page
     assert response.status_code == 200
-    assert body_of(response) == fax.document.open("rb").read()
+    assert body_of(response) == as_faxed(fax)
     [entry] = downloads()
     assert (entry.actor_type, entry.actor_label, entry.ip) == ("staff", "support@example.com", IP)
     assert (entry.account_id, entry.target_id, entry.details["via"]) == (

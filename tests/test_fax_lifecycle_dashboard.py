@@ -38,7 +38,8 @@ def test_the_page_shows_when_a_scheduled_fax_leaves(owner_client: Client, accoun
 
     page = owner_client.get(f"/dashboard/faxes/{fax.pk}").content.decode()
 
-    assert "Scheduled: leaves at 2031-01-02 09:30:00 UTC" in page
+    assert "· leaves at 2031-01-02 09:30:00 UTC" in page
+    assert "Scheduled for 2031-01-02 09:30:00 UTC" in page
     assert 'id="cancel-fax-form"' in page
 
 

@@ -3,15 +3,20 @@ service the API uses."""
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from PIL import Image
 
-from accounts.models import Account
-from faxes.models import Fax
+from accounts.models import Account, Role
+from faxes.documents import DocumentError
+from faxes.models import Fax, IdempotencyKey
 from tests import documents
+from tests.factories import member
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +149,213 @@ def test_the_header_can_be_turned_off(
     starter_client.post(URL, fields)
 
     assert Fax.objects.get().header is False
+
+
+PREVIEW = "/dashboard/faxes/send/preview"
+
+
+def thumbnails(page: str) -> list[bytes]:
+    return [
+        base64.b64decode(data) for data in re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    ]
+
+
+def test_the_preview_counts_the_pages_with_the_cover_page(
+    starter_client: Client, starter_account: Account
+) -> None:
+    fields = form(starter_account, files=[pdf("a.pdf", "a1", "a2"), pdf("b.pdf", "b1")], cover="on")
+
+    response = starter_client.post(PREVIEW, fields)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-page-count="4"' in page
+    assert len(thumbnails(page)) == 4
+
+
+def test_the_preview_sends_nothing_and_keeps_nothing(
+    starter_client: Client, starter_account: Account, pipeline
+) -> None:
+    starter_client.post(PREVIEW, form(starter_account))
+
+    assert not Fax.objects.exists()
+    assert not IdempotencyKey.objects.exists()
+    assert pipeline == []
+
+
+def test_the_preview_thumbnails_are_small_images_of_the_pages(
+    starter_client: Client, starter_account: Account
+) -> None:
+    page = starter_client.post(PREVIEW, form(starter_account)).content.decode()
+
+    image = Image.open(io.BytesIO(thumbnails(page)[0]))
+    assert image.format == "PNG"
+    assert image.size == (153, 198)  # a Letter page at a quarter of 72 dpi
+
+
+def test_the_preview_shows_the_header_line(
+    starter_client: Client, starter_account: Account
+) -> None:
+    without = form(starter_account, files=[pdf("a.pdf", "a")])
+    del without["header"]
+
+    stamped = thumbnails(starter_client.post(PREVIEW, form(starter_account)).content.decode())
+    plain = thumbnails(starter_client.post(PREVIEW, without).content.decode())
+
+    top = (0, 0, 153, 6)  # the header line's band at the top of the page
+    assert Image.open(io.BytesIO(plain[0])).crop(top).getextrema() == (255, 255)
+    assert Image.open(io.BytesIO(stamped[0])).crop(top).getextrema()[0] < 128
+
+
+def test_the_preview_shows_at_most_twelve_pages(
+    starter_client: Client, starter_account: Account
+) -> None:
+    fields = form(starter_account, files=[pdf("long.pdf", *[f"p{n}" for n in range(15)])])
+
+    page = starter_client.post(PREVIEW, fields).content.decode()
+
+    assert len(thumbnails(page)) == 12
+    assert re.search(r'id="preview-more">\+ 3 more pages<', page)
+
+
+def test_the_preview_refuses_a_bad_number_with_the_forms_message(
+    starter_client: Client, starter_account: Account
+) -> None:
+    response = starter_client.post(PREVIEW, form(starter_account, to="12345"))
+
+    assert response.status_code == 400
+    assert "To (fax number): Give the number in E.164 form" in response.content.decode()
+
+
+def test_the_preview_names_the_file_that_cannot_be_faxed(
+    starter_client: Client, starter_account: Account
+) -> None:
+    gif = SimpleUploadedFile("cat.gif", b"GIF89a" + b"0" * 100, "image/gif")
+
+    response = starter_client.post(PREVIEW, form(starter_account, files=[pdf("a.pdf", "a"), gif]))
+
+    assert response.status_code == 400
+    assert "cat.gif: The document is not a PDF, TIFF, PNG or JPEG file" in response.content.decode()
+
+
+def test_the_preview_refuses_a_damaged_pdf(
+    starter_client: Client, starter_account: Account
+) -> None:
+    damaged = SimpleUploadedFile("scan.pdf", b"%PDF-1.7\n" + b"\x00garbage" * 50, "application/pdf")
+
+    response = starter_client.post(PREVIEW, form(starter_account, files=[damaged]))
+
+    assert response.status_code == 400
+    assert "scan.pdf: " in response.content.decode()
+
+
+def test_the_preview_refuses_more_pages_than_a_fax_may_have(
+    starter_client: Client, starter_account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("faxes.documents.compose.MAX_PAGES", 2)
+
+    response = starter_client.post(PREVIEW, form(starter_account, cover="on"))
+
+    assert response.status_code == 400
+    assert "a fax may have at most 2" in response.content.decode()
+
+
+def test_the_preview_refuses_a_number_that_is_not_the_accounts(
+    starter_client: Client, starter_account: Account
+) -> None:
+    response = starter_client.post(PREVIEW, form(starter_account, from_number="+15559999999"))
+
+    assert response.status_code == 400
+    assert 'id="preview-from_number-error"' in response.content.decode()
+
+
+def test_the_preview_needs_the_csrf_token(starter_account: Account) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(starter_account.owner)
+
+    response = client.post(PREVIEW, form(starter_account))
+
+    assert response.status_code == 403
+
+
+def test_the_preview_is_only_for_roles_that_send(starter_account: Account) -> None:
+    client = Client()
+    client.force_login(member(starter_account, Role.VIEWER))
+
+    response = client.post(PREVIEW, form(starter_account))
+
+    assert response.status_code == 403
+
+
+def test_the_preview_answers_only_a_post(starter_client: Client) -> None:
+    assert starter_client.get(PREVIEW).status_code == 405
+
+
+def test_a_previewed_form_is_then_sent_once(
+    starter_client: Client, starter_account: Account, pipeline
+) -> None:
+    starter_client.post(PREVIEW, form(starter_account))
+    starter_client.post(URL, form(starter_account))
+    starter_client.post(URL, form(starter_account))
+
+    assert Fax.objects.count() == 1
+
+
+def test_the_send_page_shows_the_limits_up_front(starter_client: Client) -> None:
+    page = starter_client.get(URL).content.decode()
+
+    limits = re.search(r'id="send-limits">([^<]*)<', page).group(1)
+    assert "up to 10 files, 20 MB and 350 pages in all" in limits
+
+
+def test_the_send_page_proposes_two_redials_300_seconds_apart(starter_client: Client) -> None:
+    page = starter_client.get(URL).content.decode()
+
+    assert re.search(r'name="retry_attempts" value="2"', page)
+    assert re.search(r'name="retry_interval_seconds" value="300"', page)
+
+
+def test_a_send_keeps_the_redial_chosen(
+    starter_client: Client, starter_account: Account, pipeline
+) -> None:
+    starter_client.post(
+        URL, form(starter_account, retry_attempts="3", retry_interval_seconds="600")
+    )
+
+    fax = Fax.objects.get()
+    assert (fax.retry_attempts, fax.retry_interval_seconds) == (3, 600)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("retry_attempts", "6"), ("retry_attempts", "-1"), ("retry_interval_seconds", "59")],
+)
+def test_it_refuses_a_redial_out_of_bounds(
+    starter_client: Client, starter_account: Account, field: str, value: str
+) -> None:
+    response = starter_client.post(URL, form(starter_account, **{field: value}))
+
+    assert response.status_code == 400
+    assert f'id="{field}-errors"' in response.content.decode()
+    assert not Fax.objects.exists()
+
+
+def test_a_preview_that_cannot_be_drawn_is_a_400(
+    starter_client: Client, starter_account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(pdf: bytes, *, limit: int) -> list[bytes]:
+        raise DocumentError("The document cannot be rendered.")
+
+    monkeypatch.setattr("faxes.views.render_thumbnails_png", unreadable)
+
+    response = starter_client.post(PREVIEW, form(starter_account))
+
+    assert response.status_code == 400
+    assert "Files: The document cannot be rendered." in response.content.decode()
+
+
+def test_the_preview_asks_for_a_file(starter_client: Client, starter_account: Account) -> None:
+    response = starter_client.post(PREVIEW, form(starter_account, files=[]))
+
+    assert response.status_code == 400
+    assert "Files: Choose at least one file to fax." in response.content.decode()

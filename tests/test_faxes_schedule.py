@@ -9,9 +9,11 @@ import time_machine
 from django.utils import timezone
 
 from developers.models import WebhookEndpoint, WebhookEvent, WebhookEventType
+from faxes.documents.compose import stamp_header
 from faxes.models import Fax, FaxEvent, FaxStatus
 from faxes.services import pipeline as fax_pipeline
 from faxes.services import sweeper
+from faxes.services.compose import fax_header_text
 from faxes.services.schedule import faxes_release_scheduled
 from sendfaxmail.lib.fetch import FetchedBody, FetchError
 from tests import documents
@@ -408,3 +410,16 @@ def test_the_release_query_uses_the_scheduled_index(accepted_fax, pipeline) -> N
         plan = query.order_by("send_at").explain()
 
     assert "fax_scheduled_due" in plan
+
+
+def test_a_scheduled_faxs_download_shows_the_header_it_will_leave_with(
+    api_client: ApiClient, accepted_fax
+) -> None:
+    send_at = in_hours(24 * 3)
+    fax = accepted_fax(send_at=iso(send_at))
+
+    response = api_client.get(f"/v1/faxes/{fax.id}/document")
+
+    with fax.document.open("rb") as stored:
+        expected = stamp_header(stored.read(), text=fax_header_text(fax, sent_at=send_at))
+    assert b"".join(response.streaming_content) == expected

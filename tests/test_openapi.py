@@ -51,6 +51,16 @@ OPERATIONS = {
         "422",
         "429",
     },
+    ("get", "/v1/faxes/{fax_id}/preview"): {
+        "200",
+        "401",
+        "403",
+        "404",
+        "409",
+        "410",
+        "429",
+        "503",
+    },
     ("post", "/v1/faxes/{fax_id}/cancel"): {
         "200",
         "202",
@@ -107,10 +117,12 @@ def test_it_documents_each_answer_of_each_operation(
     assert set(operation["responses"]) == OPERATIONS[method, path]
     assert operation["security"] == [{"bearerAuth": []}]
     for status, response in operation["responses"].items():
+        binary = {"type": "string", "format": "binary"}
         if "application/pdf" in response["content"]:
-            assert response["content"] == {
-                "application/pdf": {"schema": {"type": "string", "format": "binary"}}
-            }
+            assert response["content"] == {"application/pdf": {"schema": binary}}
+            continue
+        if "image/png" in response["content"]:
+            assert response["content"] == {"image/png": {"schema": binary}}
             continue
         body = response["content"]["application/json"]["schema"]
         if status.startswith("2"):

@@ -3,6 +3,7 @@ PostgreSQL and Redis. No Celery worker: accepting, reading and listing faxes nee
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 import uuid
@@ -19,6 +20,7 @@ from developers.services import webhook_deliveries, webhook_endpoints
 from developers.services.request_log import request_log_flush
 from faxes.models import FaxStatus, IdempotencyKey
 from faxes.services import status as fax_status
+from faxes.services.documents import fax_document_purge
 from sendfaxmail.lib.signing import sign_standard_webhook
 from tests import documents
 from tests.conftest import make_key
@@ -301,6 +303,57 @@ def test_it_lists_the_accounts_numbers(sfm, business) -> None:
     assert number.created_at.tzinfo is not None
 
 
+# --- Previewing ---------------------------------------------------------------------------
+
+
+def test_it_previews_the_first_page_as_png(sfm, business) -> None:
+    from PIL import Image
+
+    sent = sfm.faxes.send(to=TO, file=documents.text_pdf("referral"), cover_page={})
+
+    image = sfm.faxes.preview(sent.id)
+
+    assert image.startswith(b"\x89PNG\r\n\x1a\n")
+    assert Image.open(io.BytesIO(image)).size == (918, 1188)
+
+
+def test_the_preview_is_the_first_page_as_faxed(sfm, business) -> None:
+    from faxes.documents.render import render_page_png
+
+    sent = sfm.faxes.send(to=TO, file=documents.text_pdf("one", "two"), header=False)
+
+    with business.faxes.get().document.open("rb") as stored:
+        expected = render_page_png(stored.read(), page_number=1, scale=1.5)
+    assert sfm.faxes.preview(sent.id) == expected
+
+
+def test_a_preview_before_the_url_is_fetched_raises_document_not_ready(sfm, business) -> None:
+    sent = sfm.faxes.send(to=TO, url="https://docs.example.com/a.pdf")
+
+    with pytest.raises(errors.DocumentNotReady) as raised:
+        sfm.faxes.preview(sent.id)
+
+    assert (raised.value.status, raised.value.code) == (409, "document_not_ready")
+    assert isinstance(raised.value, errors.Conflict)
+
+
+def test_a_preview_of_a_deleted_document_raises_document_gone(sfm, business) -> None:
+    sent = sfm.faxes.send(to=TO, file=documents.pdf_bytes())
+    fax = business.faxes.get()
+    fax_status.fax_advance(fax=fax, status=FaxStatus.DELIVERED, source="test")
+    fax_document_purge(fax=business.faxes.get(), reason="request")
+
+    with pytest.raises(errors.DocumentGone) as raised:
+        sfm.faxes.preview(sent.id)
+
+    assert (raised.value.status, raised.value.code) == (410, "document_purged")
+
+
+def test_a_preview_of_an_unknown_fax_is_not_found(sfm) -> None:
+    with pytest.raises(errors.NotFound):
+        sfm.faxes.preview("fax_doesnotexist")
+
+
 # --- Canceling ----------------------------------------------------------------------------
 
 
@@ -441,7 +494,7 @@ def test_resending_a_purged_document_raises_document_purged(sfm, business) -> No
         sfm.faxes.resend(fax.id)
 
     assert (raised.value.status, raised.value.code) == (410, "document_purged")
-    assert isinstance(raised.value, errors.Gone)
+    assert isinstance(raised.value, errors.DocumentGone)
 
 
 def test_resending_before_the_url_is_fetched_raises_document_not_ready(sfm) -> None:

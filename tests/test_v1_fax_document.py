@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.core.files.storage import default_storage
 
 from accounts.models import Account
 from audit.models import Action, AuditEntry
 from developers.models import Scope
+from faxes.documents.compose import stamp_header
 from faxes.models import DocumentSource, Fax, FaxStatus
+from faxes.services.compose import fax_header_text
 from faxes.services.status import fax_advance
 from tests.conftest import ApiClient, make_key
 from tests.factories import FaxFactory
@@ -37,10 +41,25 @@ def the_pdf(fax: Fax) -> bytes:
         return document.read()
 
 
+NOW = datetime(2026, 11, 30, 12, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+def frozen() -> Iterator[None]:
+    """The clock stopped, so that a header stamped "now" is stamped with one time."""
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def as_faxed(fax: Fax) -> bytes:
+    """The stored document with the header line a submission now would stamp."""
+    return stamp_header(the_pdf(fax), text=fax_header_text(fax, sent_at=NOW))
+
+
 # --- GET ------------------------------------------------------------------------------------
 
 
-def test_it_downloads_the_pdf(api_client: ApiClient, accepted_fax: Callable) -> None:
+def test_it_downloads_the_pdf(api_client: ApiClient, accepted_fax: Callable, frozen: None) -> None:
     fax = accepted_fax()
 
     response = api_client.get(url(fax))
@@ -48,7 +67,7 @@ def test_it_downloads_the_pdf(api_client: ApiClient, accepted_fax: Callable) -> 
     assert response.status_code == 200
     content = body_of(response)
     assert content.startswith(b"%PDF")
-    assert content == the_pdf(fax)
+    assert content == as_faxed(fax)
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Length"] == str(len(content))
     assert response["Content-Disposition"] == f'attachment; filename="{fax.pk}.pdf"'
@@ -295,7 +314,11 @@ def test_a_fax_shows_purged_at_null_until_then(
 
 
 def test_on_s3_download_then_delete(
-    settings, s3_backend: dict, seaweed, api_client: ApiClient, accepted_fax: Callable
+    settings,
+    s3_backend: dict,
+    seaweed,
+    api_client: ApiClient,
+    accepted_fax: Callable,
 ) -> None:
     from botocore.exceptions import ClientError
 
@@ -307,7 +330,10 @@ def test_on_s3_download_then_delete(
         },
     }
     fax = accepted_fax()
-    pdf = the_pdf(fax)
+    # As if submitted (S3 refuses requests signed at a frozen time, so the clock runs).
+    fax.header_line = "2026-11-30 07:05 EST   Acme   Fax +15550100001"
+    fax.save(update_fields=["header_line"])
+    pdf = stamp_header(the_pdf(fax), text=fax.header_line)
     bucket, key = s3_backend["OPTIONS"]["bucket_name"], f"{s3_backend['OPTIONS']['location']}/"
     key += fax.document.name
 

@@ -154,14 +154,6 @@ def test_it_refuses_more_than_350_pages_in_all(api_client: ApiClient, queued: li
     assert "400 pages" in message
 
 
-def test_it_refuses_inline_and_url_documents_in_one_fax(
-    api_client: ApiClient, queued: list[str]
-) -> None:
-    body = {"to": TO, "documents": [inline("a"), {"url": "https://docs.example.com/a.pdf"}]}
-
-    refused(api_client.post_json(URL, body), "documents[1].url")
-
-
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes | Exception]:
     """What each URL answers; the fetcher itself is tested in test_fetch.py."""

@@ -2,6 +2,11 @@
 
 The cover page and the header are drawn with reportlab. The header is overlaid onto each page with
 pikepdf as a form XObject: the page's own content is never re-rasterised or re-encoded.
+
+Stamping is deterministic: the same document and the same header text give the same bytes
+(reportlab's invariant mode, pikepdf's deterministic /ID). That is what lets the document stored
+without its header be stamped again on download or preview and give exactly the bytes the
+carrier received, once the fax records the header text it was sent with.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import io
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pikepdf
 from reportlab.lib.pagesizes import LETTER
@@ -118,7 +125,7 @@ def render_cover_page(
     """A one-page Letter PDF: large plain type, black on white, legible at fax resolution.
     `page_count` is the fax's, this page included."""
     out = io.BytesIO()
-    pdf = canvas.Canvas(out, pagesize=LETTER, pageCompression=1)
+    pdf = canvas.Canvas(out, pagesize=LETTER, pageCompression=1, invariant=1)
     width, height = LETTER
     left, y = 72, height - 90
     pdf.setFont("Helvetica-Bold", 32)
@@ -168,24 +175,84 @@ def cover_message_lines(message: str) -> list[str]:
     ]
 
 
+def header_line(*, sent_at: datetime, time_zone: str, business_name: str, from_number: str) -> str:
+    """The header line's text before "Page n/N": the date and time sent in `time_zone` (UTC if
+    that is not a zone), the business name and the number the fax is sent from, as 47 U.S.C.
+    § 227(d)(1)(B) asks."""
+    try:
+        zone = ZoneInfo(time_zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        zone = ZoneInfo("UTC")
+    when = sent_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    return f"{when}   {business_name}   Fax {from_number}"
+
+
 def stamp_header(pdf_bytes: bytes, *, text: str) -> bytes:
     """`pdf_bytes` with `text` and "Page n/N" drawn in the top margin of every page, upright as
-    the page is displayed (its /Rotate and crop box honoured)."""
+    the page is displayed (its /Rotate and crop box honoured). Deterministic: the same
+    arguments give the same bytes."""
+    out = io.BytesIO()
     with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
         sizes = [_displayed_size(page) for page in pdf.pages]
         with pikepdf.open(io.BytesIO(_header_pages(sizes, text=text))) as overlay:
             for page, header in zip(pdf.pages, overlay.pages, strict=True):
-                page.add_overlay(header, shrink=False, expand=False)
-            out = io.BytesIO()
+                _overlay(page, header)
             _save_as_is(pdf, out)
     return out.getvalue()
+
+
+def first_page_stamped(pdf_bytes: bytes, *, text: str | None) -> bytes:
+    """A one-page PDF: the first page of `pdf_bytes` as `stamp_header` stamps it ("Page 1/N",
+    N the whole document's pages), or as it is when `text` is None. Renders as the first page
+    of the stamped document does, without stamping the other pages."""
+    with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
+        total = len(pdf.pages)
+        first = pikepdf.new()
+        first.pages.append(pdf.pages[0])
+        if text is not None:
+            sizes = [_displayed_size(first.pages[0])]
+            header = _header_pages(sizes, text=text, numbers=[(1, total)])
+            with pikepdf.open(io.BytesIO(header)) as overlay:
+                _overlay(first.pages[0], overlay.pages[0])
+        out = io.BytesIO()
+        _save_as_is(first, out)
+    return out.getvalue()
+
+
+def _overlay(page: pikepdf.Page, header: pikepdf.Page) -> None:
+    """Draw `header` over `page`, as `Page.add_overlay(shrink=False, expand=False)` does, but
+    under a resource name chosen deterministically (add_overlay picks a random one)."""
+    form = header.as_form_xobject()
+    resources = page.resources
+    number = 0
+    name = pikepdf.Name("/SfmHeader")
+    while any(
+        isinstance(names, pikepdf.Dictionary) and name in names
+        for names in resources.as_dict().values()
+    ):
+        number += 1
+        name = pikepdf.Name(f"/SfmHeader{number}")
+    page.add_resource(form, pikepdf.Name.XObject, name)
+    placement = page.calc_form_xobject_placement(
+        form, name, pikepdf.Rectangle(page.trimbox), allow_shrink=False, allow_expand=False
+    )
+    page.contents_add(b"q\n", prepend=True)
+    page.contents_add(b"Q\n", prepend=False)
+    page.contents_add(placement, prepend=False)
+    page.contents_coalesce()
 
 
 def _save_as_is(pdf: pikepdf.Pdf, out: io.BytesIO) -> None:
     """Save with every stream copied as it is: qpdf's default decodes and recompresses them all,
     which is most of the cost of stamping a long scanned document (1.7 s of 1.9 s for 350
-    pages) and changes nothing a fax machine sees."""
-    pdf.save(out, compress_streams=False, stream_decode_level=pikepdf.StreamDecodeLevel.none)
+    pages) and changes nothing a fax machine sees. The /ID is derived from the content, so that
+    saving the same pages twice gives the same bytes."""
+    pdf.save(
+        out,
+        compress_streams=False,
+        stream_decode_level=pikepdf.StreamDecodeLevel.none,
+        deterministic_id=True,
+    )
 
 
 def _displayed_size(page: pikepdf.Page) -> tuple[float, float]:
@@ -195,13 +262,21 @@ def _displayed_size(page: pikepdf.Page) -> tuple[float, float]:
     return (height, width) if rotate in (90, 270) else (width, height)
 
 
-def _header_pages(sizes: Sequence[tuple[float, float]], *, text: str) -> bytes:
+def _header_pages(
+    sizes: Sequence[tuple[float, float]],
+    *,
+    text: str,
+    numbers: Sequence[tuple[int, int]] | None = None,
+) -> bytes:
     """One page per size, each with the header line at its top: `text` at the left, "Page n/N"
-    at the right, on a white band so that it stays legible over a page printed to its edge."""
+    at the right, on a white band so that it stays legible over a page printed to its edge.
+    `numbers` gives each page's (n, N); by default 1 to len(sizes)."""
     out = io.BytesIO()
-    pdf = canvas.Canvas(out, pageCompression=1)
-    total = len(sizes)
-    for number, (width, height) in enumerate(sizes, start=1):
+    # Invariant: no creation date or random /ID, so that stamping is repeatable.
+    pdf = canvas.Canvas(out, pageCompression=1, invariant=1)
+    if numbers is None:
+        numbers = [(n, len(sizes)) for n in range(1, len(sizes) + 1)]
+    for (width, height), (number, total) in zip(sizes, numbers, strict=True):
         pdf.setPageSize((width, height))
         baseline = height - HEADER_BASELINE_FROM_TOP
         pdf.setFillColorRGB(1, 1, 1)

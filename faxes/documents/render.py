@@ -13,9 +13,10 @@ from faxes.documents.base import DocumentError
 RENDER_SCALE = 1.5
 
 
-def render_page_png(pdf: bytes, *, page_number: int) -> bytes:
-    """Page `page_number` (from 1) of `pdf` as a grayscale PNG. DocumentError when the PDF
-    cannot be read or has no such page; no message from PDFium is passed on."""
+def render_page_png(pdf: bytes, *, page_number: int, scale: float = RENDER_SCALE) -> bytes:
+    """Page `page_number` (from 1) of `pdf` as a grayscale PNG, at `scale` × 72 dpi.
+    DocumentError when the PDF cannot be read or has no such page; no message from PDFium is
+    passed on."""
     try:
         document = pypdfium2.PdfDocument(pdf)
     except pypdfium2.PdfiumError:
@@ -24,10 +25,36 @@ def render_page_png(pdf: bytes, *, page_number: int) -> bytes:
         if not 1 <= page_number <= len(document):
             raise DocumentError("The document has no such page.")
         page = document[page_number - 1]
-        image = page.render(scale=RENDER_SCALE, grayscale=True).to_pil()
+        image = page.render(scale=scale, grayscale=True).to_pil()
         out = io.BytesIO()
         image.save(out, format="PNG", optimize=False)
         return out.getvalue()
+    except pypdfium2.PdfiumError:
+        raise DocumentError("The document cannot be rendered.") from None
+    finally:
+        document.close()
+
+
+# 0.25 × 72 dpi: a US Letter page is 153 × 198 pixels, a few KB as a grayscale PNG; enough to
+# recognise a page and its header line's place, not to read it.
+THUMBNAIL_SCALE = 0.25
+
+
+def render_thumbnails_png(pdf: bytes, *, limit: int, scale: float = THUMBNAIL_SCALE) -> list[bytes]:
+    """The first `limit` pages of `pdf` as small grayscale PNGs, the document opened once.
+    DocumentError when the PDF cannot be read; no message from PDFium is passed on."""
+    try:
+        document = pypdfium2.PdfDocument(pdf)
+    except pypdfium2.PdfiumError:
+        raise DocumentError("The document cannot be rendered.") from None
+    try:
+        images = []
+        for index in range(min(limit, len(document))):
+            image = document[index].render(scale=scale, grayscale=True).to_pil()
+            out = io.BytesIO()
+            image.save(out, format="PNG", optimize=False)
+            images.append(out.getvalue())
+        return images
     except pypdfium2.PdfiumError:
         raise DocumentError("The document cannot be rendered.") from None
     finally:

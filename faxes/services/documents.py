@@ -1,5 +1,13 @@
 """A fax's stored document once the fax is accepted: downloading it (decrypted as it streams,
-audited), deleting it on request, and purging documents past their account's retention.
+audited), previewing its first page, deleting it on request, and purging documents past their
+account's retention.
+
+The stored document of a sent fax is the composed fax (documents merged, cover page) without
+its header line, which each submission stamps with its own time. A download and a preview stamp
+it again with the header line the latest submission recorded (`Fax.header_line`; before any,
+the one it would get now): stamping is deterministic, so the bytes downloaded are the bytes the
+carrier got. Such a document is decrypted and stamped in memory, never on disk in plaintext:
+at most the document (20 MB) and its stamped copy at once.
 
 A purge deletes the stored object first and then marks the fax (`document_purged_at`, the
 `document` name cleared, a `document.purged` line in its history), so a run interrupted between
@@ -7,10 +15,11 @@ the two deletes again next time (deleting a missing object is harmless) and neve
 marked fax with its object still stored. Only finished faxes (delivered, failed, canceled,
 received) are ever purged: their status cannot change any more.
 
-Error contract of `fax_document_download`: DocumentPurged, DocumentNotReady (a `document_url`
-not fetched yet), DocumentMissing (the fax finished without a stored document),
-DocumentUnreadable (the stored object is gone or cannot be decrypted: altered, or its key is no
-longer configured; logged), StorageUnavailable (the storage could not be reached; retry).
+Error contract of `fax_document_download` and `fax_document_preview`: DocumentPurged,
+DocumentNotReady (a `document_url` not fetched yet), DocumentMissing (the fax finished without a
+stored document), DocumentUnreadable (the stored object is gone or cannot be decrypted: altered,
+or its key is no longer configured, or cannot be rendered; logged), StorageUnavailable (the
+storage could not be reached; retry).
 """
 
 from __future__ import annotations
@@ -19,14 +28,20 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+import pikepdf
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from audit.models import Action
 from audit.services import Actor, audit_record
+from faxes.documents import DocumentError
+from faxes.documents.compose import first_page_stamped, stamp_header
+from faxes.documents.render import render_page_png
 from faxes.models import TERMINAL_STATUSES, Fax, FaxEvent
+from faxes.services.compose import fax_header_line_shown
 from sendfaxmail.lib.crypto import DocumentCryptoError
 from sendfaxmail.lib.storage import storage_outage_errors
 
@@ -35,6 +50,11 @@ logger = logging.getLogger(__name__)
 # Faxes loaded per query by the retention purge, and purged per run at most (a run a minute).
 PURGE_BATCH = 200
 PURGE_RUN_LIMIT = 5000
+# A stamped document is streamed this much at a time.
+STREAM_CHUNK = 64 * 1024
+# The preview's resolution: 1.5 x 72 dpi, a US Letter page 918 x 1188 pixels in grey, where the
+# 9 pt header line is 13 pixels tall and legible; a dense page of text is about 30 KB as PNG.
+PREVIEW_SCALE = 1.5
 
 
 class DocumentUnavailable(Exception):
@@ -91,9 +111,63 @@ class DocumentDownload:
 
 def fax_document_download(*, fax: Fax, actor: Actor, via: str) -> DocumentDownload:
     """Open the fax's document for download and record who downloaded it (`actor`, with their
-    address) in the audit log; `via` is "api", "dashboard" or "admin". The first chunk is
-    decrypted before this returns, so a missing key or an altered header is an exception here,
-    not a broken download."""
+    address) in the audit log; `via` is "api", "dashboard" or "admin". A sent fax's document
+    comes with its header line, exactly as its latest submission sent it (see the module's
+    docstring). The first chunk is decrypted before this returns (a stamped document, all of
+    it), so a missing key or an altered header is an exception here, not a broken download."""
+    header = fax_header_line_shown(fax)
+    reader, first, chunks = _open_document(fax)
+    if header is None:
+        size = (
+            reader.size if reader.size is not None else fax.document.storage.size(fax.document.name)
+        )
+        stream = _rest(fax.id, first, chunks, reader)
+    else:
+        stamped = stamp_header(_read_all(fax, reader, first, chunks), text=header)
+        size, stream = len(stamped), _chunked(stamped)
+    _audit_seen(fax, actor, Action.DOCUMENT_DOWNLOADED, {"via": via, "livemode": fax.livemode})
+    return DocumentDownload(
+        filename=f"{fax.id}.pdf", content_type="application/pdf", size=size, chunks=stream
+    )
+
+
+def fax_document_preview(*, fax: Fax, actor: Actor, via: str) -> bytes:
+    """The first page of the fax as a PNG, exactly as it was (or will be) sent: a sent fax's
+    cover page and header line included; a received fax's first page. Recorded in the audit
+    log as the page viewed. Raises what `fax_document_download` raises; a document that cannot
+    be rendered is DocumentUnreadable."""
+    header = fax_header_line_shown(fax)
+    reader, first, chunks = _open_document(fax)
+    pdf = _read_all(fax, reader, first, chunks)
+    try:
+        page = first_page_stamped(pdf, text=header)
+        del pdf
+        image = render_page_png(page, page_number=1, scale=PREVIEW_SCALE)
+    except (pikepdf.PdfError, DocumentError) as error:
+        logger.error(
+            "Fax %s: its stored document cannot be rendered (%s)", fax.id, type(error).__name__
+        )
+        raise DocumentUnreadable() from None
+    details = {"page": 1, "via": via, "direction": fax.direction, "livemode": fax.livemode}
+    _audit_seen(fax, actor, Action.DOCUMENT_VIEWED, details)
+    return image
+
+
+def _audit_seen(fax: Fax, actor: Actor, action: str, details: dict[str, Any]) -> None:
+    audit_record(
+        action=action,
+        account_id=fax.account_id,
+        actor=actor,
+        target_type="fax",
+        target_id=fax.id,
+        target_label=fax.id,
+        details=details,
+    )
+
+
+def _open_document(fax: Fax) -> tuple[Any, bytes, Iterator[bytes]]:
+    """The fax's stored document opened for reading: the decrypting reader, its first chunk
+    (already decrypted) and the rest of its chunks. Raises DocumentUnavailable."""
     if fax.document_purged_at is not None:
         raise DocumentPurged()
     if not fax.document:
@@ -121,22 +195,30 @@ def fax_document_download(*, fax: Fax, actor: Actor, via: str) -> DocumentDownlo
         reader.close()
         logger.warning("Fax %s: document storage unavailable: %s", fax.id, type(error).__name__)
         raise StorageUnavailable() from None
-    audit_record(
-        action=Action.DOCUMENT_DOWNLOADED,
-        account_id=fax.account_id,
-        actor=actor,
-        target_type="fax",
-        target_id=fax.id,
-        target_label=fax.id,
-        details={"via": via, "livemode": fax.livemode},
-    )
-    size = reader.size if reader.size is not None else storage.size(fax.document.name)
-    return DocumentDownload(
-        filename=f"{fax.id}.pdf",
-        content_type="application/pdf",
-        size=size,
-        chunks=_rest(fax.id, first, chunks, reader),
-    )
+    return reader, first, chunks
+
+
+def _read_all(fax: Fax, reader: Any, first: bytes, chunks: Iterator[bytes]) -> bytes:
+    """The whole decrypted document; DocumentUnreadable or StorageUnavailable when a chunk
+    fails (nothing has been sent yet, so the client gets a proper error)."""
+    parts = [first]
+    try:
+        parts.extend(chunks)
+    except DocumentCryptoError as error:
+        logger.error("Fax %s: its stored document cannot be decrypted: %s", fax.id, error)
+        raise DocumentUnreadable() from None
+    except storage_outage_errors() as error:
+        logger.warning("Fax %s: document storage unavailable: %s", fax.id, type(error).__name__)
+        raise StorageUnavailable() from None
+    finally:
+        reader.close()
+    return b"".join(parts)
+
+
+def _chunked(data: bytes) -> Iterator[bytes]:
+    view = memoryview(data)
+    for start in range(0, len(view), STREAM_CHUNK):
+        yield bytes(view[start : start + STREAM_CHUNK])
 
 
 def _rest(fax_id: str, first: bytes, chunks: Iterator[bytes], reader: object) -> Iterator[bytes]:
@@ -152,6 +234,15 @@ def _rest(fax_id: str, first: bytes, chunks: Iterator[bytes], reader: object) ->
             raise
     finally:
         reader.close()  # type: ignore[attr-defined]
+
+
+def fax_parts_delete(*, fax: Fax) -> None:
+    """Delete the inline documents a fax mixing inline and URL documents keeps for its fetch
+    (`Fax.document_parts`): once its document is assembled, when it fails, and when it is
+    purged. Deleting one already gone is harmless."""
+    for part in fax.document_parts:
+        if part.get("stored"):
+            fax.document.storage.delete(part["stored"])
 
 
 def fax_document_delete(*, fax: Fax) -> Fax:
@@ -179,6 +270,8 @@ def faxes_documents_purge(*, faxes: list[Fax], reason: str) -> int:
     for fax in finished:
         if fax.document.name:
             fax.document.storage.delete(fax.document.name)
+        # A mixed fax canceled or failed before its fetch ran still has its inline documents.
+        fax_parts_delete(fax=fax)
     if not finished:
         return 0
     now = timezone.now()
@@ -218,7 +311,7 @@ def faxes_past_retention(*, now: datetime) -> QuerySet[Fax]:
             status__in=TERMINAL_STATUSES,
             completed_at__lte=now - F("account__document_retention_days") * timedelta(days=1),
         )
-        .only("id", "status", "document", "document_purged_at", "completed_at")
+        .only("id", "status", "document", "document_parts", "document_purged_at", "completed_at")
         .order_by("completed_at", "id")
     )
 

@@ -31,7 +31,7 @@ from faxes.documents import (
     convert_document,
     decode_base64,
 )
-from faxes.documents.base import check_size
+from faxes.documents.base import MAX_PAGES, check_size
 from faxes.documents.compose import TOTAL_PARAM, CoverPage, FaxParties, assemble
 from faxes.models import DocumentSource, Fax, FaxEvent, FaxStatus, IdempotencyKey
 from faxes.selectors import (
@@ -40,6 +40,8 @@ from faxes.selectors import (
     fax_retry_defaults,
 )
 from faxes.serializers import fax_public
+from faxes.services.compose import ComposedFax, compose_preview
+from faxes.services.documents import fax_parts_delete
 from faxes.services.pipeline import fax_pipeline_start
 from sendfaxmail.lib.api import LargeString
 
@@ -194,10 +196,16 @@ def inline_documents_prepare(
     parts: list[tuple[str, InlineDocument]], *, cover: CoverPage | None, parties: FaxParties
 ) -> PreparedDocument:
     """Decode and check inline documents, then convert them into the one PDF we fax (after the
-    cover page, if any). The expensive step of a send, so every document's cheap checks (base64,
-    declared type, size, magic bytes) and the total size come before any conversion. Raises
-    DocumentError naming the document at fault (`documents[2].content`), or `documents` for the
-    totals."""
+    cover page, if any). Raises DocumentError as `inline_documents_convert` does, or
+    DocumentError(param="documents") when the whole has more than 350 pages."""
+    return assemble(inline_documents_convert(parts), cover=cover, parties=parties)
+
+
+def inline_documents_convert(parts: list[tuple[str, InlineDocument]]) -> list[PreparedDocument]:
+    """Decode, check and convert inline documents, each into a PDF, in order. The expensive step
+    of a send, so every document's cheap checks (base64, declared type, size, magic bytes) and
+    the total size come before any conversion. Raises DocumentError naming the document at
+    fault (`documents[2].content`), or `documents` for the totals."""
     checked = []
     for param, document in parts:
         with _named(param):
@@ -210,7 +218,25 @@ def inline_documents_prepare(
     for param, data, content_type in checked:
         with _named(param):
             prepared.append(convert_document(data, content_type=content_type))
-    return assemble(prepared, cover=cover, parties=parties)
+    return prepared
+
+
+def fax_preview(*, account: Account, request: FaxRequest) -> ComposedFax:
+    """The fax `request` would send now, composed in memory (cover page and header included)
+    and stored nowhere: the dashboard's preview step. The checks are `fax_accept`'s, in the
+    same order (the sender's number, then the documents, then their pages in all), so that a
+    preview refuses what the send would refuse, with the same errors. For inline documents
+    only (the dashboard's uploads): a URL document is fetched by the worker, never here."""
+    from_number = fax_from_number_choose(account=account, requested=request.from_number)
+    return compose_preview(
+        documents=inline_documents_convert(request.parts()),  # type: ignore[arg-type]
+        cover=request.cover_page,
+        header=request.header,
+        header_text=request.header_text,
+        account=account,
+        from_number=from_number,
+        to=request.to,
+    )
 
 
 @contextmanager
@@ -249,14 +275,16 @@ def fax_accept(
     from_number = fax_from_number_choose(account=account, requested=request.from_number)
     parts = request.parts()
     prepared = None
+    mixed: list[PreparedDocument | str] = []
     if all(isinstance(part, InlineDocument) for _, part in parts):
         prepared = inline_documents_prepare(
             parts,  # type: ignore[arg-type]
             cover=request.cover_page,
             parties=FaxParties(account.name, from_number, request.to),
         )
-    else:
-        _refuse_mixed(parts)
+    elif any(isinstance(part, InlineDocument) for _, part in parts):
+        mixed = _mixed_documents_prepare(parts, cover=request.cover_page)
+    urls = [part.url for _, part in parts if isinstance(part, UrlDocument)]
 
     def create() -> Fax:
         return fax_create(
@@ -266,8 +294,9 @@ def fax_accept(
             to=request.to,
             from_number=from_number,
             document=prepared,
-            document_url=None if prepared else parts[0][1].url,  # type: ignore[union-attr]
-            document_urls=[] if prepared or len(parts) == 1 else [p.url for _, p in parts],  # type: ignore[union-attr]
+            document_url=None if prepared else urls[0],
+            document_urls=urls if len(urls) > 1 or mixed else [],
+            document_parts=mixed,
             client_reference=request.client_reference,
             retry_attempts=request.retry_attempts,
             retry_interval_seconds=request.retry_interval_seconds,
@@ -377,16 +406,28 @@ def _replay_answer(record: IdempotencyKey, fingerprint: str) -> IdempotentAnswer
     )
 
 
-def _refuse_mixed(parts: list[tuple[str, InlineDocument | UrlDocument]]) -> None:
-    """Several documents are all inline or all URLs: the worker fetches the URLs and merges
-    them; it does not keep inline documents waiting for the fetch."""
-    if any(isinstance(part, InlineDocument) for _, part in parts):
-        param = next(param for param, part in parts if isinstance(part, UrlDocument))
+def _mixed_documents_prepare(
+    parts: list[tuple[str, InlineDocument | UrlDocument]], *, cover: CoverPage | None
+) -> list[PreparedDocument | str]:
+    """Inline and URL documents in one fax: the inline ones checked and converted now (a 400
+    names the one at fault), the URLs left for the fetch worker. Returns the documents in order,
+    each a PreparedDocument or a URL. The totals (20 MB, 350 pages) are checked for the inline
+    documents here and for the whole once the URLs are fetched."""
+    inline = [(param, part) for param, part in parts if isinstance(part, InlineDocument)]
+    converted = iter(inline_documents_convert(inline))  # type: ignore[arg-type]
+    ordered: list[PreparedDocument | str] = [
+        part.url if isinstance(part, UrlDocument) else next(converted) for _, part in parts
+    ]
+    pages = sum(part.page_count for part in ordered if isinstance(part, PreparedDocument))
+    if cover is not None:
+        pages += 1
+    if pages > MAX_PAGES:
         raise DocumentError(
-            "Send documents either all inline ('content' and 'content_type') or all as 'url', "
-            "not both in one fax.",
-            param=f"{param}.url",
+            f"The inline documents (and cover page) already have {pages} pages; a fax may have "
+            f"at most {MAX_PAGES}. Split them into several faxes.",
+            param=TOTAL_PARAM,
         )
+    return ordered
 
 
 def _replay(record: IdempotencyKey, fingerprint: str) -> FaxAccepted:
@@ -432,17 +473,23 @@ def fax_create(
     retry_interval_seconds: int | None = None,
     compose: FaxCompose | None = None,
     document_urls: list[str] | None = None,
+    document_parts: list[PreparedDocument | str] | None = None,
     send_at: datetime | None = None,
     resent_from: Fax | None = None,
 ) -> Fax:
     """Store an accepted fax and its document; processing starts once the transaction commits.
 
+    `document_parts`, for a fax mixing inline and URL documents (then `document` is None): each
+    document in order, a URL or an inline document converted already. The inline ones are
+    stored now, encrypted like every document, each as its own object, until the fetch worker
+    assembles them with the fetched ones (`Fax.document_parts`).
+
     With `send_at` the fax is `scheduled`: only a document still to be fetched (or copied) is
     processed now; `faxes_release_scheduled` queues the fax at `send_at`. With `resent_from`
     (and no `document`), the worker copies that fax's stored document.
 
-    Inside a caller's transaction, the caller deletes `fax.document` if that transaction fails
-    (`_documents_removed_on_failure`); a failure here removes it already.
+    Inside a caller's transaction, the caller deletes the fax's stored objects if that
+    transaction fails (`_documents_removed_on_failure`); a failure here removes them already.
     """
     fax = Fax(
         account=account,
@@ -484,6 +531,7 @@ def fax_create(
         fax.document_source = DocumentSource.URL
         fax.document_url = document_url or ""
         fax.document_urls = document_urls or []
+        fax.document_parts = _parts_store(fax, document_parts or [])
     try:
         # No savepoint: callers run this inside their own transaction, which a failure here
         # rolls back whole; a savepoint cost two round trips to PostgreSQL per send.
@@ -493,8 +541,7 @@ def fax_create(
                 fax=fax, source="api", type="fax.created", occurred_at=fax.created_at
             )
     except Exception:
-        if fax.document:
-            fax.document.delete(save=False)
+        _stored_objects_delete(fax)
         raise
     # Robust: the fax is stored whatever the broker says; if it is down, the sweeper starts the
     # fax at its next run. The client must not get a 500 (and retry) for a fax already accepted.
@@ -514,9 +561,42 @@ def _documents_removed_on_failure() -> Iterator[list[Fax]]:
         yield created
     except BaseException:
         for fax in created:
-            if fax.document:
-                fax.document.delete(save=False)
+            _stored_objects_delete(fax)
         raise
+
+
+def _parts_store(fax: Fax, parts: list[PreparedDocument | str]) -> list[dict[str, Any]]:
+    """Store the inline documents among `parts`; return `Fax.document_parts` for them all."""
+    stored: list[dict[str, Any]] = []
+    try:
+        for number, part in enumerate(parts):
+            if isinstance(part, str):
+                stored.append({"url": part})
+                continue
+            name = fax.document.storage.save(
+                f"faxes/{fax.id}-part-{number}.pdf", ContentFile(part.pdf)
+            )
+            stored.append(
+                {
+                    "stored": name,
+                    "page_count": part.page_count,
+                    "content_type": part.content_type,
+                    "size_bytes": part.size_bytes,
+                    "sha256": part.sha256,
+                }
+            )
+    except BaseException:
+        fax.document_parts = stored
+        _stored_objects_delete(fax)
+        raise
+    return stored
+
+
+def _stored_objects_delete(fax: Fax) -> None:
+    """Delete the fax's stored document and the inline documents waiting for a fetch."""
+    if fax.document:
+        fax.document.delete(save=False)
+    fax_parts_delete(fax=fax)
 
 
 def idempotency_keys_purge(*, older_than: timedelta = IDEMPOTENCY_TTL) -> int:

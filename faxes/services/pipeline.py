@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
@@ -33,6 +32,8 @@ from faxes.carrier import (
 from faxes.documents import DocumentError, PreparedDocument, prepare_document
 from faxes.documents.compose import CoverPage, FaxParties, assemble, stamp_header
 from faxes.models import DocumentSource, Fax, FaxStatus
+from faxes.services.compose import fax_header_text
+from faxes.services.documents import fax_parts_delete
 from faxes.services.status import fax_advance, fax_event_record, fax_fail
 from faxes.simulator import SimulatorCarrier
 from sendfaxmail.lib.crypto import DocumentCryptoError
@@ -125,6 +126,7 @@ def fax_fetch_document(*, fax_id: str) -> bool:
         return _copy_resent(fax)
     prepared = _fetch_and_prepare(fax)
     if prepared is None:
+        fax_parts_delete(fax=fax)
         return False
     name = fax.document.storage.save(f"faxes/{fax.id}.pdf", ContentFile(prepared.pdf))
     try:
@@ -135,32 +137,32 @@ def fax_fetch_document(*, fax_id: str) -> bool:
     if not stored:
         # The fax was failed or canceled meanwhile, or another run stored its document first.
         fax.document.storage.delete(name)
+    # Assembled into the stored document, or no longer needed.
+    fax_parts_delete(fax=fax)
     return stored
 
 
 def _fetch_and_prepare(fax: Fax) -> PreparedDocument | None:
-    """The fax's documents, fetched in order, merged after its cover page and ready to fax; None
-    when the fax was failed instead. Several URLs share one budget of MAX_DOCUMENT_BYTES."""
+    """The fax's documents in order, merged after its cover page and ready to fax; None when
+    the fax was failed instead. URL documents are fetched; a fax mixing them with inline ones
+    reads those back from where the intake stored them. All share one budget of
+    MAX_DOCUMENT_BYTES. A failure names the document by its place in the list (from 1)."""
     urls = fax.document_urls or [fax.document_url]
+    parts = fax.document_parts or [{"url": url} for url in urls]
+    budget = settings.MAX_DOCUMENT_BYTES - sum(
+        p.get("size_bytes", 0) for p in parts if "stored" in p
+    )
     prepared: list[PreparedDocument] = []
-    budget = settings.MAX_DOCUMENT_BYTES
-    for number, url in enumerate(urls, start=1):
-        which = f"Document {number} ({without_query(url)}): " if len(urls) > 1 else ""
-        if budget <= 0:
-            limit = settings.MAX_DOCUMENT_BYTES // 1_000_000
-            message = f"The documents are larger than {limit} MB in all."
-            fax_fail(fax=fax, reason="document_invalid", message=message)
-            return None
-        try:
-            fetched = fetch(url, max_bytes=budget)
-        except FetchError as error:
-            fax_fail(fax=fax, reason="document_fetch_failed", message=which + error.message)
-            return None
-        except SoftTimeLimitExceeded:
-            fax_fail(fax=fax, reason="document_fetch_failed", message=FETCH_TOO_SLOW)
-            return None
-        budget -= len(fetched.content)
-        document = _prepare_fetched(fax, fetched.content, which=which)
+    for number, part in enumerate(parts, start=1):
+        if "stored" in part:
+            document = _stored_part(fax, part, number=number)
+        else:
+            which = f"Document {number} ({without_query(part['url'])}): " if len(parts) > 1 else ""
+            content = _fetch_part(fax, part["url"], budget=budget, which=which)
+            if content is None:
+                return None
+            budget -= len(content)
+            document = _prepare_fetched(fax, content, which=which)
         if document is None:
             return None
         prepared.append(document)
@@ -171,6 +173,44 @@ def _fetch_and_prepare(fax: Fax) -> PreparedDocument | None:
     except DocumentError as error:
         fax_fail(fax=fax, reason="document_invalid", message=error.message)
     return None
+
+
+def _fetch_part(fax: Fax, url: str, *, budget: int, which: str) -> bytes | None:
+    """The bytes at `url`, at most `budget` of them; None when the fax was failed instead."""
+    if budget <= 0:
+        limit = settings.MAX_DOCUMENT_BYTES // 1_000_000
+        message = f"The documents are larger than {limit} MB in all."
+        fax_fail(fax=fax, reason="document_invalid", message=message)
+        return None
+    try:
+        return fetch(url, max_bytes=budget).content
+    except FetchError as error:
+        fax_fail(fax=fax, reason="document_fetch_failed", message=which + error.message)
+    except SoftTimeLimitExceeded:
+        fax_fail(fax=fax, reason="document_fetch_failed", message=FETCH_TOO_SLOW)
+    return None
+
+
+def _stored_part(fax: Fax, part: dict[str, Any], *, number: int) -> PreparedDocument | None:
+    """An inline document the intake stored for this fax, read back; None when it cannot be
+    (the fax is failed). A storage outage propagates: the sweeper restarts the fetch."""
+    try:
+        with fax.document.storage.open(part["stored"], "rb") as stored:
+            pdf = stored.read()
+    except (FileNotFoundError, DocumentCryptoError) as error:
+        logger.error("Fax %s: inline document %d cannot be read back: %r", fax.id, number, error)
+        message = (
+            f"Document {number} (sent inline) could not be read back intact; send the fax again."
+        )
+        fax_fail(fax=fax, reason="document_invalid", message=message)
+        return None
+    return PreparedDocument(
+        pdf=pdf,
+        page_count=part["page_count"],
+        content_type=part["content_type"],
+        size_bytes=part["size_bytes"],
+        sha256=part["sha256"],
+    )
 
 
 def _prepare_fetched(fax: Fax, content: bytes, *, which: str) -> PreparedDocument | None:
@@ -432,10 +472,13 @@ def _upload_and_send(
         raise RetryLater(
             f"document storage unavailable ({type(error).__name__})", token=token
         ) from None
+    header = ""
     if fax.header:
         # Stamped per attempt from the stored document, so that the date and time is when this
-        # attempt is sent, as 47 U.S.C. § 227(d) requires.
-        content = stamp_header(content, text=fax_header_text(fax, sent_at=timezone.now()))
+        # attempt is sent, as 47 U.S.C. § 227(d) requires. The text is recorded with the
+        # attempt, for the download and preview to show these very bytes.
+        header = fax_header_text(fax, sent_at=timezone.now())
+        content = stamp_header(content, text=header)
     # A new media name per attempt: a retry must not collide with an earlier upload.
     media_name = carrier.upload_media(
         name=f"{fax.id}-{fax.submit_attempts + 1}.pdf", content=content
@@ -451,7 +494,7 @@ def _upload_and_send(
         submit_token=token,
         lease_expires_at__gt=now,
         cancel_requested_at__isnull=True,
-    ).update(submitted_at=now, submit_attempts=F("submit_attempts") + 1)
+    ).update(submitted_at=now, submit_attempts=F("submit_attempts") + 1, header_line=header)
     if not still_mine:
         # A cancel requested while an earlier POST's outcome was unknown, which reconciliation
         # then showed created nothing: nothing is with the carrier, so the fax ends canceled.
@@ -481,17 +524,6 @@ def _upload_and_send(
         # attempt need not look for it.
         Fax.objects.filter(pk=fax.pk, submit_token=token).update(submitted_at=None)
         raise
-
-
-def fax_header_text(fax: Fax, *, sent_at: datetime) -> str:
-    """The header line's text before "Page n/N": the date and time sent in the account's time
-    zone, the business name (or the fax's `header_text`) and the number it is sent from."""
-    try:
-        zone = ZoneInfo(fax.account.time_zone)
-    except (ValueError, ZoneInfoNotFoundError):
-        zone = ZoneInfo("UTC")
-    when = sent_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-    return f"{when}   {fax.header_text or fax.account.name}   Fax {fax.from_number}"
 
 
 def fax_give_up(*, fax_id: str, reason: str) -> None:

@@ -118,8 +118,10 @@ class SendFaxMail:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         idempotency_key: str | None = None,
+        raw: bool = False,
     ) -> Any:
-        """Make one API call, with retries, and return the answer's parsed JSON.
+        """Make one API call, with retries, and return the answer's parsed JSON (with `raw`,
+        the answer's bytes as they came, e.g. an image).
 
         Raises a `SendFaxMailError` subclass for an error answer or, after the retries, for a
         request that got no answer. A request is retried only if it is a GET or carries
@@ -132,7 +134,9 @@ class SendFaxMail:
         attempt = 0
         while True:
             try:
-                return self._attempt(method, path, params=params, json=json, headers=headers)
+                return self._attempt(
+                    method, path, params=params, json=json, headers=headers, raw=raw
+                )
             except _RETRIED as error:
                 delay = self._retry_delay(error, attempt) if retryable else None
                 if attempt >= self.max_retries or delay is None:
@@ -148,6 +152,7 @@ class SendFaxMail:
         params: Mapping[str, Any] | None,
         json: Any,
         headers: dict[str, str],
+        raw: bool = False,
     ) -> Any:
         try:
             response = self._http.request(
@@ -167,6 +172,8 @@ class SendFaxMail:
             raise APIConnectionError(
                 f"The connection to {self.base_url} failed: {error or type(error).__name__}"
             ) from error
+        if raw and response.is_success:
+            return response.content
         try:
             body = response.json() if response.content else None
         except ValueError:

@@ -246,6 +246,13 @@ class Faxes:
         another account or mode (live or test)."""
         return Fax.from_dict(self._client.request("GET", f"/v1/faxes/{quote(fax_id, safe='')}"))
 
+    def preview(self, fax_id: str) -> bytes:
+        """The fax's first page as PNG bytes, exactly as it is (or was) faxed: a sent fax's
+        cover page and header line included, a received fax's first page. Raises
+        `DocumentNotReady` while a URL document is still to be fetched, `DocumentGone` once the
+        document was deleted, `NotFound` for an unknown id."""
+        return self._client.request("GET", f"/v1/faxes/{quote(fax_id, safe='')}/preview", raw=True)
+
     def cancel(self, fax_id: str, *, idempotency_key: str | None = None) -> Fax:
         """Cancel the fax and return it. A `scheduled` or `queued` fax comes back `canceled`:
         it will never be sent. A `sending` fax comes back still `sending` with

@@ -22,7 +22,11 @@ can catch as narrowly or as broadly as they like:
     ├── NotFound                      404 not_found
     ├── Conflict                      409 conflict
     │   ├── IdempotencyKeyInProgress  409 idempotency_key_in_progress (retried)
-    │   └── FaxNotCancelable          409 fax_not_cancelable
+    │   ├── FaxNotCancelable          409 fax_not_cancelable
+    │   ├── DocumentNotReady          409 document_not_ready
+    │   └── DocumentMissing           409 document_missing
+    ├── DocumentGone                  410 document_unreadable
+    │   └── DocumentPurged            410 document_purged
     ├── IdempotencyKeyReused          422 idempotency_key_reused
     ├── RateLimited                   429 rate_limited (retried after `retry_after`)
     ├── APIError                      5xx, e.g. internal_error (retried)
@@ -189,18 +193,19 @@ class FaxNotCancelable(Conflict):
 
 class DocumentNotReady(Conflict):
     """409: the fax's document is not stored yet (a `document_url` still being fetched, a
-    received fax still arriving). Try again once the fax moved on."""
+    received fax still arriving, a resend's copy still being made). Try again once the fax
+    moved on."""
 
 
 class DocumentMissing(Conflict):
     """409: the fax finished without a stored document (e.g. its URL could not be fetched)."""
 
 
-class Gone(SendFaxMailError):
-    """410: what was asked for existed but is gone for good."""
+class DocumentGone(SendFaxMailError):
+    """410: the fax's document was deleted (retention or on request), or cannot be read back."""
 
 
-class DocumentPurged(Gone):
+class DocumentPurged(DocumentGone):
     """410: the fax's document was deleted (its retention ran out, or on request)."""
 
 
@@ -241,7 +246,7 @@ _BY_CODE: dict[str, type[SendFaxMailError]] = {
     "document_not_ready": DocumentNotReady,
     "document_missing": DocumentMissing,
     "document_purged": DocumentPurged,
-    "document_unreadable": Gone,
+    "document_unreadable": DocumentGone,
     "idempotency_key_reused": IdempotencyKeyReused,
     "rate_limited": RateLimited,
     "internal_error": APIError,
@@ -255,7 +260,7 @@ _BY_STATUS: dict[int, type[SendFaxMailError]] = {
     405: MethodNotAllowed,
     406: NotAcceptable,
     409: Conflict,
-    410: Gone,
+    410: DocumentGone,
     413: RequestTooLarge,
     415: UnsupportedMediaType,
     422: InvalidRequest,

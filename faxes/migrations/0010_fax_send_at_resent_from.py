@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0008_account_fax_retry_defaults"),
         ("developers", "0004_request_log"),
-        ("faxes", "0008_fax_redial"),
+        ("faxes", "0009_fax_header_line_and_document_parts"),
     ]
 
     operations = [
