@@ -323,3 +323,19 @@ def test_a_test_key_resends_in_the_sandbox(account: Account, resend) -> None:
     body = resend(sent["id"], client=client).json()
 
     assert (body["livemode"], body["resent_from"]) == (False, sent["id"])
+
+
+def test_a_malformed_idempotency_key_is_400(resend, original: Fax) -> None:
+    response = resend(original.id, {}, HTTP_IDEMPOTENCY_KEY="ünïcode")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "Idempotency-Key"
+
+
+def test_a_body_that_is_not_json_is_415(api_client: ApiClient, original: Fax) -> None:
+    response = api_client.post(
+        f"/v1/faxes/{original.id}/resend", data="to=+15550108888", content_type="text/plain"
+    )
+
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
