@@ -4,9 +4,10 @@ may have), pages of text and pages carrying a scanned image, as they come from c
 It builds the document, stamps it once to warm up, then `--rounds` times, and prints the median
 time and the peak resident memory the stamping added (VmHWM after minus VmRSS before, with the
 document already in memory). Goal: under 2 s and under 200 MB on the 2-core test machine.
-Needs nothing but the venv:
+`--size-mb 19` stamps instead a one-page document of that many MB (an uncompressed scan), the
+largest a download stamps. Needs nothing but the venv:
 
-    .venv/bin/python bench/stamp_header.py [--rounds 5] [--pages 350]
+    .venv/bin/python bench/stamp_header.py [--rounds 5] [--pages 350] [--size-mb 19]
 """
 
 from __future__ import annotations
@@ -52,15 +53,43 @@ def _document(pages: int) -> bytes:
     return out.getvalue()
 
 
+def _large_document(size: int) -> bytes:
+    """One page carrying an uncompressed greyscale image of about `size` bytes."""
+    import pikepdf
+
+    width = 1000
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=(612, 792))
+    image = pdf.make_stream(
+        os.urandom(width * (size // width)),
+        Type=pikepdf.Name.XObject,
+        Subtype=pikepdf.Name.Image,
+        Width=width,
+        Height=size // width,
+        ColorSpace=pikepdf.Name.DeviceGray,
+        BitsPerComponent=8,
+    )
+    page.add_resource(image, pikepdf.Name.XObject, pikepdf.Name.Im0)
+    page.obj.Contents = pdf.make_stream(b"q 612 0 0 792 0 0 cm /Im0 Do Q")
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
+    return out.getvalue()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pages", type=int, default=350)
+    parser.add_argument("--size-mb", type=float, default=None)
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     from faxes.documents.compose import stamp_header
 
-    document = _document(args.pages)
+    if args.size_mb:
+        document = _large_document(int(args.size_mb * 1e6))
+        args.pages = 1
+    else:
+        document = _document(args.pages)
     text = "2026-11-30 07:05 EST   Acme Clinic   Fax +15550100001"
     before = _memory("VmRSS:")
     stamp_header(document, text=text)

@@ -744,8 +744,11 @@ class FaxDocumentView(APIView):
         operation_id="faxes_document_download",
         summary="Download a fax's document (PDF)",
         description=(
-            "The PDF that was (or is being) faxed, decrypted as it streams, as an attachment "
-            "named `<fax id>.pdf`, with `Cache-Control: no-store`. Every download is recorded "
+            "The PDF that was (or is being) faxed, as an attachment named `<fax id>.pdf`, with "
+            "`Cache-Control: no-store`. For a sent fax it is byte for byte what the carrier "
+            "received for the latest attempt: documents merged, cover page and header line "
+            "(with that attempt's date and time; before the first, the time it would be sent "
+            "now). Every download is recorded "
             "in the account's security log with the key and the client's address. If the "
             "stored document turns out to be damaged part-way, the connection is closed early "
             "and fewer bytes than `Content-Length` arrive: treat a short body as a failure."

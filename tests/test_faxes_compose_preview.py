@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+import time_machine
 
 from accounts.models import Account
 from faxes.documents import DocumentError
 from faxes.documents.compose import CoverPage
 from faxes.documents.prepare import prepare_document
-from faxes.services.compose import compose_preview
+from faxes.services.compose import compose_preview, fax_header_line_shown
 from tests import documents
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +104,45 @@ def test_its_repr_holds_no_document(account: Account) -> None:
     )
 
     assert "%PDF" not in repr(composed)
+
+
+# The header a stored fax is shown with (downloads, previews) before it is sent.
+
+
+def test_a_fax_not_sent_yet_shows_the_header_it_would_get_now(accepted_fax) -> None:
+    fax = accepted_fax()
+
+    with time_machine.travel(SEND_AT, tick=False):
+        shown = fax_header_line_shown(fax)
+
+    assert shown == f"2026-11-30 07:05 EST   {fax.account.name}   Fax {fax.from_number}"
+
+
+def test_a_fax_scheduled_for_later_shows_the_header_of_its_send_time(accepted_fax) -> None:
+    fax = accepted_fax()
+    fax.send_at = datetime(2026, 12, 24, 14, 0, tzinfo=UTC)
+
+    with time_machine.travel(SEND_AT, tick=False):
+        shown = fax_header_line_shown(fax)
+
+    assert shown.startswith("2026-12-24 09:00 EST")
+
+
+def test_a_sent_fax_shows_the_header_it_was_sent_with(accepted_fax) -> None:
+    fax = accepted_fax()
+    fax.header_line = "2026-11-30 07:05 EST   Acme   Fax +15550100001"
+
+    assert fax_header_line_shown(fax) == fax.header_line
+
+
+def test_a_received_fax_shows_no_header(account: Account) -> None:
+    from faxes.services.inbound import inbound_fax_simulate
+
+    fax = inbound_fax_simulate(
+        number=account.fax_numbers.get().number,
+        from_="anonymous",
+        document=documents.pdf_bytes(),
+        livemode=True,
+    )
+
+    assert fax_header_line_shown(fax) is None

@@ -301,3 +301,20 @@ def test_a_bad_retry_is_400_naming_it(api_client: ApiClient, retry: object, para
 
     assert response.status_code == 400
     assert response.json()["error"]["param"] == param
+
+
+def test_a_redialed_fax_downloads_as_its_last_call_sent_it_with_that_calls_time(
+    api_client: ApiClient, telnyx, accepted_fax, calls
+) -> None:
+    fax = accepted_fax(retry=RETRY)
+    fails(telnyx, fax, calls(fax))
+    with later(3600):
+        faxes_redial_due()
+        calls(fax)
+
+    first, second = telnyx.uploaded_media()
+    response = api_client.get(f"/v1/faxes/{fax.id}/document")
+
+    assert b"".join(response.streaming_content) == second
+    # The pages are the same; only the header's time (an hour later) differs.
+    assert documents.page_texts(first) != documents.page_texts(second)

@@ -135,3 +135,25 @@ def test_before_it_is_sent_it_shows_the_header_it_would_get_now(
     pages = documents.page_texts(content)
     assert len(pages) == 3
     assert all("2026-11-30 07:47 EST" in page for page in pages)
+
+
+def replace_stored(fax: Fax, content: bytes) -> None:
+    """Store `content` (encrypted, as every document) in place of the fax's document."""
+    from django.core.files.base import ContentFile
+
+    storage, name = fax.document.storage, fax.document.name
+    storage.delete(name)
+    assert storage.save(name, ContentFile(content)) == name
+
+
+def test_a_stored_document_that_cannot_be_stamped_is_410_unreadable(
+    api_client: ApiClient, accepted_fax: Callable, caplog
+) -> None:
+    fax = accepted_fax()
+    replace_stored(fax, b"%PDF-1.4 this is no longer a PDF")
+
+    response = api_client.get(f"/v1/faxes/{fax.pk}/document")
+
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == "document_unreadable"
+    assert "cannot be stamped" in caplog.text

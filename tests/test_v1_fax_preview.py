@@ -279,6 +279,23 @@ def test_an_altered_document_is_410_unreadable(
     assert "cannot be decrypted" in caplog.text
 
 
+def test_a_stored_document_that_cannot_be_rendered_is_410_unreadable(
+    api_client: ApiClient, accepted_fax: Callable
+) -> None:
+    from django.core.files.base import ContentFile
+
+    fax = accepted_fax()
+    storage, name = fax.document.storage, fax.document.name
+    storage.delete(name)
+    storage.save(name, ContentFile(b"%PDF-1.4 this is no longer a PDF"))
+
+    response = api_client.get(url(fax))
+
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == "document_unreadable"
+    assert not AuditEntry.objects.filter(action=Action.DOCUMENT_VIEWED).exists()
+
+
 def test_a_storage_outage_is_503_with_retry_after(
     api_client: ApiClient, accepted_fax: Callable, monkeypatch
 ) -> None:

@@ -123,7 +123,7 @@ def fax_document_download(*, fax: Fax, actor: Actor, via: str) -> DocumentDownlo
         )
         stream = _rest(fax.id, first, chunks, reader)
     else:
-        stamped = stamp_header(_read_all(fax, reader, first, chunks), text=header)
+        stamped = _stamped(fax, _read_all(fax, reader, first, chunks), header=header)
         size, stream = len(stamped), _chunked(stamped)
     _audit_seen(fax, actor, Action.DOCUMENT_DOWNLOADED, {"via": via, "livemode": fax.livemode})
     return DocumentDownload(
@@ -151,6 +151,18 @@ def fax_document_preview(*, fax: Fax, actor: Actor, via: str) -> bytes:
     details = {"page": 1, "via": via, "direction": fax.direction, "livemode": fax.livemode}
     _audit_seen(fax, actor, Action.DOCUMENT_VIEWED, details)
     return image
+
+
+def _stamped(fax: Fax, pdf: bytes, *, header: str) -> bytes:
+    """`pdf` with the header line; DocumentUnreadable when it cannot be stamped (it was when
+    accepted, so that means damage: logged by type only, a library's message may quote it)."""
+    try:
+        return stamp_header(pdf, text=header)
+    except pikepdf.PdfError as error:
+        logger.error(
+            "Fax %s: its stored document cannot be stamped (%s)", fax.id, type(error).__name__
+        )
+        raise DocumentUnreadable() from None
 
 
 def _audit_seen(fax: Fax, actor: Actor, action: str, details: dict[str, Any]) -> None:
