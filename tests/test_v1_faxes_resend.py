@@ -102,8 +102,9 @@ def test_it_leaves_the_original_unchanged(api_client: ApiClient, resend, origina
 
 
 def test_the_worker_copies_the_document_into_the_new_faxs_own_object(
-    resend, original: Fax, pipeline, django_capture_on_commit_callbacks
+    resend, accepted_fax, pipeline, django_capture_on_commit_callbacks
 ) -> None:
+    original = accepted_fax()
     new_id = resend(original.id).json()["id"]
     assert [name for name, args, _ in pipeline if args == [new_id]] == [FETCH]
 
@@ -112,6 +113,21 @@ def test_the_worker_copies_the_document_into_the_new_faxs_own_object(
     assert new.document.name != original.document.name
     assert new.document.open("rb").read() == original.document.open("rb").read()
     assert [name for name, args, _ in pipeline if args == [new_id]] == [FETCH, SUBMIT]
+
+
+def test_a_resend_to_another_number_gets_a_cover_page_naming_that_number(
+    resend, original: Fax, django_capture_on_commit_callbacks
+) -> None:
+    new = copied(
+        resend(original.id, {"to": FORWARD_TO}).json()["id"], django_capture_on_commit_callbacks
+    )
+
+    cover, *rest = documents.page_texts(new.document.open("rb").read())
+    assert FORWARD_TO in cover
+    assert original.to_number not in cover
+    assert "Referral" in cover
+    assert f"Pages: {original.page_count} (including this cover page)" in cover
+    assert rest == documents.page_texts(original.document.open("rb").read())[1:]
 
 
 def test_deleting_the_originals_document_leaves_the_copy(

@@ -30,7 +30,14 @@ from faxes.carrier import (
     encode_client_state,
 )
 from faxes.documents import DocumentError, PreparedDocument, prepare_document
-from faxes.documents.compose import CoverPage, FaxParties, assemble, stamp_header
+from faxes.documents.compose import (
+    CoverPage,
+    FaxParties,
+    assemble,
+    cover_page_replace,
+    render_cover_page,
+    stamp_header,
+)
 from faxes.models import DocumentSource, Fax, FaxStatus
 from faxes.services.compose import fax_header_text
 from faxes.services.documents import fax_parts_delete
@@ -302,10 +309,18 @@ def _copy_resent(fax: Fax) -> bool:
     storage = fax.document.storage
     try:
         with original.document.open("rb") as source:
-            name = storage.save(f"faxes/{fax.id}.pdf", source)
+            if fax.cover_page is None:
+                name = storage.save(f"faxes/{fax.id}.pdf", source)
+            else:
+                content = _with_own_cover_page(fax, source.read(), pages=original.page_count or 0)
+                name = storage.save(f"faxes/{fax.id}.pdf", ContentFile(content))
     except (FileNotFoundError, DocumentCryptoError) as error:
         logger.error("Fax %s: the document to copy cannot be read: %s", fax.id, error)
         fax_fail(fax=fax, reason="document_invalid", message=gone)
+        return False
+    except DocumentError as error:
+        logger.error("Fax %s: the copied document's cover page cannot be redrawn", fax.id)
+        fax_fail(fax=fax, reason="document_invalid", message=error.message)
         return False
     except storage_outage_errors() as error:
         logger.warning("Fax %s: document storage unavailable: %s", fax.id, type(error).__name__)
@@ -325,6 +340,19 @@ def _copy_resent(fax: Fax) -> bool:
     if not stored:
         storage.delete(name)
     return stored
+
+
+def _with_own_cover_page(fax: Fax, content: bytes, *, pages: int) -> bytes:
+    """The copied document with its cover page drawn again for the resend: the cover names the
+    numbers it goes to and from, which a resend may change, and the account's name as it is now."""
+    cover = render_cover_page(
+        CoverPage(**fax.cover_page),
+        account_name=fax.account.name,
+        from_number=fax.from_number,
+        to_number=fax.to_number,
+        page_count=pages,
+    )
+    return cover_page_replace(content, cover)
 
 
 # --- Submitting to the carrier -----------------------------------------------------------------

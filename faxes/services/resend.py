@@ -2,7 +2,8 @@
 
 The stored document of a fax is its composed document (documents merged after the cover page),
 without the header line, which is stamped at each submission with that submission's time: so a
-resend gets its own header with its own date and time. The original is left as it was.
+resend gets its own header with its own date and time. Its cover page is drawn again with the
+copy, naming the resend's own numbers. The original is left as it was.
 
 The new fax gets its own copy of the document, never the original's stored object: the
 original's retention purge or DELETE /v1/faxes/{id}/document must not take the resend's. The
