@@ -59,11 +59,15 @@ from faxes.services.intake import (
     FaxRequest,
     FromNumberRefused,
     IdempotencyConflict,
+    IdempotentAnswer,
     InlineDocument,
     fax_accept,
     fax_preview,
+    idempotently,
     request_fingerprint,
 )
+from faxes.services.resend import ResendRefused, fax_resend, fax_resend_check
+from sendfaxmail.lib.phone import InvalidPhoneNumber, normalize_e164
 
 PAGE_SIZE = 50
 
@@ -136,12 +140,25 @@ def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
             and not fax.is_terminal
             and role_allows(request.membership.role, Action.SEND_FAXES)
         ),
+        "can_resend": _may_resend(request, fax),
+        "resend_token": secrets.token_urlsafe(24),
         **_live_context(fax),
         "deliveries": webhook_deliveries_for_object(account_id=fax.account_id, object_id=fax.pk),
         "emails": fax_emails(fax=fax),
         "pages": _pages_shown(fax),
     }
     return render(request, "faxes/detail.html", context)
+
+
+def _may_resend(request: HttpRequest, fax: Fax) -> bool:
+    """Whether the page offers Resend: the member may send, and the fax has its document."""
+    if not role_allows(request.membership.role, Action.SEND_FAXES):
+        return False
+    try:
+        fax_resend_check(fax=fax)
+    except DocumentUnavailable:
+        return False
+    return True
 
 
 @member_required(Action.READ_FAXES)
@@ -246,6 +263,43 @@ def fax_cancel_view(request: HttpRequest, fax_id: str) -> HttpResponse:
                 request, "Cancel requested: the carrier is stopping the fax, if it is in time."
             )
     return redirect("faxes:dashboard_detail", fax_id=fax.pk)
+
+
+@member_required(Action.SEND_FAXES)
+@require_POST
+def fax_resend_view(request: HttpRequest, fax_id: str) -> HttpResponse:
+    """The Resend form of a fax's page (an optional new number), for members whose role may
+    send faxes. The form's token is the Idempotency-Key, so that a double click resends once."""
+    fax = _fax(request, fax_id)
+    to = request.POST.get("to", "").strip() or None
+    token = request.POST.get("token", "")
+    if to is not None:
+        try:
+            to = normalize_e164(to)
+        except InvalidPhoneNumber as error:
+            messages.error(request, f"Not resent: {error}")
+            return redirect("faxes:dashboard_detail", fax_id=fax.pk)
+
+    def resend() -> IdempotentAnswer:
+        new = fax_resend(fax=fax, api_key=None, to=to)
+        return IdempotentAnswer(status=201, body={"id": new.id}, fax_id=new.id)
+
+    try:
+        answer = idempotently(
+            account=fax.account,
+            livemode=fax.livemode,
+            key=f"dashboard:resend:{token}" if 16 <= len(token) <= 64 else None,
+            fingerprint=request_fingerprint(method="POST", path=request.path, body={"to": to}),
+            run=resend,
+        )
+    except (DocumentUnavailable, ResendRefused, FromNumberRefused) as error:
+        messages.error(request, f"Not resent: {error.message}")
+        return redirect("faxes:dashboard_detail", fax_id=fax.pk)
+    except IdempotencyConflict:
+        messages.error(request, "This form was already sent with another number. Reload the page.")
+        return redirect("faxes:dashboard_detail", fax_id=fax.pk)
+    messages.success(request, f"Resent as a new fax. The original {fax.pk} is unchanged.")
+    return redirect("faxes:dashboard_detail", fax_id=answer.fax_id)
 
 
 @member_required(Action.READ_FAXES)

@@ -4,6 +4,7 @@ which the page fetches every two seconds until the fax is finished."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -38,6 +39,30 @@ def test_it_says_when_the_fax_is_finished(owner_client: Client, account: Account
 
     assert re.search(r'id="fax-status"[^>]*data-terminal="true"', fragment)
     assert re.search(r'id="fax-pages-delivered">1<', fragment)
+
+
+@pytest.mark.parametrize(
+    ("status", "next_call", "waiting"),
+    [
+        (FaxStatus.SCHEDULED, False, "true"),
+        (FaxStatus.QUEUED, True, "true"),
+        (FaxStatus.QUEUED, False, "false"),
+        (FaxStatus.SENDING, False, "false"),
+    ],
+)
+def test_it_tells_the_page_when_the_fax_waits_for_a_time_to_come(
+    owner_client: Client, account: Account, status: str, next_call: bool, waiting: str
+) -> None:
+    """The page then asks every 30 s instead of every 2 s: the wait may last days."""
+    later = timezone.now() + timedelta(hours=3)
+    fax = FaxFactory(
+        account=account,
+        status=status,
+        send_at=later if status == FaxStatus.SCHEDULED else None,
+        next_attempt_at=later if next_call else None,
+    )
+
+    assert re.search(rf'id="fax-status"[^>]*data-waiting="{waiting}"', live(owner_client, fax.pk))
 
 
 def test_it_shows_a_submitting_fax_as_queued(owner_client: Client, account: Account) -> None:

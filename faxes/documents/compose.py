@@ -124,6 +124,21 @@ def merge_pdfs(pdfs: Sequence[bytes]) -> bytes:
     return out.getvalue()
 
 
+def cover_page_replace(pdf_bytes: bytes, cover_pdf: bytes) -> bytes:
+    """`pdf_bytes` with its first page (a cover page) replaced by `cover_pdf`'s one page, the
+    other pages kept as they are."""
+    with (
+        library_errors("The cover page could not be replaced."),
+        pikepdf.open(io.BytesIO(pdf_bytes)) as document,
+        pikepdf.open(io.BytesIO(cover_pdf)) as cover,
+    ):
+        del document.pages[0]
+        document.pages.insert(0, cover.pages[0])
+        out = io.BytesIO()
+        _save_as_is(document, out)
+    return out.getvalue()
+
+
 def render_cover_page(
     cover: CoverPage, *, account_name: str, from_number: str, to_number: str, page_count: int
 ) -> bytes:
