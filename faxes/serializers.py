@@ -11,6 +11,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.services import header_unprintable, header_unprintable_message
 from faxes.documents import ACCEPTED_CONTENT_TYPES
 from faxes.documents.compose import (
     COVER_FIELD_MAX_LENGTH,
@@ -351,6 +352,30 @@ class CoverPageSerializer(serializers.Serializer):
             )
         return value
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unprintable = cover_unprintable(attrs)
+        if unprintable:
+            raise serializers.ValidationError(
+                {
+                    name: header_unprintable_message(characters, where="The cover page")
+                    for name, characters in unprintable.items()
+                }
+            )
+        return attrs
+
+
+def cover_unprintable(fields: dict[str, str]) -> dict[str, str]:
+    """The cover page's `fields` (to_name, from_name, subject, message) that have characters its
+    font cannot print, each with those characters. The message's line breaks and tabs are fine:
+    it is drawn line by line, tabs expanded."""
+    found = {}
+    for name, text in fields.items():
+        drawn = "".join(cover_message_lines(text)) if name == "message" else text
+        unprintable = header_unprintable(drawn)
+        if unprintable:
+            found[name] = unprintable
+    return found
+
 
 # How far ahead a fax may be scheduled.
 SEND_AT_MAX_AHEAD = timedelta(days=30)
@@ -415,7 +440,8 @@ class FaxCreateSerializer(serializers.Serializer):
     header_text = serializers.CharField(
         required=False,
         max_length=60,
-        help_text="Replaces the account's name in the header line.",
+        help_text="Replaces the account's name in the header line: Latin letters (accents "
+        "included), digits and punctuation, which its font prints.",
     )
     client_reference = serializers.CharField(
         required=False, allow_null=True, max_length=128, allow_blank=False
@@ -466,6 +492,12 @@ class FaxCreateSerializer(serializers.Serializer):
             return normalize_e164(value)
         except InvalidPhoneNumber as error:
             raise serializers.ValidationError(str(error)) from None
+
+    def validate_header_text(self, value: str) -> str:
+        unprintable = header_unprintable(value)
+        if unprintable:
+            raise serializers.ValidationError(header_unprintable_message(unprintable))
+        return value
 
     def validate_document_url(self, value: str) -> str:
         try:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pikepdf
 from reportlab.lib.pagesizes import LETTER
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
 
 from faxes.documents.base import MAX_PAGES, DocumentError, PreparedDocument, library_errors
@@ -33,6 +34,10 @@ TOTAL_PARAM = "documents"
 HEADER_FONT_SIZE = 9
 HEADER_BASELINE_FROM_TOP = 12
 HEADER_MARGIN = 18
+# A header line too long for its page (a 60-character name of wide capitals, an A4 or narrower
+# page) is set smaller, down to this size, rather than run over "Page n/N" and off the page.
+HEADER_MIN_FONT_SIZE = 6
+HEADER_GAP = 12  # at least this much space between the line and "Page n/N"
 COVER_LINE_WIDTH = 84  # characters of 11 pt Helvetica across a Letter page's text width
 # The lines of message that fit below the cover page's fields.
 COVER_MESSAGE_MAX_LINES = 26
@@ -297,9 +302,22 @@ def _header_pages(
         pdf.setFillColorRGB(1, 1, 1)
         pdf.rect(0, baseline - 3, width, HEADER_FONT_SIZE + 5, stroke=0, fill=1)
         pdf.setFillColorRGB(0, 0, 0)
+        label = f"Page {number}/{total}"
         pdf.setFont("Helvetica", HEADER_FONT_SIZE)
+        pdf.drawRightString(width - HEADER_MARGIN, baseline, label)
+        room = width - 2 * HEADER_MARGIN - HEADER_GAP
+        room -= stringWidth(label, "Helvetica", HEADER_FONT_SIZE)
+        pdf.setFont("Helvetica", _header_font_size(text, room))
         pdf.drawString(HEADER_MARGIN, baseline, text)
-        pdf.drawRightString(width - HEADER_MARGIN, baseline, f"Page {number}/{total}")
         pdf.showPage()
     pdf.save()
     return out.getvalue()
+
+
+def _header_font_size(text: str, room: float) -> float:
+    """The size `text` is set in to fit in `room` points: HEADER_FONT_SIZE when it fits, else
+    smaller, but not below HEADER_MIN_FONT_SIZE."""
+    width = stringWidth(text, "Helvetica", HEADER_FONT_SIZE)
+    if width <= room:
+        return HEADER_FONT_SIZE
+    return max(HEADER_MIN_FONT_SIZE, round(HEADER_FONT_SIZE * room / width, 1))
