@@ -135,14 +135,9 @@ def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
     context = {
         "fax": fax,
         "can_download": _may_download(request),
-        "can_cancel": (
-            fax.direction == Direction.OUTBOUND
-            and not fax.is_terminal
-            and role_allows(request.membership.role, Action.SEND_FAXES)
-        ),
         "can_resend": _may_resend(request, fax),
         "resend_token": secrets.token_urlsafe(24),
-        **_live_context(fax),
+        **_live_context(request, fax),
         "deliveries": webhook_deliveries_for_object(account_id=fax.account_id, object_id=fax.pk),
         "emails": fax_emails(fax=fax),
         "pages": _pages_shown(fax),
@@ -168,12 +163,21 @@ def fax_live(request: HttpRequest, fax_id: str) -> HttpResponse:
     """The live parts of a fax's page (status, pages, calls, history) as an HTML fragment, which
     the page fetches every two seconds until the fax is finished (static/js/dashboard.js)."""
     fax = _fax(request, fax_id)
-    return render(request, "faxes/_live.html", {"fax": fax, **_live_context(fax)})
+    return render(request, "faxes/_live.html", {"fax": fax, **_live_context(request, fax)})
 
 
-def _live_context(fax: Fax) -> dict[str, Any]:
-    """What the live parts of the fax page show besides the fax itself."""
-    return {"events": fax_history(fax=fax), "attempts": _attempts_shown(fax)}
+def _live_context(request: HttpRequest, fax: Fax) -> dict[str, Any]:
+    """What the live parts of the fax page show besides the fax itself: the Cancel button goes
+    with them, so that it leaves the page once the fax is finished."""
+    return {
+        "events": fax_history(fax=fax),
+        "attempts": _attempts_shown(fax),
+        "can_cancel": (
+            fax.direction == Direction.OUTBOUND
+            and not fax.is_terminal
+            and role_allows(request.membership.role, Action.SEND_FAXES)
+        ),
+    }
 
 
 def _attempts_shown(fax: Fax) -> list[dict[str, Any]]:

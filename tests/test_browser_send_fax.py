@@ -88,6 +88,7 @@ def test_a_two_file_fax_with_a_cover_page_is_previewed_sent_and_followed_to_deli
     assert (fax.account_id, fax.page_count, fax.retry_attempts) == (account.pk, 4, 2)
     assert "2 documents, with a cover page; header line on" in page.text_content("#fax-composition")
     assert page.text_content("#fax-status .badge") == "queued"
+    assert page.locator("#cancel-fax-form").count() == 1
     page.evaluate("window.stillTheSamePage = true")
 
     play_carrier(fax.pk, pipeline, page)
@@ -97,6 +98,8 @@ def test_a_two_file_fax_with_a_cover_page_is_previewed_sent_and_followed_to_deli
         timeout=30_000,
     )
     assert page.text_content("#fax-pages-delivered") == "4"
+    # A delivered fax can no longer be canceled: the button went with the last update.
+    assert page.locator("#cancel-fax-form").count() == 0
     assert page.evaluate("window.stillTheSamePage") is True
 
 

@@ -110,6 +110,28 @@ def test_it_lists_the_history(owner_client: Client, account: Account) -> None:
     assert "fax.sending.started" in live(owner_client, fax.pk)
 
 
+def test_the_cancel_button_goes_once_the_fax_is_finished(
+    owner_client: Client, account: Account
+) -> None:
+    fax = FaxFactory(account=account, status=FaxStatus.SENDING)
+    assert 'id="cancel-fax-form"' in live(owner_client, fax.pk)
+
+    fax.status = FaxStatus.DELIVERED
+    fax.save(update_fields=["status"])
+
+    fragment = live(owner_client, fax.pk)
+    assert 'id="fax-cancel"' in fragment
+    assert 'id="cancel-fax-form"' not in fragment
+
+
+def test_a_viewer_is_offered_no_cancel_button(account: Account) -> None:
+    fax = FaxFactory(account=account, status=FaxStatus.SENDING)
+    client = Client()
+    client.force_login(member(account, Role.VIEWER))
+
+    assert 'id="cancel-fax-form"' not in live(client, fax.pk)
+
+
 def test_every_role_follows_the_fax(account: Account) -> None:
     fax = FaxFactory(account=account)
     client = Client()

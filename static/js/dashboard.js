@@ -1,9 +1,11 @@
 // Dashboard behaviour shared by every page: confirmation before destructive forms, and copy
 // buttons for secrets shown once.
-document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-  form.addEventListener("submit", function (event) {
-    if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
-  });
+// Delegated, so that forms the live fax page puts in place later ask too.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (form.matches("form[data-confirm]") && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+  }
 });
 document.querySelectorAll("button[data-copy]").forEach(function (button) {
   button.addEventListener("click", function () {
