@@ -26,7 +26,7 @@ from developers import ratelimit
 from developers.selectors import webhook_deliveries_for_object
 from fax_numbers.selectors import fax_numbers_of_account
 from faxes.documents import DocumentError
-from faxes.documents.base import MAX_PAGES
+from faxes.documents.base import MAX_PAGES, human_size
 from faxes.documents.compose import CoverPage
 from faxes.documents.render import render_thumbnails_png
 from faxes.forms import FaxSendForm
@@ -421,7 +421,7 @@ def _send_context(form: FaxSendForm, numbers: list[str]) -> dict[str, Any]:
         "numbers": numbers,
         "max_files": MAX_DOCUMENTS,
         "max_bytes": settings.MAX_DOCUMENT_BYTES,
-        "max_size": _max_size(),
+        "max_size": human_size(settings.MAX_DOCUMENT_BYTES),
         "max_pages": MAX_PAGES,
     }
 
@@ -431,15 +431,10 @@ def _bound_send_form(request: HttpRequest, numbers: list[str]) -> FaxSendForm:
     (and spools to disk) the upload: the form is then an unbound one carrying that error."""
     if int(request.META.get("CONTENT_LENGTH") or 0) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
         return _unbound_send_form(
-            numbers, f"The files are too large: at most {_max_size()} in all."
+            numbers,
+            f"The files are too large: at most {human_size(settings.MAX_DOCUMENT_BYTES)} in all.",
         )
     return FaxSendForm(request.POST, request.FILES, numbers=numbers)
-
-
-def _max_size() -> str:
-    """The documents' size limit in decimal megabytes, as it is advertised (20 MB is
-    20,000,000 bytes; `human_size` would call it 19.1 MB)."""
-    return f"{settings.MAX_DOCUMENT_BYTES / 1_000_000:g} MB"
 
 
 def _unbound_send_form(numbers: list[str], error: str) -> FaxSendForm:

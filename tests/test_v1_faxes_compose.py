@@ -139,7 +139,7 @@ def test_it_refuses_documents_over_20_mb_in_all_before_converting_any(
 
     message = refused(api_client.post_json(URL, {"to": TO, "documents": [half, half]}), "documents")
 
-    assert "The documents are too large (20 MB)" in message
+    assert "The documents are too large (21 MB); it must be at most 20 MB." in message
     assert converted == []
 
 
