@@ -38,6 +38,9 @@ HEADER_MARGIN = 18
 # page) is set smaller, down to this size, rather than run over "Page n/N" and off the page.
 HEADER_MIN_FONT_SIZE = 6
 HEADER_GAP = 12  # at least this much space between the line and "Page n/N"
+# The business name the header line prints, at most: the settings page and `header_text` keep
+# to it, but an account named before that rule (or after its owner's email address) may not.
+HEADER_NAME_MAX_LENGTH = 60
 COVER_LINE_WIDTH = 84  # characters of 11 pt Helvetica across a Letter page's text width
 # The lines of message that fit below the cover page's fields.
 COVER_MESSAGE_MAX_LINES = 26
@@ -197,13 +200,16 @@ def cover_message_lines(message: str) -> list[str]:
 
 def header_line(*, sent_at: datetime, time_zone: str, business_name: str, from_number: str) -> str:
     """The header line's text before "Page n/N": the date and time sent in `time_zone` (UTC if
-    that is not a zone), the business name and the number the fax is sent from, as 47 U.S.C.
-    § 227(d)(1)(B) asks."""
+    that is not a zone), the business name (cut to HEADER_NAME_MAX_LENGTH characters, so that
+    the line fits its page) and the number the fax is sent from, as 47 U.S.C. § 227(d)(1)(B)
+    asks."""
     try:
         zone = ZoneInfo(time_zone)
     except (ValueError, ZoneInfoNotFoundError):
         zone = ZoneInfo("UTC")
     when = sent_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    if len(business_name) > HEADER_NAME_MAX_LENGTH:
+        business_name = business_name[: HEADER_NAME_MAX_LENGTH - 1] + "…"
     return f"{when}   {business_name}   Fax {from_number}"
 
 
