@@ -4,7 +4,12 @@ from django import forms
 from django.contrib.auth import password_validation
 
 from accounts.models import DOCUMENT_RETENTION_MAX_DAYS, Role, User
-from accounts.services import ACCOUNT_NAME_MAX_LENGTH, EMAIL_MAX_LENGTH
+from accounts.services import (
+    ACCOUNT_NAME_MAX_LENGTH,
+    EMAIL_MAX_LENGTH,
+    header_unprintable,
+    header_unprintable_message,
+)
 
 # Offered as suggestions; any IANA zone name is accepted (checked with zoneinfo).
 COMMON_TIME_ZONES = [
@@ -38,6 +43,13 @@ class SignUpForm(forms.Form):
         required=False,
     )
     email = forms.EmailField(max_length=EMAIL_MAX_LENGTH)
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        unprintable = header_unprintable(name)
+        if unprintable:
+            raise forms.ValidationError(header_unprintable_message(unprintable))
+        return name
 
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()

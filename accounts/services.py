@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -249,6 +250,38 @@ def account_set_document_retention(
 ACCOUNT_NAME_MAX_LENGTH = 60
 
 
+def header_unprintable(text: str) -> str:
+    """The characters of `text` the header line cannot print, each once, in order. Its font
+    (reportlab's Helvetica, WinAnsi-encoded) has the Latin letters, accents included, digits and
+    common punctuation; it would draw any other character, and control characters, as a black
+    box, so that a business name in another script would be faxed unreadable."""
+    unprintable = ""
+    for character in text:
+        if character in unprintable:
+            continue
+        try:
+            character.encode("cp1252")
+        except UnicodeEncodeError:
+            unprintable += character
+        else:
+            if unicodedata.category(character) == "Cc":
+                unprintable += character
+    return unprintable
+
+
+def header_unprintable_message(unprintable: str, *, where: str = "The fax header line") -> str:
+    """What to tell someone whose text for the header line (or the cover page, `where`, set in
+    the same font) has these `unprintable` characters."""
+    shown = ", ".join(
+        character if character.isprintable() else f"U+{ord(character):04X}"
+        for character in unprintable
+    )
+    return (
+        f"{where} cannot print {shown}: its font has Latin letters (with accents), digits and "
+        "punctuation only. Write it with those."
+    )
+
+
 def account_profile_check(*, name: str, time_zone: str) -> tuple[str, str]:
     """The name (stripped) and time zone if the account may take them, else AccountFieldError
     naming the field at fault."""
@@ -263,6 +296,9 @@ def account_profile_check(*, name: str, time_zone: str) -> tuple[str, str]:
             "header line of a fax.",
             field="name",
         )
+    unprintable = header_unprintable(name)
+    if unprintable:
+        raise AccountFieldError(header_unprintable_message(unprintable), field="name")
     try:
         validate_time_zone(time_zone)
     except ValidationError as error:

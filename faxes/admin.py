@@ -73,6 +73,7 @@ class FaxAdmin(AccountDataAdminMixin, admin.ModelAdmin):
                     "to_number",
                     "from_number",
                     "client_reference",
+                    "resent_from",
                 ]
             },
         ),
@@ -105,7 +106,7 @@ class FaxAdmin(AccountDataAdminMixin, admin.ModelAdmin):
                 ]
             },
         ),
-        ("Times", {"fields": ["created_at", "updated_at"]}),
+        ("Times", {"fields": ["send_at", "created_at", "updated_at"]}),
     ]
     # `document_download` is shown (by get_fieldsets) only to staff with the download permission.
     readonly_fields = [

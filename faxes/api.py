@@ -42,6 +42,7 @@ from faxes.serializers import (
     CoverPageSerializer,
     DocumentItemSerializer,
     FaxCreateSerializer,
+    FaxResendSerializer,
     FaxRetryInputSerializer,
     FaxSerializer,
     InboundFaxTestSerializer,
@@ -56,6 +57,7 @@ from faxes.services.cancel import (
     fax_cancel,
 )
 from faxes.services.documents import (
+    DocumentMissing,
     DocumentNotReady,
     DocumentPurged,
     DocumentUnavailable,
@@ -80,6 +82,7 @@ from faxes.services.intake import (
     idempotently,
     request_fingerprint,
 )
+from faxes.services.resend import ResendRefused, fax_resend
 from faxes.views import document_response
 from sendfaxmail.lib.errors import ApiError, Conflict, InvalidRequest, NotFound
 from sendfaxmail.lib.fetch import MAX_URL_LENGTH
@@ -209,6 +212,7 @@ class FaxCreateRequestSchema(OpenApiSerializerExtension):
         schema["properties"]["from"]["pattern"] = E164_SHAPE.pattern
         schema["properties"]["document_url"].update(format="uri", maxLength=MAX_URL_LENGTH)
         schema["properties"]["documents"].update(minItems=1, maxItems=MAX_DOCUMENTS)
+        schema["properties"]["send_at"]["format"] = "date-time"
         return schema
 
 
@@ -277,6 +281,8 @@ class FaxRetryInputSchema(OpenApiSerializerExtension):
 
 # The answers of POST /v1/faxes, besides 401, 403 and 429.
 CREATE_STATUSES = [201, 400, 409, 413, 415, 422]
+# The answers of POST /v1/faxes/{id}/resend, besides 401, 403 and 429.
+RESEND_STATUSES = [201, 400, 404, 409, 410, 415, 422]
 # The answers of POST /v1/faxes/{id}/cancel, besides 401, 403 and 429.
 CANCEL_STATUSES = [200, 202, 400, 404, 409, 422, 503]
 
@@ -366,6 +372,7 @@ class FaxListCreateView(APIView):
                     cover_page=CoverPage(**cover) if cover is not None else None,
                     header=values["header"],
                     header_text=values.get("header_text", ""),
+                    send_at=values.get("send_at"),
                 ),
                 idempotency_key=idempotency_key,
                 fingerprint=request_fingerprint(
@@ -877,11 +884,12 @@ class FaxCancelView(APIView):
         operation_id="faxes_cancel",
         summary="Cancel a fax",
         description=(
-            "A `queued` fax is canceled at once (200, status `canceled`): it will never be "
-            "sent. A `sending` fax is canceled at the carrier (202, status still `sending`, "
-            "`cancel_requested_at` set); it becomes `canceled` when the carrier stops it, or "
-            "`delivered` if the carrier finished first. Either way the `fax.canceled` webhook "
-            "event follows. A finished fax answers 409 `fax_not_cancelable`."
+            "A `scheduled` or `queued` fax is canceled at once (200, status `canceled`): it "
+            "will never be sent. A `sending` fax is canceled at the carrier (202, status still "
+            "`sending`, `cancel_requested_at` set); it becomes `canceled` when the carrier "
+            "stops it, or `delivered` if the carrier finished first. Either way the "
+            "`fax.canceled` webhook event follows. A finished fax answers 409 "
+            "`fax_not_cancelable`."
         ),
         request=None,
         parameters=[
@@ -957,6 +965,136 @@ class FaxCancelView(APIView):
                 raise IdempotencyKeyInProgress() from None
             raise IdempotencyKeyReused() from None
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+        return Response(answer.body, status=answer.status, headers=headers)
+
+
+class DocumentMissingError(Conflict):
+    code = "document_missing"
+    default_message = DocumentMissing.message
+
+
+class FaxResendRequestSchema(OpenApiSerializerExtension):
+    """Unknown fields are refused; `from` is one of the account's numbers."""
+
+    target_class = FaxResendSerializer
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        schema = super().map_serializer(auto_schema, direction)
+        schema["additionalProperties"] = False
+        schema["properties"]["from"]["pattern"] = E164_SHAPE.pattern
+        return schema
+
+
+class FaxResendView(APIView):
+    required_scopes = {"POST": Scope.FAXES_SEND}
+
+    @extend_schema(
+        operation_id="faxes_resend",
+        summary="Resend a fax",
+        description=(
+            "Creates a new fax (201) with the stored document of this one (its documents and "
+            "cover page as composed; the header line is stamped anew with the new fax's own "
+            "send time), `resent_from` set to this fax's id. The new fax keeps this one's "
+            "`from`, header options, `retry` and `client_reference`; `to` defaults to the same "
+            "number. The original is unchanged. A received fax is forwarded: `to` is then "
+            "required, and it leaves from the number it was received on (with the account's "
+            "redial defaults). The body may be empty."
+        ),
+        request=FaxResendSerializer,
+        parameters=[
+            FAX_ID_PARAMETER,
+            IDEMPOTENCY_PARAMETER,
+            *response_headers(*RESEND_STATUSES, retry_after=(409,)),
+            response_header(
+                "Location",
+                "The new fax's URL, e.g. `/v1/faxes/fax_3kTq…`.",
+                statuses=[201],
+                schema=OpenApiTypes.STR,
+                required=True,
+            ),
+            response_header(
+                "Idempotent-Replayed",
+                "Present when this is the stored answer to an earlier request with the same "
+                "Idempotency-Key: no new fax was sent.",
+                statuses=[201],
+                schema=OpenApiTypes.STR,
+                enum=["true"],
+            ),
+        ],
+        responses={
+            201: FaxSerializer,
+            400: error_response(
+                "`validation_error`: `param` names the field at fault (`to` when a received "
+                "fax is forwarded without one; `from` when the sender is not one of the "
+                "account's numbers any more), or the Idempotency-Key header.",
+                "validation_error",
+            ),
+            404: NOT_FOUND,
+            409: error_response(
+                "`document_not_ready`: the fax's `document_url` is not fetched yet (or a "
+                "received fax's pages are not stored yet); `document_missing`: the fax finished "
+                "without a stored document; `idempotency_key_in_progress` (retry after "
+                "`Retry-After` seconds).",
+                "document_not_ready",
+            ),
+            410: error_response(
+                "`document_purged`: the document was deleted (retention or DELETE).",
+                "document_purged",
+            ),
+            415: error_response(
+                "`unsupported_media_type`: a body must be `application/json`.",
+                "unsupported_media_type",
+            ),
+            422: error_response(
+                "`idempotency_key_reused`: the key was used with a different request.",
+                "idempotency_key_reused",
+            ),
+            **ERROR_RESPONSES,
+        },
+    )
+    def post(self, request: Request, fax_id: str) -> Response:
+        account, livemode = request.auth.account, request.auth.livemode
+        idempotency_key = _idempotency_key(request)
+        # No body at all (`curl -X POST`, whatever Content-Type a client adds) is an empty one.
+        data = request.data if int(request.META.get("CONTENT_LENGTH") or 0) else {}
+        serializer = FaxResendSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        values = serializer.validated_data
+        fax = fax_of_account(account=account, livemode=livemode, fax_id=fax_id)
+        if fax is None:
+            raise NotFound(f"No fax with id '{fax_id}'.", param="id")
+
+        def resend() -> IdempotentAnswer:
+            new = fax_resend(
+                fax=fax, api_key=request.auth, to=values.get("to"), from_number=values.get("from")
+            )
+            return IdempotentAnswer(status=201, body=fax_public(new), fax_id=new.id)
+
+        try:
+            answer = idempotently(
+                account=account,
+                livemode=livemode,
+                key=idempotency_key,
+                fingerprint=request_fingerprint(method="POST", path=request.path, body=data),
+                run=resend,
+            )
+        except DocumentMissing as error:
+            raise DocumentMissingError(error.message) from None
+        except DocumentUnavailable as error:
+            raise _document_error(error, fax_id) from None
+        except ResendRefused as refused:
+            raise InvalidRequest(refused.message, param=refused.param) from None
+        except FromNumberRefused as refused:
+            raise InvalidRequest(
+                f"{refused.message} Give 'from', one of the account's numbers.", param="from"
+            ) from None
+        except IdempotencyConflict as conflict:
+            if conflict.in_progress:
+                raise IdempotencyKeyInProgress() from None
+            raise IdempotencyKeyReused() from None
+        headers = {"Location": f"/v1/faxes/{answer.fax_id}"}
+        if answer.replayed:
+            headers["Idempotent-Replayed"] = "true"
         return Response(answer.body, status=answer.status, headers=headers)
 
 
@@ -1039,5 +1177,6 @@ urlpatterns = [
     path("faxes/<id:fax_id>/document", FaxDocumentView.as_view(), name="fax_document"),
     path("faxes/<id:fax_id>/preview", FaxPreviewView.as_view(), name="fax_preview"),
     path("faxes/<id:fax_id>/cancel", FaxCancelView.as_view(), name="fax_cancel"),
+    path("faxes/<id:fax_id>/resend", FaxResendView.as_view(), name="fax_resend"),
     path("test_helpers/inbound_faxes", InboundFaxTestView.as_view(), name="inbound_fax_test"),
 ]

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
+from accounts.services import header_unprintable, header_unprintable_message
 from faxes.documents.base import MAX_PAGES
 from faxes.documents.compose import (
     COVER_FIELD_MAX_LENGTH,
@@ -15,7 +16,7 @@ from faxes.documents.compose import (
     COVER_MESSAGE_MAX_LINES,
     cover_message_lines,
 )
-from faxes.serializers import MAX_DOCUMENTS
+from faxes.serializers import MAX_DOCUMENTS, cover_unprintable
 from sendfaxmail.lib.phone import E164_HELP, InvalidPhoneNumber, normalize_e164
 
 ACCEPTED_EXTENSIONS = ".pdf,.tif,.tiff,.png,.jpg,.jpeg"
@@ -121,6 +122,25 @@ class FaxSendForm(forms.Form):
             return normalize_e164(self.cleaned_data["to"])
         except InvalidPhoneNumber as error:
             raise forms.ValidationError(str(error)) from None
+
+    def clean_header_text(self) -> str:
+        text = self.cleaned_data["header_text"]
+        unprintable = header_unprintable(text)
+        if unprintable:
+            raise forms.ValidationError(header_unprintable_message(unprintable))
+        return text
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        cover = {
+            name: cleaned[f"cover_{name}"]
+            for name in ("to_name", "from_name", "subject", "message")
+            if cleaned.get(f"cover_{name}")
+        }
+        for name, unprintable in cover_unprintable(cover).items():
+            message = header_unprintable_message(unprintable, where="The cover page")
+            self.add_error(f"cover_{name}", message)
+        return cleaned
 
     def clean_cover_message(self) -> str:
         message = self.cleaned_data["cover_message"]

@@ -32,11 +32,14 @@ def fax_saved(sender: type[Fax], instance: Fax, created: bool, **kwargs: Any) ->
 
 def fax_status_changed(fax: Fax) -> None:
     """Called by `on_status_change`, inside the transaction that changed the status."""
+    # A scheduled fax's wait counts from its `send_at`: the days it was meant to wait are not
+    # time spent queued.
+    due = max(fax.created_at, fax.send_at) if fax.send_at and fax.created_at else fax.created_at
     values = {
         "status": str(fax.status),
         "livemode": fax.livemode,
         "failure_reason": fax.failure_reason,
-        "created_at": fax.created_at,
+        "created_at": due,
         "sending_since": fax.submitted_at,
         "now": timezone.now(),
     }

@@ -8,8 +8,10 @@ from sendfaxmail.lib.ids import fax_id
 
 
 class FaxStatus(models.TextChoices):
-    """Where a fax is. The order of the first four is the only direction a fax moves in."""
+    """Where a fax is. The order of the first five is the only direction a fax moves in."""
 
+    # Waiting for its `send_at`; a URL document is fetched meanwhile.
+    SCHEDULED = "scheduled", "Scheduled"
     QUEUED = "queued", "Queued"
     # Internal: a worker has claimed the fax and is handing it to the carrier. Shown as queued.
     SUBMITTING = "submitting", "Submitting"
@@ -36,6 +38,8 @@ class DocumentSource(models.TextChoices):
     URL = "url", "Fetched from a URL"
     # A received fax: `document_url` is the carrier's short-lived media link, never shown.
     CARRIER = "carrier", "Received from the carrier"
+    # A resend: the stored document of the fax it resends (`resent_from`), copied by the worker.
+    COPY = "copy", "Copied from the fax it resends"
 
 
 class Fax(models.Model):
@@ -123,6 +127,13 @@ class Fax(models.Model):
     # Each finished call: {"number", "started_at", "completed_at", "status", "failure_reason",
     # "pages_delivered", "carrier_fax_id"} (the last one not shown to customers).
     attempts = models.JSONField(default=list, blank=True)
+    # Scheduling: the fax stays `scheduled` until this time, when a periodic task releases it
+    # (`faxes_release_scheduled`); kept afterwards as the time it was asked to leave.
+    send_at = models.DateTimeField(null=True, blank=True)
+    # A resend: the fax whose document this one sends again.
+    resent_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resends"
+    )
     # Inbound: when a member first opened the fax in the dashboard (null: unread in the inbox).
     read_at = models.DateTimeField(null=True, blank=True)
 
@@ -141,7 +152,13 @@ class Fax(models.Model):
             models.Index(
                 fields=["status", "updated_at"],
                 name="fax_unfinished",
-                condition=Q(status__in=["queued", "submitting", "sending", "receiving"]),
+                condition=Q(
+                    status__in=["scheduled", "queued", "submitting", "sending", "receiving"]
+                ),
+            ),
+            # Serves the release of scheduled faxes (every few seconds): only those wait here.
+            models.Index(
+                fields=["send_at"], name="fax_scheduled_due", condition=Q(status="scheduled")
             ),
             # Serves the retention purge: finished faxes whose document is still stored.
             models.Index(

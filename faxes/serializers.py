@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.services import header_unprintable, header_unprintable_message
 from faxes.documents import ACCEPTED_CONTENT_TYPES
 from faxes.documents.compose import (
     COVER_FIELD_MAX_LENGTH,
@@ -22,6 +26,7 @@ from sendfaxmail.lib.openapi import constant
 from sendfaxmail.lib.phone import E164_HELP, E164_SHAPE, InvalidPhoneNumber, normalize_e164
 
 PUBLIC_STATUSES = [
+    FaxStatus.SCHEDULED,
     FaxStatus.QUEUED,
     FaxStatus.SENDING,
     FaxStatus.DELIVERED,
@@ -97,6 +102,17 @@ class FaxAttemptSerializer(serializers.Serializer):
     pages_delivered = serializers.IntegerField(allow_null=True)
 
 
+# The state machine, as the OpenAPI schema describes `status` (README and /docs/api draw it).
+STATUS_HELP = (
+    "Outbound: `scheduled` (only with `send_at`, until that time) → `queued` (waiting for a "
+    "worker, or for its next call while a redial is due: `next_attempt_at`) → `sending` (with "
+    "the carrier) → `delivered` or `failed`. A busy line, no answer or a broken transmission "
+    "with redials left goes from `sending` back to `queued`. `canceled` can follow `scheduled` "
+    "and `queued` at once, and `sending` once the carrier confirms the cancel; `failed` can "
+    "follow any unfinished status (e.g. a `document_url` that cannot be fetched). Inbound: "
+    "`receiving` → `received` or `failed`. `delivered`, `failed`, `canceled` and `received` "
+    "are final."
+)
 NULLABLE_TEXT = serializers.CharField(allow_null=True)
 # Formats a time inside a method field as every other timestamp is (ISO 8601 UTC with `Z`).
 _TIMESTAMP = serializers.DateTimeField()
@@ -122,8 +138,7 @@ class FaxSerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=PUBLIC_STATUSES,
         source="public_status",
-        help_text="Outbound: queued, sending, delivered, failed, canceled. Inbound: receiving, "
-        "received, failed.",
+        help_text=STATUS_HELP,
     )
     to = serializers.CharField(
         source="to_number", help_text="E.164; for a received fax, your number it arrived on."
@@ -150,6 +165,16 @@ class FaxSerializer(serializers.Serializer):
     attempts = serializers.SerializerMethodField()
     next_attempt_at = serializers.DateTimeField(
         allow_null=True, help_text="While `queued` for a redial: when the next call starts."
+    )
+    send_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the fax was asked to leave (`send_at` on the send): it is `scheduled` "
+        "until then. Null for a fax sent at once.",
+    )
+    resent_from = serializers.CharField(
+        source="resent_from_id",
+        allow_null=True,
+        help_text="For a fax made by POST /v1/faxes/{id}/resend: the id of the fax it resends.",
     )
 
     def get_fields(self) -> dict[str, serializers.Field]:
@@ -327,6 +352,60 @@ class CoverPageSerializer(serializers.Serializer):
             )
         return value
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unprintable = cover_unprintable(attrs)
+        if unprintable:
+            raise serializers.ValidationError(
+                {
+                    name: header_unprintable_message(characters, where="The cover page")
+                    for name, characters in unprintable.items()
+                }
+            )
+        return attrs
+
+
+def cover_unprintable(fields: dict[str, str]) -> dict[str, str]:
+    """The cover page's `fields` (to_name, from_name, subject, message) that have characters its
+    font cannot print, each with those characters. The message's line breaks and tabs are fine:
+    it is drawn line by line, tabs expanded."""
+    found = {}
+    for name, text in fields.items():
+        drawn = "".join(cover_message_lines(text)) if name == "message" else text
+        unprintable = header_unprintable(drawn)
+        if unprintable:
+            found[name] = unprintable
+    return found
+
+
+# How far ahead a fax may be scheduled.
+SEND_AT_MAX_AHEAD = timedelta(days=30)
+
+
+def send_at_parse(value: str, *, now: datetime | None = None) -> datetime:
+    """`send_at` as an aware time in UTC; a ValidationError when it is not ISO 8601 with a
+    zone, is in the past, or is more than 30 days ahead."""
+    try:
+        moment = parse_datetime(value.strip())
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise serializers.ValidationError(
+            "Give an ISO 8601 time with a zone, e.g. 2026-12-01T09:00:00Z or "
+            "2026-12-01T09:00:00-05:00."
+        )
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise serializers.ValidationError("This time is out of range.") from None
+    now = now or timezone.now()
+    if moment < now:
+        raise serializers.ValidationError(
+            "This time is in the past. Omit send_at to send the fax at once."
+        )
+    if moment > now + SEND_AT_MAX_AHEAD:
+        raise serializers.ValidationError("A fax can be scheduled at most 30 days ahead.")
+    return moment
+
 
 # The forms of the document of a send; exactly one is given.
 DOCUMENT_FORMS = ("document", "document_url", "documents")
@@ -361,17 +440,28 @@ class FaxCreateSerializer(serializers.Serializer):
     header_text = serializers.CharField(
         required=False,
         max_length=60,
-        help_text="Replaces the account's name in the header line.",
+        help_text="Replaces the account's name in the header line: Latin letters (accents "
+        "included), digits and punctuation, which its font prints.",
     )
     client_reference = serializers.CharField(
         required=False, allow_null=True, max_length=128, allow_blank=False
     )
     retry = FaxRetryInputSerializer(required=False)
+    send_at = serializers.CharField(
+        required=False,
+        help_text="Schedule the fax: an ISO 8601 time with a zone, e.g. "
+        "`2026-12-01T09:00:00-05:00`, from now to 30 days ahead. The fax is `scheduled` until "
+        "then (a `document_url` is fetched at once, so that its errors show early) and leaves "
+        "within a few seconds of it. Omit it to send at once.",
+    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
         fields["from"] = fields.pop("from_")
         return fields
+
+    def validate_send_at(self, value: str) -> datetime:
+        return send_at_parse(value)
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -403,11 +493,53 @@ class FaxCreateSerializer(serializers.Serializer):
         except InvalidPhoneNumber as error:
             raise serializers.ValidationError(str(error)) from None
 
+    def validate_header_text(self, value: str) -> str:
+        unprintable = header_unprintable(value)
+        if unprintable:
+            raise serializers.ValidationError(header_unprintable_message(unprintable))
+        return value
+
     def validate_document_url(self, value: str) -> str:
         try:
             return check_url_syntax(value)
         except UnsafeUrl as error:
             raise serializers.ValidationError(error.message) from None
+
+
+class FaxResendSerializer(serializers.Serializer):
+    """POST /v1/faxes/{id}/resend: where to, and from which number; both optional (required
+    `to` for a received fax, which is forwarded)."""
+
+    to = serializers.RegexField(
+        E164_SHAPE,
+        required=False,
+        help_text="E.164; default: the fax's own `to`. Required to forward a received fax.",
+        error_messages={"invalid": E164_HELP},
+    )
+    from_ = serializers.CharField(
+        required=False,
+        help_text="One of the account's numbers; default: the fax's own `from` (a received "
+        "fax: the number it was received on).",
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["The request body must be a JSON object."]}
+            )
+        _refuse_unknown(data, self.fields, what="A resend")
+        return super().to_internal_value(data)
+
+    def validate_to(self, value: str) -> str:
+        try:
+            return normalize_e164(value)
+        except InvalidPhoneNumber as error:
+            raise serializers.ValidationError(str(error)) from None
 
 
 class InboundFaxTestSerializer(serializers.Serializer):

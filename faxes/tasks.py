@@ -21,6 +21,7 @@ from faxes.services import (
     intake,
     pipeline,
     redial,
+    schedule,
     sweeper,
 )
 
@@ -30,6 +31,9 @@ SUBMIT_MAX_RETRIES = 8
 # backoff() over 7 retries sums to about 10 minutes (jitter aside): the life of Telnyx's link.
 MEDIA_MAX_RETRIES = 7
 EMAIL_MAX_RETRIES = 8
+# Seconds between two releases of scheduled faxes: a fax leaves at most this long (plus the
+# queues' wait) after its `send_at`. One indexed query finds none most of the time.
+RELEASE_PERIOD = 5.0
 
 
 def backoff(retries: int, *, at_least: float | None = None) -> float:
@@ -163,6 +167,16 @@ def faxes_sweep_task() -> None:
     redialed = redial.faxes_redial_due()
     if redialed:
         logger.info("Sweep: %d faxes redialed", len(redialed))
+
+
+@shared_task(ignore_result=True, time_limit=60, expires=RELEASE_PERIOD)
+def faxes_release_scheduled_task() -> None:
+    """Periodic (every RELEASE_PERIOD seconds): queue the scheduled faxes whose `send_at` has
+    come. A run that waited longer than a period in the queue is dropped (`expires`): the next
+    one releases the same faxes."""
+    released = schedule.faxes_release_scheduled()
+    if released:
+        logger.info("Released %d scheduled faxes", len(released))
 
 
 @shared_task(ignore_result=True)

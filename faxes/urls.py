@@ -13,6 +13,7 @@ urlpatterns = [
     path("faxes/<id:fax_id>/live", views.fax_live, name="dashboard_live"),
     path("faxes/<id:fax_id>/document", views.fax_document, name="dashboard_document"),
     path("faxes/<id:fax_id>/cancel", views.fax_cancel_view, name="dashboard_cancel"),
+    path("faxes/<id:fax_id>/resend", views.fax_resend_view, name="dashboard_resend"),
     path(
         "faxes/<id:fax_id>/pages/<int:page_number>.png",
         views.fax_page_image,

@@ -22,6 +22,7 @@ from accounts.models import Account
 from accounts.permissions import Action, member_required, role_allows
 from accounts.selectors import account_for_documents, account_of_member
 from audit.services import actor_for_user, actor_from_request
+from developers import ratelimit
 from developers.selectors import webhook_deliveries_for_object
 from fax_numbers.selectors import fax_numbers_of_account
 from faxes.documents import DocumentError
@@ -58,11 +59,15 @@ from faxes.services.intake import (
     FaxRequest,
     FromNumberRefused,
     IdempotencyConflict,
+    IdempotentAnswer,
     InlineDocument,
     fax_accept,
     fax_preview,
+    idempotently,
     request_fingerprint,
 )
+from faxes.services.resend import ResendRefused, fax_resend, fax_resend_check
+from sendfaxmail.lib.phone import InvalidPhoneNumber, normalize_e164
 
 PAGE_SIZE = 50
 
@@ -130,17 +135,25 @@ def fax_detail(request: HttpRequest, fax_id: str) -> HttpResponse:
     context = {
         "fax": fax,
         "can_download": _may_download(request),
-        "can_cancel": (
-            fax.direction == Direction.OUTBOUND
-            and not fax.is_terminal
-            and role_allows(request.membership.role, Action.SEND_FAXES)
-        ),
-        **_live_context(fax),
+        "can_resend": _may_resend(request, fax),
+        "resend_token": secrets.token_urlsafe(24),
+        **_live_context(request, fax),
         "deliveries": webhook_deliveries_for_object(account_id=fax.account_id, object_id=fax.pk),
         "emails": fax_emails(fax=fax),
         "pages": _pages_shown(fax),
     }
     return render(request, "faxes/detail.html", context)
+
+
+def _may_resend(request: HttpRequest, fax: Fax) -> bool:
+    """Whether the page offers Resend: the member may send, and the fax has its document."""
+    if not role_allows(request.membership.role, Action.SEND_FAXES):
+        return False
+    try:
+        fax_resend_check(fax=fax)
+    except DocumentUnavailable:
+        return False
+    return True
 
 
 @member_required(Action.READ_FAXES)
@@ -150,12 +163,21 @@ def fax_live(request: HttpRequest, fax_id: str) -> HttpResponse:
     """The live parts of a fax's page (status, pages, calls, history) as an HTML fragment, which
     the page fetches every two seconds until the fax is finished (static/js/dashboard.js)."""
     fax = _fax(request, fax_id)
-    return render(request, "faxes/_live.html", {"fax": fax, **_live_context(fax)})
+    return render(request, "faxes/_live.html", {"fax": fax, **_live_context(request, fax)})
 
 
-def _live_context(fax: Fax) -> dict[str, Any]:
-    """What the live parts of the fax page show besides the fax itself."""
-    return {"events": fax_history(fax=fax), "attempts": _attempts_shown(fax)}
+def _live_context(request: HttpRequest, fax: Fax) -> dict[str, Any]:
+    """What the live parts of the fax page show besides the fax itself: the Cancel button goes
+    with them, so that it leaves the page once the fax is finished."""
+    return {
+        "events": fax_history(fax=fax),
+        "attempts": _attempts_shown(fax),
+        "can_cancel": (
+            fax.direction == Direction.OUTBOUND
+            and not fax.is_terminal
+            and role_allows(request.membership.role, Action.SEND_FAXES)
+        ),
+    }
 
 
 def _attempts_shown(fax: Fax) -> list[dict[str, Any]]:
@@ -247,6 +269,43 @@ def fax_cancel_view(request: HttpRequest, fax_id: str) -> HttpResponse:
     return redirect("faxes:dashboard_detail", fax_id=fax.pk)
 
 
+@member_required(Action.SEND_FAXES)
+@require_POST
+def fax_resend_view(request: HttpRequest, fax_id: str) -> HttpResponse:
+    """The Resend form of a fax's page (an optional new number), for members whose role may
+    send faxes. The form's token is the Idempotency-Key, so that a double click resends once."""
+    fax = _fax(request, fax_id)
+    to = request.POST.get("to", "").strip() or None
+    token = request.POST.get("token", "")
+    if to is not None:
+        try:
+            to = normalize_e164(to)
+        except InvalidPhoneNumber as error:
+            messages.error(request, f"Not resent: {error}")
+            return redirect("faxes:dashboard_detail", fax_id=fax.pk)
+
+    def resend() -> IdempotentAnswer:
+        new = fax_resend(fax=fax, api_key=None, to=to)
+        return IdempotentAnswer(status=201, body={"id": new.id}, fax_id=new.id)
+
+    try:
+        answer = idempotently(
+            account=fax.account,
+            livemode=fax.livemode,
+            key=f"dashboard:resend:{token}" if 16 <= len(token) <= 64 else None,
+            fingerprint=request_fingerprint(method="POST", path=request.path, body={"to": to}),
+            run=resend,
+        )
+    except (DocumentUnavailable, ResendRefused, FromNumberRefused) as error:
+        messages.error(request, f"Not resent: {error.message}")
+        return redirect("faxes:dashboard_detail", fax_id=fax.pk)
+    except IdempotencyConflict:
+        messages.error(request, "This form was already sent with another number. Reload the page.")
+        return redirect("faxes:dashboard_detail", fax_id=fax.pk)
+    messages.success(request, f"Resent as a new fax. The original {fax.pk} is unchanged.")
+    return redirect("faxes:dashboard_detail", fax_id=answer.fax_id)
+
+
 @member_required(Action.READ_FAXES)
 @require_GET
 @never_cache
@@ -304,9 +363,23 @@ def fax_send_preview(request: HttpRequest) -> HttpResponse:
     """The preview step of the Send page: the same form, checked as the send checks it, composed
     in memory as it would be sent (cover page and header included) and answered as an HTML
     fragment with the page count and thumbnails of the first pages. Nothing is stored: the
-    documents are PHI, and the Send posts them again."""
+    documents are PHI, and the Send posts them again. Each member may preview PREVIEW_RATE
+    times a minute (a 429 past that, before the upload is read): a preview converts, merges and
+    stamps up to 350 pages, about a second of CPU, and unlike a send it leaves nothing behind."""
     account = _account(request)
     numbers = _numbers(account)
+    usage = ratelimit.hit(
+        bucket="send-preview", key_id=str(request.membership.pk), rate=PREVIEW_RATE
+    )
+    if usage is not None and not usage.allowed:
+        form = _unbound_send_form(
+            numbers,
+            f"You can preview {PREVIEW_RATE.limit} faxes a minute. "
+            f"Try again in {usage.reset} seconds.",
+        )
+        response = render(request, "faxes/_send_preview_errors.html", {"form": form}, status=429)
+        response["Retry-After"] = str(usage.reset)
+        return response
     form = _bound_send_form(request, numbers)
     if form.is_valid():
         values = form.cleaned_data
@@ -332,6 +405,10 @@ def fax_send_preview(request: HttpRequest) -> HttpResponse:
 # The preview renders thumbnails of at most this many pages (a fax may have 350): enough to
 # check the cover page, the header and the first documents, at a bounded cost per request.
 PREVIEW_THUMBNAILS = 12
+# Enough for a person correcting a form and previewing again, not for a script: at most ten
+# previews' work (a second or so each) a minute per member. Counted in Redis; let through
+# when Redis does not answer.
+PREVIEW_RATE = ratelimit.Rate(limit=10, window=60)
 
 
 def _numbers(account: Account) -> list[str]:
@@ -344,8 +421,7 @@ def _send_context(form: FaxSendForm, numbers: list[str]) -> dict[str, Any]:
         "numbers": numbers,
         "max_files": MAX_DOCUMENTS,
         "max_bytes": settings.MAX_DOCUMENT_BYTES,
-        # In decimal megabytes, as the limit is advertised (20 MB is 20,000,000 bytes).
-        "max_size": f"{settings.MAX_DOCUMENT_BYTES / 1_000_000:g} MB",
+        "max_size": human_size(settings.MAX_DOCUMENT_BYTES),
         "max_pages": MAX_PAGES,
     }
 
@@ -354,11 +430,20 @@ def _bound_send_form(request: HttpRequest, numbers: list[str]) -> FaxSendForm:
     """The posted Send form. A body larger than Django accepts is refused before Django reads
     (and spools to disk) the upload: the form is then an unbound one carrying that error."""
     if int(request.META.get("CONTENT_LENGTH") or 0) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-        form = FaxSendForm(numbers=numbers)
-        limit = human_size(settings.MAX_DOCUMENT_BYTES)
-        form.add_error(None, f"The files are too large: at most {limit} in all.")
-        return form
+        return _unbound_send_form(
+            numbers,
+            f"The files are too large: at most {human_size(settings.MAX_DOCUMENT_BYTES)} in all.",
+        )
     return FaxSendForm(request.POST, request.FILES, numbers=numbers)
+
+
+def _unbound_send_form(numbers: list[str], error: str) -> FaxSendForm:
+    """A Send form that was not read (the upload was refused unread), carrying `error`."""
+    form = FaxSendForm(numbers=numbers)
+    # Django's add_error expects the cleaned data that only a bound form has.
+    form.cleaned_data = {}
+    form.add_error(None, error)
+    return form
 
 
 def _request_body(values: dict[str, Any]) -> dict[str, Any]:

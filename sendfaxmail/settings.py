@@ -358,6 +358,30 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "SendFaxMail Fax API",
     "DESCRIPTION": (
         "Send faxes and track them over REST. Authenticate with `Authorization: Bearer sfm_live_…`."
+        "\n\n## A fax's lifecycle\n\n"
+        "A sent fax moves only forward through these statuses (`status` on the fax); "
+        "`delivered`, `failed` and `canceled` are final. A received fax is `receiving`, then "
+        "`received` or `failed`.\n\n"
+        "```\n"
+        "  POST /v1/faxes                POST /v1/faxes with send_at\n"
+        "        |                                 |\n"
+        "        |                                 v\n"
+        "        |                             scheduled --- cancel (200) ----------> canceled\n"
+        "        |                                 | send_at has come (within ~5 s)\n"
+        "        v                                 v\n"
+        "      queued <----------------------------+\n"
+        "        | ^  +-- cancel (200) ---------------------------------------------> canceled\n"
+        "        | +----- redial: busy / no_answer / transmission_error with calls left\n"
+        "        |        (queued until next_attempt_at; fax.retry_scheduled)\n"
+        "        v\n"
+        "     sending ---> delivered\n"
+        "        |  +----> failed   (the last call's failure_reason)\n"
+        "        |  +----> canceled (cancel accepted by the carrier: 202 meanwhile)\n"
+        "  scheduled / queued ---> failed (document_url not fetched, bad document, refused)\n"
+        "```\n\n"
+        "`POST /v1/faxes/{fax_id}/resend` starts a new fax (`resent_from`) at the top of this "
+        "diagram with the same stored document. Test keys (`sfm_test_…`) run every path "
+        "through the simulator; the destination number chooses the outcome (see the README)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -433,6 +457,11 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "faxes-sweep": {"task": "faxes.tasks.faxes_sweep_task", "schedule": 60.0},
+    # Scheduled faxes leave within about 5 s of their `send_at` (faxes.tasks.RELEASE_PERIOD).
+    "faxes-release-scheduled": {
+        "task": "faxes.tasks.faxes_release_scheduled_task",
+        "schedule": 5.0,
+    },
     # Documents past their account's retention (0 days: within a minute of the fax finishing).
     "documents-purge": {"task": "faxes.tasks.documents_purge_task", "schedule": 60.0},
     "idempotency-keys-purge": {

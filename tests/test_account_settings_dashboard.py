@@ -85,6 +85,8 @@ def test_the_header_line_carries_the_new_name_and_zone(owner: Client, account: A
         ({"time_zone": ""}, "time_zone", "This field is required."),
         ({"name": "   "}, "name", "This field is required."),
         ({"name": "N" * 61}, "name", "at most 60 characters"),
+        ({"name": "诊所 Clinic"}, "name", "The fax header line cannot print 诊, 所:"),
+        ({"name": "Acme\tClinic"}, "name", "cannot print U+0009:"),
     ],
 )
 def test_it_refuses_bad_input_with_the_forms_message(
@@ -100,6 +102,13 @@ def test_it_refuses_bad_input_with_the_forms_message(
     account.refresh_from_db()
     assert (account.name, account.time_zone) == (name, zone)
     assert not AuditEntry.objects.filter(action=Action.ACCOUNT_CHANGED).exists()
+
+
+def test_a_name_with_accents_is_faxed_as_it_is(owner: Client, account: Account) -> None:
+    post(owner, name="Clínica Señor – Müller & Søn", time_zone="Europe/Paris")
+
+    account.refresh_from_db()
+    assert account.name == "Clínica Señor – Müller & Søn"
 
 
 def test_the_form_needs_a_csrf_token(owner: Client, account: Account) -> None:
@@ -141,3 +150,10 @@ def test_sign_up_holds_the_name_to_what_fits_on_the_header_line(client: Client) 
 
     assert response.status_code == 400
     assert "at most 60 characters" in response.content.decode()
+
+
+def test_sign_up_refuses_a_name_the_header_line_cannot_print(client: Client) -> None:
+    response = client.post("/accounts/signup/", {"name": "Клиника", "email": "new@example.com"})
+
+    assert response.status_code == 400
+    assert "The fax header line cannot print К, л, и, н, к, а:" in response.content.decode()

@@ -11,11 +11,11 @@ import pytest
 
 from faxes import tasks
 from faxes.carrier import decode_client_state
-from faxes.models import Fax
+from faxes.models import Fax, FaxStatus
 from faxes.services import pipeline as fax_pipeline
 from tests import documents
 from tests.conftest import log_in
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, FaxFactory
 
 pytestmark = pytest.mark.browser
 
@@ -88,6 +88,7 @@ def test_a_two_file_fax_with_a_cover_page_is_previewed_sent_and_followed_to_deli
     assert (fax.account_id, fax.page_count, fax.retry_attempts) == (account.pk, 4, 2)
     assert "2 documents, with a cover page; header line on" in page.text_content("#fax-composition")
     assert page.text_content("#fax-status .badge") == "queued"
+    assert page.locator("#cancel-fax-form").count() == 1
     page.evaluate("window.stillTheSamePage = true")
 
     play_carrier(fax.pk, pipeline, page)
@@ -97,6 +98,8 @@ def test_a_two_file_fax_with_a_cover_page_is_previewed_sent_and_followed_to_deli
         timeout=30_000,
     )
     assert page.text_content("#fax-pages-delivered") == "4"
+    # A delivered fax can no longer be canceled: the button went with the last update.
+    assert page.locator("#cancel-fax-form").count() == 0
     assert page.evaluate("window.stillTheSamePage") is True
 
 
@@ -117,3 +120,51 @@ def test_the_preview_shows_what_is_wrong_and_sending_stays_off(
     assert "cat.gif.pdf: The document is not a PDF" in page.text_content("#preview-errors")
     assert page.is_disabled("#send-button")
     assert not Fax.objects.exists()
+
+
+def test_a_preview_answered_after_the_form_changed_does_not_enable_sending(
+    live_server, transactional_db, page, tmp_path
+) -> None:
+    account = AccountFactory(plan_slug="starter", with_number=True)
+    letter = tmp_path / "letter.pdf"
+    letter.write_bytes(documents.text_pdf("page one"))
+    log_in(page, live_server.url, account)
+    page.goto(f"{live_server.url}/dashboard/faxes/send")
+    page.fill("#id_to", "+15551234567")
+    page.set_input_files("#id_files", [str(letter)])
+    held = []
+    page.route("**/dashboard/faxes/send/preview", lambda route: held.append(route))
+
+    page.click("#preview-button")
+    while not held:
+        page.wait_for_timeout(50)
+    page.fill("#id_to", "+15550100123")  # changed while the preview is on its way
+    held[0].continue_()
+    page.wait_for_function("!document.getElementById('preview-button').hasAttribute('aria-busy')")
+
+    assert page.is_disabled("#send-button")
+    assert page.query_selector("#preview-result") is None
+    assert "preview it again" in page.text_content("#preview")
+
+
+def test_the_fax_page_stops_asking_once_the_fax_is_finished(
+    live_server, transactional_db, page
+) -> None:
+    account = AccountFactory(plan_slug="starter", with_number=True)
+    fax = FaxFactory(account=account, status=FaxStatus.SENDING)
+    asked: list[str] = []
+    page.on(
+        "request", lambda request: asked.append(request.url) if "/live" in request.url else None
+    )
+    log_in(page, live_server.url, account)
+    page.goto(f"{live_server.url}/dashboard/faxes/{fax.pk}")
+
+    Fax.objects.filter(pk=fax.pk).update(status=FaxStatus.DELIVERED, pages_delivered=1)
+    page.wait_for_function(
+        "document.querySelector('#fax-status .badge').textContent === 'delivered'",
+        timeout=30_000,
+    )
+    asked_until_delivered = len(asked)
+    page.wait_for_timeout(5000)  # two and a half polling intervals
+
+    assert len(asked) == asked_until_delivered

@@ -409,6 +409,49 @@ def test_it_gets_a_fax(telnyx: responses.RequestsMock, client: TelnyxClient) -> 
     )
 
 
+def test_a_cancel_telnyx_accepts_is_a_202_with_no_body_needed(
+    telnyx: responses.RequestsMock, client: TelnyxClient
+) -> None:
+    # Telnyx's reference: POST /v2/faxes/{id}/actions/cancel answers 202 {"data": {"result": "ok"}}.
+    telnyx.post(
+        f"{BASE}/faxes/{FAX_ID}/actions/cancel", status=202, json={"data": {"result": "ok"}}
+    )
+
+    assert client.cancel_fax(FAX_ID) is None
+
+    request = telnyx.calls[0].request
+    assert request.headers["Authorization"] == f"Bearer {API_KEY}"
+
+
+def test_a_cancel_of_a_fax_past_sending_is_a_422_rejection(
+    telnyx: responses.RequestsMock, client: TelnyxClient
+) -> None:
+    telnyx.post(
+        f"{BASE}/faxes/{FAX_ID}/actions/cancel",
+        status=422,
+        json=_errors("Fax can not be cancelled", code="10015", title="Invalid fax status"),
+    )
+
+    with pytest.raises(CarrierRejected) as caught:
+        client.cancel_fax(FAX_ID)
+
+    assert caught.value.status_code == 422
+
+
+def test_a_cancel_telnyx_cannot_answer_is_unavailable_not_rejected(
+    telnyx: responses.RequestsMock, client: TelnyxClient
+) -> None:
+    telnyx.post(f"{BASE}/faxes/{FAX_ID}/actions/cancel", status=503)
+    telnyx.post(
+        f"{BASE}/faxes/{FAX_ID}/actions/cancel",
+        body=requests.exceptions.ReadTimeout("read timed out"),
+    )
+
+    for _ in range(2):
+        with pytest.raises(CarrierUnavailable):
+            client.cancel_fax(FAX_ID)
+
+
 def test_it_rejects_getting_an_unknown_fax(
     telnyx: responses.RequestsMock, client: TelnyxClient
 ) -> None:

@@ -101,6 +101,17 @@ def test_the_month_begins_at_midnight_in_the_accounts_time_zone(account: Account
     assert new_york.days[-1].day == date(2026, 11, 30)
 
 
+def test_a_late_evening_fax_counts_on_its_day_in_the_accounts_time_zone(
+    account: Account,
+) -> None:
+    # 21:00 in New York on November 30th is 02:00 UTC on December 1st.
+    sent(account, datetime(2026, 12, 1, 2, tzinfo=UTC))
+
+    days = fax_activity(account=account, now=datetime(2026, 12, 1, 3, tzinfo=UTC)).days
+
+    assert (days[-1].day, days[-1].sent) == (date(2026, 11, 30), 1)
+
+
 def test_it_gives_each_of_the_last_30_days(account: Account) -> None:
     sent(account, datetime(2026, 11, 19, 12, tzinfo=UTC))
     sent(account, datetime(2026, 11, 19, 13, tzinfo=UTC))

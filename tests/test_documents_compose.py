@@ -216,6 +216,32 @@ def test_an_unknown_time_zone_falls_back_to_utc() -> None:
     assert text.startswith("2026-11-30 12:23 UTC")
 
 
+def test_a_business_name_over_60_characters_is_cut_in_the_header_line() -> None:
+    name = "clinic-front-desk-and-referrals@" + "x" * 60 + ".example.com"
+
+    text = header_line(
+        sent_at=SENT_AT, time_zone="UTC", business_name=name, from_number="+15550100001"
+    )
+
+    assert f"   {name[:59]}…   Fax +15550100001" in text
+
+
+@pytest.mark.parametrize("page_size", [(612, 792), (595, 842)], ids=["letter", "a4"])
+def test_a_long_header_line_ends_before_the_page_number(page_size: tuple[int, int]) -> None:
+    import pypdfium2
+
+    line = f"2026-11-30 07:23 EST {'W' * 60} Fax +15550001111"  # a 60-character name of Ws
+    stamped = stamp_header(documents.text_pdf("body", page_size=page_size), text=line)
+
+    page = pypdfium2.PdfDocument(stamped)[0]
+    chars = page.get_textpage()
+    text = chars.get_text_range()
+    assert line in text
+    line_right = chars.get_charbox(text.index(line) + len(line) - 1)[2]
+    number_left = chars.get_charbox(text.index("Page 1/1"))[0]
+    assert line_right < number_left < page_size[0]
+
+
 def test_it_stamps_without_rerasterising_the_pages() -> None:
     pdf = documents.text_pdf("one", "two")
     with pikepdf.open(io.BytesIO(pdf)) as original:

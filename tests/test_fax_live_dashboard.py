@@ -4,6 +4,7 @@ which the page fetches every two seconds until the fax is finished."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -38,6 +39,30 @@ def test_it_says_when_the_fax_is_finished(owner_client: Client, account: Account
 
     assert re.search(r'id="fax-status"[^>]*data-terminal="true"', fragment)
     assert re.search(r'id="fax-pages-delivered">1<', fragment)
+
+
+@pytest.mark.parametrize(
+    ("status", "next_call", "waiting"),
+    [
+        (FaxStatus.SCHEDULED, False, "true"),
+        (FaxStatus.QUEUED, True, "true"),
+        (FaxStatus.QUEUED, False, "false"),
+        (FaxStatus.SENDING, False, "false"),
+    ],
+)
+def test_it_tells_the_page_when_the_fax_waits_for_a_time_to_come(
+    owner_client: Client, account: Account, status: str, next_call: bool, waiting: str
+) -> None:
+    """The page then asks every 30 s instead of every 2 s: the wait may last days."""
+    later = timezone.now() + timedelta(hours=3)
+    fax = FaxFactory(
+        account=account,
+        status=status,
+        send_at=later if status == FaxStatus.SCHEDULED else None,
+        next_attempt_at=later if next_call else None,
+    )
+
+    assert re.search(rf'id="fax-status"[^>]*data-waiting="{waiting}"', live(owner_client, fax.pk))
 
 
 def test_it_shows_a_submitting_fax_as_queued(owner_client: Client, account: Account) -> None:
@@ -83,6 +108,28 @@ def test_it_lists_the_history(owner_client: Client, account: Account) -> None:
     )
 
     assert "fax.sending.started" in live(owner_client, fax.pk)
+
+
+def test_the_cancel_button_goes_once_the_fax_is_finished(
+    owner_client: Client, account: Account
+) -> None:
+    fax = FaxFactory(account=account, status=FaxStatus.SENDING)
+    assert 'id="cancel-fax-form"' in live(owner_client, fax.pk)
+
+    fax.status = FaxStatus.DELIVERED
+    fax.save(update_fields=["status"])
+
+    fragment = live(owner_client, fax.pk)
+    assert 'id="fax-cancel"' in fragment
+    assert 'id="cancel-fax-form"' not in fragment
+
+
+def test_a_viewer_is_offered_no_cancel_button(account: Account) -> None:
+    fax = FaxFactory(account=account, status=FaxStatus.SENDING)
+    client = Client()
+    client.force_login(member(account, Role.VIEWER))
+
+    assert 'id="cancel-fax-form"' not in live(client, fax.pk)
 
 
 def test_every_role_follows_the_fax(account: Account) -> None:

@@ -140,6 +140,19 @@ def test_it_needs_a_login(client: Client) -> None:
     assert "/accounts/login/" in response["Location"]
 
 
+def test_it_refuses_files_larger_than_django_reads_with_the_forms_message(
+    starter_client: Client, starter_account: Account, settings
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    big = SimpleUploadedFile("big.pdf", documents.text_pdf("x") + b" " * 2000, "application/pdf")
+
+    response = starter_client.post(URL, form(starter_account, files=[big]))
+
+    assert response.status_code == 400
+    assert "The files are too large: at most 20 MB in all." in response.content.decode()
+    assert not Fax.objects.exists()
+
+
 def test_the_header_can_be_turned_off(
     starter_client: Client, starter_account: Account, pipeline
 ) -> None:
@@ -149,6 +162,28 @@ def test_the_header_can_be_turned_off(
     starter_client.post(URL, fields)
 
     assert Fax.objects.get().header is False
+
+
+def test_it_refuses_a_header_name_the_header_line_cannot_print(
+    starter_client: Client, starter_account: Account
+) -> None:
+    response = starter_client.post(URL, form(starter_account, header_text="诊所 Clinic"))
+
+    assert response.status_code == 400
+    assert "The fax header line cannot print 诊, 所:" in response.content.decode()
+    assert not Fax.objects.exists()
+
+
+def test_it_refuses_a_cover_page_it_cannot_print(
+    starter_client: Client, starter_account: Account
+) -> None:
+    fields = form(starter_account, cover="on", cover_subject="Ergebnisse ✓")
+
+    response = starter_client.post(URL, fields)
+
+    assert response.status_code == 400
+    assert "The cover page cannot print ✓:" in response.content.decode()
+    assert not Fax.objects.exists()
 
 
 PREVIEW = "/dashboard/faxes/send/preview"
@@ -285,6 +320,39 @@ def test_the_preview_is_only_for_roles_that_send(starter_account: Account) -> No
     response = client.post(PREVIEW, form(starter_account))
 
     assert response.status_code == 403
+
+
+def test_the_preview_refuses_files_larger_than_django_reads(
+    starter_client: Client, starter_account: Account, settings
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    big = SimpleUploadedFile("big.pdf", documents.text_pdf("x") + b" " * 2000, "application/pdf")
+
+    response = starter_client.post(PREVIEW, form(starter_account, files=[big]))
+
+    assert response.status_code == 400
+    assert "The files are too large: at most 20 MB in all." in response.content.decode()
+
+
+def test_a_member_previews_at_most_ten_faxes_a_minute(
+    starter_client: Client, starter_account: Account
+) -> None:
+    answers = [starter_client.post(PREVIEW, form(starter_account)) for _ in range(11)]
+
+    assert [answer.status_code for answer in answers] == [200] * 10 + [429]
+    assert "You can preview 10 faxes a minute." in answers[-1].content.decode()
+    assert 1 <= int(answers[-1]["Retry-After"]) <= 60
+
+
+def test_the_preview_limit_is_each_members_own(
+    starter_client: Client, starter_account: Account
+) -> None:
+    for _ in range(11):
+        starter_client.post(PREVIEW, form(starter_account))
+    colleague = Client()
+    colleague.force_login(member(starter_account, Role.SENDER))
+
+    assert colleague.post(PREVIEW, form(starter_account)).status_code == 200
 
 
 def test_the_preview_answers_only_a_post(starter_client: Client) -> None:

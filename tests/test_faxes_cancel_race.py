@@ -10,15 +10,18 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 import responses
 from django.db import connection
+from django.utils import timezone
 
 from faxes.carrier import decode_client_state
 from faxes.models import Fax, FaxStatus
 from faxes.services import pipeline as fax_pipeline
 from faxes.services.cancel import CancelOutcome, fax_cancel
+from faxes.services.schedule import faxes_release_scheduled
 from tests.telnyx import API
 
 ROUNDS = 12
@@ -101,6 +104,36 @@ def test_a_cancel_racing_a_submit_never_lets_a_canceled_fax_be_sent(carrier, acc
             assert len(sends) == 1
             assert fax.status == FaxStatus.SENDING
             assert fax.cancel_requested_at is not None
+            assert len(cancels_of(carrier, fax.carrier_fax_id)) >= 1
+        outcomes[str(canceled)] += 1
+    print(f"outcomes over {ROUNDS} races: {dict(outcomes)}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_racing_the_release_of_a_scheduled_fax_never_lets_a_canceled_fax_be_sent(
+    carrier, accepted_fax
+) -> None:
+    outcomes: Counter[str] = Counter()
+    for _ in range(ROUNDS):
+        fax = accepted_fax(send_at=(timezone.now() + timedelta(hours=1)).isoformat())
+        Fax.objects.filter(pk=fax.pk).update(send_at=timezone.now() - timedelta(seconds=1))
+
+        def release_and_submit(fax: Fax = fax) -> None:
+            faxes_release_scheduled()
+            fax_pipeline.fax_submit_to_carrier(fax_id=fax.pk)
+
+        canceled, submitted = in_threads(
+            lambda fax=fax: fax_cancel(fax=Fax.objects.get(pk=fax.pk)), release_and_submit
+        )
+
+        assert submitted is None, submitted
+        fax.refresh_from_db()
+        sends = sends_of(carrier, fax.id)
+        if canceled == CancelOutcome.CANCELED:
+            assert (fax.status, sends) == (FaxStatus.CANCELED, [])
+        else:
+            assert canceled == CancelOutcome.REQUESTED, canceled
+            assert len(sends) == 1
             assert len(cancels_of(carrier, fax.carrier_fax_id)) >= 1
         outcomes[str(canceled)] += 1
     print(f"outcomes over {ROUNDS} races: {dict(outcomes)}")

@@ -39,6 +39,18 @@ OPERATIONS = {
         "503",
     },
     ("delete", "/v1/faxes/{fax_id}/document"): {"200", "401", "403", "404", "409", "429"},
+    ("post", "/v1/faxes/{fax_id}/resend"): {
+        "201",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "410",
+        "415",
+        "422",
+        "429",
+    },
     ("get", "/v1/faxes/{fax_id}/preview"): {
         "200",
         "401",
@@ -163,6 +175,8 @@ def test_it_documents_the_fax_resource(schema: dict[str, Any]) -> None:
         "completed_at",
         "cancel_requested_at",
         "next_attempt_at",
+        "send_at",
+        "resent_from",
     }
     document = _component(schema, fields["document"]["allOf"][0]["$ref"].rsplit("/", 1)[1])
     assert document["properties"]["content_type"]["nullable"] is True
@@ -171,6 +185,7 @@ def test_it_documents_the_fax_resource(schema: dict[str, Any]) -> None:
     assert document["properties"]["purged_at"]["format"] == "date-time"
     status = _component(schema, fields["status"]["allOf"][0]["$ref"].rsplit("/", 1)[1])
     assert status["enum"] == [
+        "scheduled",
         "queued",
         "sending",
         "delivered",
@@ -182,7 +197,8 @@ def test_it_documents_the_fax_resource(schema: dict[str, Any]) -> None:
     direction = _component(schema, fields["direction"]["allOf"][0]["$ref"].rsplit("/", 1)[1])
     assert direction["enum"] == ["outbound", "inbound"]
     assert fields["object"]["allOf"] == [{"type": "string", "enum": ["fax"]}]
-    for name in ("created_at", "updated_at", "completed_at"):
+    assert "`scheduled`" in fields["status"]["description"]
+    for name in ("created_at", "updated_at", "completed_at", "send_at"):
         assert fields[name]["format"] == "date-time"
     assert fields["id"]["type"] == "string"
     assert fields["page_count"]["type"] == "integer"
@@ -214,7 +230,9 @@ def test_it_documents_the_send_request(schema: dict[str, Any]) -> None:
         "header_text",
         "client_reference",
         "retry",
+        "send_at",
     }
+    assert request["properties"]["send_at"]["format"] == "date-time"
     assert request["required"] == ["to"]
     retry = _component(schema, "FaxRetryInputRequest")
     assert retry["required"] == ["attempts"]
@@ -244,6 +262,25 @@ def test_it_documents_the_send_request(schema: dict[str, Any]) -> None:
         schema, document["properties"]["content_type"]["allOf"][0]["$ref"].rsplit("/", 1)[1]
     )
     assert content_type["enum"] == ["application/pdf", "image/tiff", "image/png", "image/jpeg"]
+
+
+def test_it_documents_the_resend_request(schema: dict[str, Any]) -> None:
+    body = _operation(schema, "post", "/v1/faxes/{fax_id}/resend")["requestBody"]
+    request = _component(
+        schema, body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    )
+
+    assert set(request["properties"]) == {"to", "from"}
+    assert "required" not in request
+    assert request["additionalProperties"] is False
+
+
+def test_it_draws_the_fax_state_machine_for_the_reference_page(schema: dict[str, Any]) -> None:
+    description = schema["info"]["description"]
+
+    assert "## A fax's lifecycle" in description
+    for edge in ("scheduled --- cancel", "send_at has come", "redial:", "sending ---> delivered"):
+        assert edge in description
 
 
 def test_it_serves_the_reference_page_from_local_files_only(client: Client, settings) -> None:

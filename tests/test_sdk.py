@@ -395,6 +395,117 @@ def test_a_cancel_carries_an_idempotency_key(connect, secret: str, business) -> 
 # --- Errors -------------------------------------------------------------------------------
 
 
+# --- Redial, scheduling, resending --------------------------------------------------------
+
+
+def test_it_sends_with_retry_and_reads_it_back(sfm) -> None:
+    fax = sfm.faxes.send(
+        to=TO, url="https://docs.example.com/a.pdf", retry={"attempts": 3, "interval_seconds": 90}
+    )
+
+    assert fax.retry == sdk.FaxRetry(attempts=3, interval_seconds=90)
+    assert (fax.attempts, fax.next_attempt_at) == ((), None)
+
+
+def test_it_reads_the_attempts_of_a_redialed_fax(sfm, business) -> None:
+    sent = sfm.faxes.send(to=TO, url="https://docs.example.com/a.pdf")
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+    business.faxes.filter(pk=sent.id).update(
+        next_attempt_at=due,
+        attempts=[
+            {
+                "number": 1,
+                "started_at": "2026-11-30T10:00:00Z",
+                "completed_at": "2026-11-30T10:01:00Z",
+                "status": "failed",
+                "failure_reason": "busy",
+                "pages_delivered": 0,
+                "carrier_fax_id": "tx-1",
+            }
+        ],
+    )
+
+    fax = sfm.faxes.get(sent.id)
+
+    [attempt] = fax.attempts
+    assert (attempt.number, attempt.status, attempt.failure_reason) == (1, "failed", "busy")
+    assert attempt.completed_at == datetime(2026, 11, 30, 10, 1, tzinfo=UTC)
+    assert fax.next_attempt_at == due
+
+
+def test_it_schedules_a_fax_with_an_aware_datetime(sfm) -> None:
+    send_at = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+
+    fax = sfm.faxes.send(to=TO, file=documents.pdf_bytes(), send_at=send_at)
+
+    assert (fax.status, fax.send_at, fax.finished) == ("scheduled", send_at, False)
+
+
+def test_it_refuses_a_naive_send_at_before_asking_the_server() -> None:
+    client = sdk.SendFaxMail("sfm_test_x", base_url="http://127.0.0.1:9")
+
+    with pytest.raises(ValueError, match="aware"):
+        client.faxes.send(to=TO, file=documents.pdf_bytes(), send_at=datetime(2030, 1, 1, 9))
+
+
+def test_a_send_at_in_the_past_is_invalid_request_on_send_at(sfm) -> None:
+    with pytest.raises(errors.InvalidRequest) as raised:
+        sfm.faxes.send(to=TO, file=documents.pdf_bytes(), send_at="2020-01-01T09:00:00Z")
+
+    assert raised.value.param == "send_at"
+
+
+def test_it_cancels_a_scheduled_fax(sfm) -> None:
+    send_at = datetime.now(UTC) + timedelta(days=1)
+    sent = sfm.faxes.send(to=TO, file=documents.pdf_bytes(), send_at=send_at)
+
+    assert sfm.faxes.cancel(sent.id).status == "canceled"
+
+
+def test_it_resends_a_fax_to_another_number(sfm, business) -> None:
+    sent = sfm.faxes.send(to=TO, file=documents.pdf_bytes(), client_reference="order-7")
+
+    fax = sfm.faxes.resend(sent.id, to="+15550108888")
+
+    assert fax.id != sent.id
+    assert (fax.resent_from, fax.to, fax.status) == (sent.id, "+15550108888", "queued")
+    assert (fax.client_reference, fax.document.source) == ("order-7", "copy")
+    assert sfm.faxes.get(sent.id).resent_from is None
+
+
+def test_a_resend_carries_an_idempotency_key_and_is_replayed(sfm, business) -> None:
+    sent = sfm.faxes.send(to=TO, file=documents.pdf_bytes())
+
+    first = sfm.faxes.resend(sent.id, idempotency_key="resend-order-7")
+    again = sfm.faxes.resend(sent.id, idempotency_key="resend-order-7")
+
+    assert again.id == first.id
+    assert business.faxes.filter(resent_from_id=sent.id).count() == 1
+
+
+def test_resending_a_purged_document_raises_document_purged(sfm, business) -> None:
+    fax = FaxFactory(
+        account=business,
+        status=FaxStatus.DELIVERED,
+        document_purged_at=datetime.now(UTC),
+    )
+
+    with pytest.raises(errors.DocumentPurged) as raised:
+        sfm.faxes.resend(fax.id)
+
+    assert (raised.value.status, raised.value.code) == (410, "document_purged")
+    assert isinstance(raised.value, errors.DocumentGone)
+
+
+def test_resending_before_the_url_is_fetched_raises_document_not_ready(sfm) -> None:
+    sent = sfm.faxes.send(to=TO, url="https://docs.example.com/a.pdf")
+
+    with pytest.raises(errors.DocumentNotReady) as raised:
+        sfm.faxes.resend(sent.id)
+
+    assert isinstance(raised.value, errors.Conflict)
+
+
 def test_a_bad_key_is_invalid_api_key(connect) -> None:
     client = connect("sfm_live_not-a-real-key")
 

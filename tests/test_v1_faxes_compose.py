@@ -139,7 +139,7 @@ def test_it_refuses_documents_over_20_mb_in_all_before_converting_any(
 
     message = refused(api_client.post_json(URL, {"to": TO, "documents": [half, half]}), "documents")
 
-    assert "The documents are too large (20 MB)" in message
+    assert "The documents are too large (21 MB); it must be at most 20 MB." in message
     assert converted == []
 
 
@@ -267,6 +267,44 @@ def test_it_refuses_a_bad_header_option(
     body = {"to": TO, "document": inline("a"), field: value}
 
     refused(api_client.post_json(URL, body), field)
+
+
+def test_it_refuses_a_cover_page_it_cannot_print(api_client: ApiClient, queued: list[str]) -> None:
+    body = {"to": TO, "document": inline("a"), "cover_page": {"to_name": "Dr. Иванов"}}
+
+    message = refused(api_client.post_json(URL, body), "cover_page.to_name")
+
+    assert message.startswith("The cover page cannot print И, в, а, н, о:")
+
+
+def test_a_cover_message_keeps_its_line_breaks_and_tabs(
+    api_client: ApiClient, queued: list[str]
+) -> None:
+    cover = {"message": "Dear Dr. Rivera,\r\n\tthe results.\nRegards"}
+    body = {"to": TO, "document": inline("a"), "cover_page": cover}
+
+    assert api_client.post_json(URL, body).status_code == 201
+
+
+def test_it_refuses_header_text_the_header_line_cannot_print(
+    api_client: ApiClient, queued: list[str]
+) -> None:
+    body = {"to": TO, "document": inline("a"), "header_text": "Клиника Rivera"}
+
+    message = refused(api_client.post_json(URL, body), "header_text")
+
+    assert message.startswith("The fax header line cannot print К, л, и, н, к, а:")
+
+
+def test_header_text_keeps_its_accents(
+    telnyx, api_client: ApiClient, account: Account, pipeline
+) -> None:
+    body = {"to": TO, "document": inline("a"), "header_text": "Clínica Señor – Müller"}
+    fax_id = api_client.post_json(URL, body).json()["id"]
+
+    [page] = submit(telnyx, fax_id)
+
+    assert "Clínica Señor – Müller" in page
 
 
 @pytest.mark.parametrize(

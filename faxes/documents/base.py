@@ -39,8 +39,9 @@ PDF_TYPE = "application/pdf"
 CONTENT_PARAM = "document.content"
 # A document over a pixel budget is refused as a whole: no change to its content fixes that.
 BUDGET_PARAM = "document"
-_MIB = 1024 * 1024
-_KIB = 1024
+# Decimal units, as the limits are set and advertised (MAX_DOCUMENT_BYTES is 20 * 1000 * 1000).
+_MB = 1000 * 1000
+_KB = 1000
 
 TYPE_NAMES = {
     "application/pdf": "a PDF file",
@@ -96,7 +97,7 @@ def check_size(size: int, *, limit: int) -> None:
 
 def human_size(size: int) -> str:
     """Render a byte count the way the limit is advertised: "20 MB", "25.3 MB", "512 bytes"."""
-    for unit, name in ((_MIB, "MB"), (_KIB, "KB")):
+    for unit, name in ((_MB, "MB"), (_KB, "KB")):
         if size >= unit:
             value = f"{size / unit:.1f}".removesuffix(".0")
             return f"{value} {name}"

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pikepdf
 from reportlab.lib.pagesizes import LETTER
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
 
 from faxes.documents.base import MAX_PAGES, DocumentError, PreparedDocument, library_errors
@@ -33,6 +34,13 @@ TOTAL_PARAM = "documents"
 HEADER_FONT_SIZE = 9
 HEADER_BASELINE_FROM_TOP = 12
 HEADER_MARGIN = 18
+# A header line too long for its page (a 60-character name of wide capitals, an A4 or narrower
+# page) is set smaller, down to this size, rather than run over "Page n/N" and off the page.
+HEADER_MIN_FONT_SIZE = 6
+HEADER_GAP = 12  # at least this much space between the line and "Page n/N"
+# The business name the header line prints, at most: the settings page and `header_text` keep
+# to it, but an account named before that rule (or after its owner's email address) may not.
+HEADER_NAME_MAX_LENGTH = 60
 COVER_LINE_WIDTH = 84  # characters of 11 pt Helvetica across a Letter page's text width
 # The lines of message that fit below the cover page's fields.
 COVER_MESSAGE_MAX_LINES = 26
@@ -119,6 +127,21 @@ def merge_pdfs(pdfs: Sequence[bytes]) -> bytes:
     return out.getvalue()
 
 
+def cover_page_replace(pdf_bytes: bytes, cover_pdf: bytes) -> bytes:
+    """`pdf_bytes` with its first page (a cover page) replaced by `cover_pdf`'s one page, the
+    other pages kept as they are."""
+    with (
+        library_errors("The cover page could not be replaced."),
+        pikepdf.open(io.BytesIO(pdf_bytes)) as document,
+        pikepdf.open(io.BytesIO(cover_pdf)) as cover,
+    ):
+        del document.pages[0]
+        document.pages.insert(0, cover.pages[0])
+        out = io.BytesIO()
+        _save_as_is(document, out)
+    return out.getvalue()
+
+
 def render_cover_page(
     cover: CoverPage, *, account_name: str, from_number: str, to_number: str, page_count: int
 ) -> bytes:
@@ -177,13 +200,16 @@ def cover_message_lines(message: str) -> list[str]:
 
 def header_line(*, sent_at: datetime, time_zone: str, business_name: str, from_number: str) -> str:
     """The header line's text before "Page n/N": the date and time sent in `time_zone` (UTC if
-    that is not a zone), the business name and the number the fax is sent from, as 47 U.S.C.
-    § 227(d)(1)(B) asks."""
+    that is not a zone), the business name (cut to HEADER_NAME_MAX_LENGTH characters, so that
+    the line fits its page) and the number the fax is sent from, as 47 U.S.C. § 227(d)(1)(B)
+    asks."""
     try:
         zone = ZoneInfo(time_zone)
     except (ValueError, ZoneInfoNotFoundError):
         zone = ZoneInfo("UTC")
     when = sent_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    if len(business_name) > HEADER_NAME_MAX_LENGTH:
+        business_name = business_name[: HEADER_NAME_MAX_LENGTH - 1] + "…"
     return f"{when}   {business_name}   Fax {from_number}"
 
 
@@ -282,9 +308,22 @@ def _header_pages(
         pdf.setFillColorRGB(1, 1, 1)
         pdf.rect(0, baseline - 3, width, HEADER_FONT_SIZE + 5, stroke=0, fill=1)
         pdf.setFillColorRGB(0, 0, 0)
+        label = f"Page {number}/{total}"
         pdf.setFont("Helvetica", HEADER_FONT_SIZE)
+        pdf.drawRightString(width - HEADER_MARGIN, baseline, label)
+        room = width - 2 * HEADER_MARGIN - HEADER_GAP
+        room -= stringWidth(label, "Helvetica", HEADER_FONT_SIZE)
+        pdf.setFont("Helvetica", _header_font_size(text, room))
         pdf.drawString(HEADER_MARGIN, baseline, text)
-        pdf.drawRightString(width - HEADER_MARGIN, baseline, f"Page {number}/{total}")
         pdf.showPage()
     pdf.save()
     return out.getvalue()
+
+
+def _header_font_size(text: str, room: float) -> float:
+    """The size `text` is set in to fit in `room` points: HEADER_FONT_SIZE when it fits, else
+    smaller, but not below HEADER_MIN_FONT_SIZE."""
+    width = stringWidth(text, "Helvetica", HEADER_FONT_SIZE)
+    if width <= room:
+        return HEADER_FONT_SIZE
+    return max(HEADER_MIN_FONT_SIZE, round(HEADER_FONT_SIZE * room / width, 1))

@@ -1,10 +1,10 @@
 """Canceling a fax at the customer's request.
 
-A fax nobody has handed to the carrier yet (queued, or claimed by a worker that has not yet
-stamped its POST) is canceled at once, by one conditional update that a worker's stamp cannot
-also win: a fax canceled here is never sent. A fax with the carrier is canceled there; it becomes
-`canceled` when the carrier reports that it stopped it (a failure after the request), or ends
-`delivered` if the carrier got there first. A finished fax cannot be canceled.
+A fax nobody has handed to the carrier yet (scheduled, queued, or claimed by a worker that has
+not yet stamped its POST) is canceled at once, by one conditional update that a worker's stamp
+cannot also win: a fax canceled here is never sent. A fax with the carrier is canceled there; it
+becomes `canceled` when the carrier reports that it stopped it (a failure after the request), or
+ends `delivered` if the carrier got there first. A finished fax cannot be canceled.
 """
 
 from __future__ import annotations

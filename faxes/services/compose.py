@@ -78,12 +78,11 @@ def fax_header_text(fax: Fax, *, sent_at: datetime) -> str:
 
 
 def fax_send_time(fax: Fax) -> datetime:
-    """When a fax not yet submitted would go out, for the header it is shown with: now, or
-    its `send_at` when it is scheduled for later."""
+    """When a fax not yet submitted would go out, for the header it is shown with: its
+    `send_at` while it is scheduled for later, else now. (At submission it is stamped with the
+    time it really leaves.)"""
     now = timezone.now()
-    # `send_at` comes with scheduled sending; a fax without the field goes out now.
-    send_at = getattr(fax, "send_at", None)
-    return send_at if send_at is not None and send_at > now else now
+    return fax.send_at if fax.send_at is not None and fax.send_at > now else now
 
 
 def fax_header_line_shown(fax: Fax) -> str | None:

@@ -32,9 +32,10 @@ from typing import Any
 
 import pikepdf
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.models import Account
 from audit.models import Action
 from audit.services import Actor, audit_record
 from faxes.documents import DocumentError
@@ -315,13 +316,23 @@ def faxes_documents_purge(*, faxes: list[Fax], reason: str) -> int:
 
 def faxes_past_retention(*, now: datetime) -> QuerySet[Fax]:
     """Finished faxes whose document is still stored and whose account's retention has run out
-    (counted from `completed_at`), oldest first."""
+    (counted from `completed_at`), oldest first.
+
+    The cutoff is written out for each retention the accounts use (a handful of values), rather
+    than as `now - days * interval` in SQL: SQLite, the embedded default of `make run`, cannot
+    multiply an interval."""
+    retentions = Account.objects.values_list("document_retention_days", flat=True).distinct()
+    past = Q(pk__in=[])
+    for days in retentions.order_by():
+        past |= Q(
+            account__document_retention_days=days, completed_at__lte=now - timedelta(days=days)
+        )
     return (
         Fax.objects.filter(
+            past,
             document_purged_at__isnull=True,
             completed_at__isnull=False,
             status__in=TERMINAL_STATUSES,
-            completed_at__lte=now - F("account__document_retention_days") * timedelta(days=1),
         )
         .only("id", "status", "document", "document_parts", "document_purged_at", "completed_at")
         .order_by("completed_at", "id")

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -33,7 +33,7 @@ from faxes.documents import (
 )
 from faxes.documents.base import MAX_PAGES, check_size
 from faxes.documents.compose import TOTAL_PARAM, CoverPage, FaxParties, assemble
-from faxes.models import DocumentSource, Fax, FaxEvent, IdempotencyKey
+from faxes.models import DocumentSource, Fax, FaxEvent, FaxStatus, IdempotencyKey
 from faxes.selectors import (
     fax_from_number_allowed,
     fax_from_number_default,
@@ -92,6 +92,8 @@ class FaxRequest:
     cover_page: CoverPage | None = None
     header: bool = True
     header_text: str = ""
+    # Scheduling: an aware time, already checked (from now to 30 days ahead); None: at once.
+    send_at: datetime | None = None
 
     def parts(self) -> list[tuple[str, InlineDocument | UrlDocument]]:
         """The documents in order, each with the param that names it in errors."""
@@ -304,6 +306,7 @@ def fax_accept(
                 header=request.header,
                 header_text=request.header_text,
             ),
+            send_at=request.send_at,
         )
 
     if idempotency_key is None:
@@ -471,6 +474,8 @@ def fax_create(
     compose: FaxCompose | None = None,
     document_urls: list[str] | None = None,
     document_parts: list[PreparedDocument | str] | None = None,
+    send_at: datetime | None = None,
+    resent_from: Fax | None = None,
 ) -> Fax:
     """Store an accepted fax and its document; processing starts once the transaction commits.
 
@@ -478,6 +483,10 @@ def fax_create(
     document in order, a URL or an inline document converted already. The inline ones are
     stored now, encrypted like every document, each as its own object, until the fetch worker
     assembles them with the fetched ones (`Fax.document_parts`).
+
+    With `send_at` the fax is `scheduled`: only a document still to be fetched (or copied) is
+    processed now; `faxes_release_scheduled` queues the fax at `send_at`. With `resent_from`
+    (and no `document`), the worker copies that fax's stored document.
 
     Inside a caller's transaction, the caller deletes the fax's stored objects if that
     transaction fails (`_documents_removed_on_failure`); a failure here removes them already.
@@ -490,6 +499,9 @@ def fax_create(
         from_number=from_number,
         client_reference=client_reference,
         enqueued_at=timezone.now(),
+        status=FaxStatus.SCHEDULED if send_at is not None else FaxStatus.QUEUED,
+        send_at=send_at,
+        resent_from=resent_from,
     )
     if retry_attempts is None or retry_interval_seconds is None:
         default_attempts, default_interval = fax_retry_defaults(account=account)
@@ -509,6 +521,12 @@ def fax_create(
         fax.document_sha256 = document.sha256
         fax.page_count = document.page_count
         fax.document.save(f"{fax.id}.pdf", ContentFile(document.pdf), save=False)
+    elif resent_from is not None:
+        fax.document_source = DocumentSource.COPY
+        fax.document_content_type = resent_from.document_content_type
+        fax.document_size_bytes = resent_from.document_size_bytes
+        fax.document_sha256 = resent_from.document_sha256
+        fax.page_count = resent_from.page_count
     else:
         fax.document_source = DocumentSource.URL
         fax.document_url = document_url or ""
@@ -527,7 +545,9 @@ def fax_create(
         raise
     # Robust: the fax is stored whatever the broker says; if it is down, the sweeper starts the
     # fax at its next run. The client must not get a 500 (and retry) for a fax already accepted.
-    transaction.on_commit(lambda: fax_pipeline_start(fax=fax), robust=True)
+    # A scheduled fax with its document has nothing to do before `send_at`.
+    if fax.status == FaxStatus.QUEUED or not fax.document:
+        transaction.on_commit(lambda: fax_pipeline_start(fax=fax), robust=True)
     return fax
 
 

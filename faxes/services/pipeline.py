@@ -30,7 +30,14 @@ from faxes.carrier import (
     encode_client_state,
 )
 from faxes.documents import DocumentError, PreparedDocument, prepare_document
-from faxes.documents.compose import CoverPage, FaxParties, assemble, stamp_header
+from faxes.documents.compose import (
+    CoverPage,
+    FaxParties,
+    assemble,
+    cover_page_replace,
+    render_cover_page,
+    stamp_header,
+)
 from faxes.models import DocumentSource, Fax, FaxStatus
 from faxes.services.compose import fax_header_text
 from faxes.services.documents import fax_parts_delete
@@ -83,9 +90,10 @@ def pipeline_step_send(fax_id: str, step: str, *, stamp: datetime, undo: dict[st
 
 
 def fax_pipeline_start(*, fax: Fax) -> None:
-    """Start the pipeline of a fax just accepted: a URL document is fetched first (on its own
-    queue), an inline one goes straight to submission."""
-    step = "fetch" if fax.document_source == DocumentSource.URL else "submit"
+    """Start the pipeline of a fax just accepted: a document not stored yet (a URL's, or the
+    copy of a resent fax's) is fetched first (on its own queue), a stored one goes straight to
+    submission."""
+    step = "submit" if fax.document else "fetch"
     pipeline_step_send(fax.id, step, stamp=fax.enqueued_at, undo={"enqueued_at": None})
 
 
@@ -97,6 +105,10 @@ def carrier_for(fax: Fax) -> TelnyxClient | SimulatorCarrier:
 
 
 # --- Fetching a document_url -------------------------------------------------------------------
+
+# A fax's document is fetched (or copied) while it is queued, or scheduled: so that a URL that
+# cannot be fetched fails the fax when it is sent, not at its `send_at`.
+DOCUMENT_WAITING = (FaxStatus.QUEUED, FaxStatus.SCHEDULED)
 
 
 def fax_fetch_document(*, fax_id: str) -> bool:
@@ -111,12 +123,14 @@ def fax_fetch_document(*, fax_id: str) -> bool:
     """
     now = timezone.now()
     free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
-    claimed = Fax.objects.filter(free, pk=fax_id, status=FaxStatus.QUEUED, document="").update(
+    claimed = Fax.objects.filter(free, pk=fax_id, status__in=DOCUMENT_WAITING, document="").update(
         lease_expires_at=now + FETCH_LEASE
     )
     if not claimed:
         return False
     fax = Fax.objects.get(pk=fax_id)
+    if fax.document_source == DocumentSource.COPY:
+        return _copy_resent(fax)
     prepared = _fetch_and_prepare(fax)
     if prepared is None:
         fax_parts_delete(fax=fax)
@@ -235,12 +249,24 @@ def _interrupted_by_time_limit(error: BaseException) -> bool:
     return False
 
 
-def _store_fetched(fax: Fax, *, name: str, prepared: PreparedDocument) -> bool:
-    """Attach the stored file `name` to the fax, unless it has one or is no longer queued, and
-    send its submission after commit."""
+def _store_fetched(
+    fax: Fax, *, name: str, prepared: PreparedDocument, event: str = "document.fetched"
+) -> bool:
+    """Attach the stored file `name` to the fax, unless it has one or is no longer queued (or
+    scheduled), and send its submission after commit if it is queued."""
     now = timezone.now()
     with transaction.atomic():
-        stored = Fax.objects.filter(pk=fax.pk, status=FaxStatus.QUEUED, document="").update(
+        # Locked, so that its release (scheduled -> queued) waits: the status read here is the
+        # one the update finds, and a scheduled fax is submitted by its release, not here.
+        status = (
+            Fax.objects.select_for_update()
+            .filter(pk=fax.pk, status__in=DOCUMENT_WAITING, document="")
+            .values_list("status", flat=True)
+            .first()
+        )
+        if status is None:
+            return False
+        stored = Fax.objects.filter(pk=fax.pk).update(
             document=name,
             document_content_type=prepared.content_type,
             document_size_bytes=prepared.size_bytes,
@@ -256,13 +282,77 @@ def _store_fetched(fax: Fax, *, name: str, prepared: PreparedDocument) -> bool:
         fax_event_record(
             fax=fax,
             source="pipeline",
-            type="document.fetched",
+            type=event,
             payload={"pages": prepared.page_count},
         )
-        transaction.on_commit(
-            lambda: pipeline_step_send(fax.id, "submit", stamp=now, undo={"enqueued_at": None})
-        )
+        if status == FaxStatus.QUEUED:
+            transaction.on_commit(
+                lambda: pipeline_step_send(fax.id, "submit", stamp=now, undo={"enqueued_at": None})
+            )
     return True
+
+
+def _copy_resent(fax: Fax) -> bool:
+    """Copy the stored document of the fax that `fax` resends into `fax`'s own stored object
+    (never shared: the original's retention purge or DELETE must not take the resend's), then
+    hand `fax` to submission as a fetch would. The request checked that the document was there;
+    if it was deleted since, the resend fails with a reason the customer can act on. A storage
+    outage leaves the fax queued: its lease runs out and the sweeper restarts the copy."""
+    original = fax.resent_from
+    gone = (
+        f"The document of fax {fax.resent_from_id} was deleted before it could be copied for "
+        "this resend; send the document again."
+    )
+    if original is None or original.document_purged_at is not None or not original.document:
+        fax_fail(fax=fax, reason="document_invalid", message=gone)
+        return False
+    storage = fax.document.storage
+    try:
+        with original.document.open("rb") as source:
+            if fax.cover_page is None:
+                name = storage.save(f"faxes/{fax.id}.pdf", source)
+            else:
+                content = _with_own_cover_page(fax, source.read(), pages=original.page_count or 0)
+                name = storage.save(f"faxes/{fax.id}.pdf", ContentFile(content))
+    except (FileNotFoundError, DocumentCryptoError) as error:
+        logger.error("Fax %s: the document to copy cannot be read: %s", fax.id, error)
+        fax_fail(fax=fax, reason="document_invalid", message=gone)
+        return False
+    except DocumentError as error:
+        logger.error("Fax %s: the copied document's cover page cannot be redrawn", fax.id)
+        fax_fail(fax=fax, reason="document_invalid", message=error.message)
+        return False
+    except storage_outage_errors() as error:
+        logger.warning("Fax %s: document storage unavailable: %s", fax.id, type(error).__name__)
+        return False
+    copied = PreparedDocument(
+        pdf=b"",
+        page_count=original.page_count or 0,
+        content_type=original.document_content_type,
+        size_bytes=original.document_size_bytes or 0,
+        sha256=original.document_sha256,
+    )
+    try:
+        stored = _store_fetched(fax, name=name, prepared=copied, event="document.copied")
+    except BaseException:
+        storage.delete(name)
+        raise
+    if not stored:
+        storage.delete(name)
+    return stored
+
+
+def _with_own_cover_page(fax: Fax, content: bytes, *, pages: int) -> bytes:
+    """The copied document with its cover page drawn again for the resend: the cover names the
+    numbers it goes to and from, which a resend may change, and the account's name as it is now."""
+    cover = render_cover_page(
+        CoverPage(**fax.cover_page),
+        account_name=fax.account.name,
+        from_number=fax.from_number,
+        to_number=fax.to_number,
+        page_count=pages,
+    )
+    return cover_page_replace(content, cover)
 
 
 # --- Submitting to the carrier -----------------------------------------------------------------

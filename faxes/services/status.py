@@ -24,14 +24,15 @@ from sendfaxmail.lib.events import FAX_STATUS_EVENTS
 logger = logging.getLogger(__name__)
 
 STATUS_RANK = {
-    FaxStatus.QUEUED: 0,
-    FaxStatus.SUBMITTING: 1,
-    FaxStatus.SENDING: 2,
-    FaxStatus.RECEIVING: 2,
-    FaxStatus.DELIVERED: 3,
-    FaxStatus.RECEIVED: 3,
-    FaxStatus.FAILED: 3,
-    FaxStatus.CANCELED: 3,
+    FaxStatus.SCHEDULED: 0,
+    FaxStatus.QUEUED: 1,
+    FaxStatus.SUBMITTING: 2,
+    FaxStatus.SENDING: 3,
+    FaxStatus.RECEIVING: 3,
+    FaxStatus.DELIVERED: 4,
+    FaxStatus.RECEIVED: 4,
+    FaxStatus.FAILED: 4,
+    FaxStatus.CANCELED: 4,
 }
 
 
@@ -109,9 +110,10 @@ def fax_fail(*, fax: Fax, reason: str, message: str, source: str = "pipeline") -
     )
 
 
-# A fax nobody has handed to the carrier yet: queued, or claimed by a worker that has not yet
-# stamped its POST (`_upload_and_send` stamps `submitted_at` only while the fax is submitting).
-NOT_WITH_THE_CARRIER = Q(status=FaxStatus.QUEUED) | Q(
+# A fax nobody has handed to the carrier yet: scheduled, queued, or claimed by a worker that has
+# not yet stamped its POST (`_upload_and_send` stamps `submitted_at` only while the fax is
+# submitting).
+NOT_WITH_THE_CARRIER = Q(status__in=[FaxStatus.SCHEDULED, FaxStatus.QUEUED]) | Q(
     status=FaxStatus.SUBMITTING, submitted_at__isnull=True
 )
 

@@ -55,19 +55,30 @@ def _overdue(now: datetime) -> Q:
     )
 
 
+def _waiting_for_a_step() -> Q:
+    """Faxes that a task is due to move on: queued or submitting ones, and scheduled ones whose
+    document is still to be fetched (or copied). A scheduled fax with its document waits for its
+    `send_at`, not for a task: its release (`faxes_release_scheduled`) moves it on, so it is
+    never stalled."""
+    return Q(status__in=[FaxStatus.QUEUED, FaxStatus.SUBMITTING]) | Q(
+        status=FaxStatus.SCHEDULED, document=""
+    )
+
+
 def faxes_restart_stalled() -> SweepOutcome:
     """Send again the task of faxes whose step is overdue (its task lost with a worker, the
     broker down, a queue stalled), each at most once per wait; fail those out of restarts.
 
-    A fax counts as stalled while it is queued or submitting, no worker holds an unexpired lease
-    on it, and its `enqueued_at` is overdue. Each restart is a conditional update of that stamp,
-    so two sweeps never restart a fax twice.
+    A fax counts as stalled while it is queued or submitting (or scheduled with its document
+    still to fetch), no worker holds an unexpired lease on it, and its `enqueued_at` is
+    overdue. Each restart is a conditional update of that stamp, so two sweeps never restart a
+    fax twice.
     """
     now = timezone.now()
     unleased = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
-    stalled = Fax.objects.filter(
-        unleased, _overdue(now), status__in=[FaxStatus.QUEUED, FaxStatus.SUBMITTING]
-    ).order_by(F("enqueued_at").asc(nulls_first=True))
+    stalled = Fax.objects.filter(unleased, _overdue(now), _waiting_for_a_step()).order_by(
+        F("enqueued_at").asc(nulls_first=True)
+    )
     outcome = SweepOutcome()
     rows = stalled.values_list("id", "status", "document", "enqueued_at", "pipeline_restarts")
     for fax_id, status, document, enqueued_at, restarts in rows[:SWEEP_BATCH]:

@@ -1,9 +1,11 @@
 // Dashboard behaviour shared by every page: confirmation before destructive forms, and copy
 // buttons for secrets shown once.
-document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-  form.addEventListener("submit", function (event) {
-    if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
-  });
+// Delegated, so that forms the live fax page puts in place later ask too.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (form.matches("form[data-confirm]") && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+  }
 });
 document.querySelectorAll("button[data-copy]").forEach(function (button) {
   button.addEventListener("click", function () {
@@ -17,9 +19,11 @@ document.querySelectorAll("button[data-copy]").forEach(function (button) {
 // A fax's page follows its status live: every two seconds it fetches the page's live parts
 // (status, pages, calls, history) and puts each in place of the element with the same id, until
 // the fax is finished. A few lines of fetch rather than a framework; a failed fetch is retried
-// more slowly, and a page that is not shown waits until it is.
+// more slowly, a page that is not shown waits until it is, and a fax waiting for its send time or
+// its next call (minutes to days away) is asked about every 30 seconds.
 (function () {
   var INTERVAL = 2000;
+  var WAITING_INTERVAL = 30000;
   var status = document.getElementById("fax-status");
   if (!status || !status.dataset.liveUrl || status.dataset.terminal === "true") { return; }
   var url = status.dataset.liveUrl;
@@ -46,8 +50,8 @@ document.querySelectorAll("button[data-copy]").forEach(function (button) {
           var current = document.getElementById(fresh.id);
           if (current) { current.replaceWith(fresh); }
         });
-        delay = INTERVAL;
         var fresh = document.getElementById("fax-status");
+        delay = fresh && fresh.dataset.waiting === "true" ? WAITING_INTERVAL : INTERVAL;
         if (fresh && fresh.dataset.terminal !== "true") { schedule(); }
       })
       .catch(function (error) {
@@ -56,5 +60,6 @@ document.querySelectorAll("button[data-copy]").forEach(function (button) {
         schedule();
       });
   }
+  if (status.dataset.waiting === "true") { delay = WAITING_INTERVAL; }
   schedule();
 })();

@@ -84,15 +84,20 @@
   });
 
   // The preview step: Send is enabled once the form's current values have been previewed.
+  // Each change counts, so that a preview answered after a change (the request was on its way)
+  // is not taken for the new values'.
+  var changes = 0;
+  function showStale() {
+    preview.replaceChildren();
+    var note = document.createElement("p");
+    note.id = "preview-stale";
+    note.textContent = "The form changed: preview it again before sending.";
+    preview.appendChild(note);
+  }
   function invalidate() {
+    changes += 1;
     sendButton.disabled = true;
-    if (preview.firstElementChild) {
-      preview.replaceChildren();
-      var note = document.createElement("p");
-      note.id = "preview-stale";
-      note.textContent = "The form changed: preview it again before sending.";
-      preview.appendChild(note);
-    }
+    if (preview.firstElementChild) { showStale(); }
   }
   previewButton.hidden = false;
   sendButton.disabled = true;
@@ -103,6 +108,7 @@
     if (!form.reportValidity()) { return; }
     previewButton.setAttribute("aria-busy", "true");
     previewButton.disabled = true;
+    var previewed = changes;
     fetch(form.dataset.previewUrl, {
       method: "POST",
       body: new FormData(form),
@@ -113,6 +119,7 @@
         return response.text().then(function (html) { return { ok: response.ok, html: html }; });
       })
       .then(function (answer) {
+        if (previewed !== changes) { showStale(); return; }
         var fragment = document.createElement("template");
         fragment.innerHTML = answer.html;
         preview.replaceChildren(fragment.content);

@@ -26,7 +26,9 @@ from .errors import (
     AuthenticationRequired,
     Conflict,
     DocumentGone,
+    DocumentMissing,
     DocumentNotReady,
+    DocumentPurged,
     FaxNotCancelable,
     IdempotencyKeyInProgress,
     IdempotencyKeyReused,
@@ -45,7 +47,7 @@ from .errors import (
     UnsupportedMediaType,
     WebhookVerificationError,
 )
-from .models import Fax, FaxDocument, FaxNumber
+from .models import Fax, FaxAttempt, FaxDocument, FaxNumber, FaxRetry
 from .webhooks import WebhookEvent
 
 __all__ = [
@@ -57,11 +59,15 @@ __all__ = [
     "AuthenticationRequired",
     "Conflict",
     "DocumentGone",
+    "DocumentMissing",
     "DocumentNotReady",
+    "DocumentPurged",
     "Fax",
+    "FaxAttempt",
     "FaxDocument",
     "FaxNotCancelable",
     "FaxNumber",
+    "FaxRetry",
     "Faxes",
     "FileInput",
     "IdempotencyKeyInProgress",

@@ -80,6 +80,16 @@ def _content_type(data: bytes, name: str | None) -> str:
     )
 
 
+def _send_at(value: datetime | str) -> str:
+    """`send_at` as the API reads it: ISO 8601 with a zone (a naive datetime is refused here,
+    rather than guessed at)."""
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("send_at must be an aware datetime (with a tzinfo), or ISO 8601 text.")
+    return value.isoformat()
+
+
 def _query_value(value: Any) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None:
@@ -171,9 +181,12 @@ class Faxes:
         cover_page: Mapping[str, str] | None = None,
         header: bool | None = None,
         header_text: str | None = None,
+        retry: Mapping[str, int] | None = None,
+        send_at: datetime | str | None = None,
         idempotency_key: str | None = None,
     ) -> Fax:
-        """Send a fax to `to` (E.164, e.g. `+15551234567`) and return it, `queued`.
+        """Send a fax to `to` (E.164, e.g. `+15551234567`) and return it, `queued` (or
+        `scheduled` with `send_at`).
 
         Give exactly one of `file` (a path, bytes or a binary file object: a PDF, TIFF, PNG or
         JPEG of at most 20 MB, whose type is read from its first bytes, else from its name, else
@@ -186,6 +199,11 @@ class Faxes:
         `message`, all optional) adds a first page. The header line (date and time sent, the
         account's name, the number, "Page n/N") is stamped on every page unless `header=False`;
         `header_text` (up to 60 characters) replaces the account's name in it.
+
+        `retry` (`{"attempts": 0..5, "interval_seconds": 60..3600}`, the interval optional)
+        redials a busy line, no answer or a broken transmission; default: the account's
+        setting. `send_at` (an aware datetime, or ISO 8601 text with a zone; from now to 30
+        days ahead) schedules the fax: it stays `scheduled` until then.
 
         Every send carries an Idempotency-Key: `idempotency_key`, or a new random one. Retries
         reuse it, so a send whose answer was lost is answered with the fax it created instead of
@@ -211,6 +229,10 @@ class Faxes:
             body["header_text"] = header_text
         if client_reference is not None:
             body["client_reference"] = client_reference
+        if retry is not None:
+            body["retry"] = dict(retry)
+        if send_at is not None:
+            body["send_at"] = _send_at(send_at)
         answer = self._client.request(
             "POST",
             "/v1/faxes",
@@ -232,15 +254,45 @@ class Faxes:
         return self._client.request("GET", f"/v1/faxes/{quote(fax_id, safe='')}/preview", raw=True)
 
     def cancel(self, fax_id: str, *, idempotency_key: str | None = None) -> Fax:
-        """Cancel the fax and return it. A `queued` fax comes back `canceled`: it will never
-        be sent. A `sending` fax comes back still `sending` with `cancel_requested_at` set; it
-        ends `canceled` once the carrier stops it (or `delivered` if the carrier finished
-        first). Raises `FaxNotCancelable` for a fax that has finished, `NotFound` for an
-        unknown id. Carries an Idempotency-Key (`idempotency_key` or a new one), so that it is
-        retried safely."""
+        """Cancel the fax and return it. A `scheduled` or `queued` fax comes back `canceled`:
+        it will never be sent. A `sending` fax comes back still `sending` with
+        `cancel_requested_at` set; it ends `canceled` once the carrier stops it (or
+        `delivered` if the carrier finished first). Raises `FaxNotCancelable` for a fax that
+        has finished, `NotFound` for an unknown id. Carries an Idempotency-Key
+        (`idempotency_key` or a new one), so that it is retried safely."""
         answer = self._client.request(
             "POST",
             f"/v1/faxes/{quote(fax_id, safe='')}/cancel",
+            idempotency_key=idempotency_key if idempotency_key is not None else str(uuid.uuid4()),
+        )
+        return Fax.from_dict(answer)
+
+    def resend(
+        self,
+        fax_id: str,
+        *,
+        to: str | None = None,
+        from_: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Fax:
+        """Send the stored document of fax `fax_id` again, as a new fax (returned, `queued`,
+        with `resent_from` set); the original is unchanged. `to` defaults to the fax's own
+        number, `from_` to its own sender; the new fax keeps its header options, `retry` and
+        `client_reference`, and gets its own header line with its own send time. A received
+        fax is forwarded: `to` is then required, and it leaves from the number it came in on.
+
+        Raises `DocumentPurged` when the document was deleted, `DocumentNotReady` while a
+        `document_url` is being fetched, `NotFound` for an unknown id. Carries an
+        Idempotency-Key (`idempotency_key` or a new one), so that it is retried safely."""
+        body: dict[str, Any] = {}
+        if to is not None:
+            body["to"] = to
+        if from_ is not None:
+            body["from"] = from_
+        answer = self._client.request(
+            "POST",
+            f"/v1/faxes/{quote(fax_id, safe='')}/resend",
+            json=body,
             idempotency_key=idempotency_key if idempotency_key is not None else str(uuid.uuid4()),
         )
         return Fax.from_dict(answer)

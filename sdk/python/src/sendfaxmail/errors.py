@@ -23,8 +23,10 @@ can catch as narrowly or as broadly as they like:
     ├── Conflict                      409 conflict
     │   ├── IdempotencyKeyInProgress  409 idempotency_key_in_progress (retried)
     │   ├── FaxNotCancelable          409 fax_not_cancelable
-    │   └── DocumentNotReady          409 document_not_ready
-    ├── DocumentGone                  410 document_purged, document_unreadable
+    │   ├── DocumentNotReady          409 document_not_ready
+    │   └── DocumentMissing           409 document_missing
+    ├── DocumentGone                  410 document_unreadable
+    │   └── DocumentPurged            410 document_purged
     ├── IdempotencyKeyReused          422 idempotency_key_reused
     ├── RateLimited                   429 rate_limited (retried after `retry_after`)
     ├── APIError                      5xx, e.g. internal_error (retried)
@@ -190,11 +192,21 @@ class FaxNotCancelable(Conflict):
 
 
 class DocumentNotReady(Conflict):
-    """The fax's document is still to be fetched from its URL: try again once it is sending."""
+    """409: the fax's document is not stored yet (a `document_url` still being fetched, a
+    received fax still arriving, a resend's copy still being made). Try again once the fax
+    moved on."""
+
+
+class DocumentMissing(Conflict):
+    """409: the fax finished without a stored document (e.g. its URL could not be fetched)."""
 
 
 class DocumentGone(SendFaxMailError):
-    """The fax's document was deleted (retention or on request), or cannot be read back."""
+    """410: the fax's document was deleted (retention or on request), or cannot be read back."""
+
+
+class DocumentPurged(DocumentGone):
+    """410: the fax's document was deleted (its retention ran out, or on request)."""
 
 
 class IdempotencyKeyReused(SendFaxMailError):
@@ -232,7 +244,8 @@ _BY_CODE: dict[str, type[SendFaxMailError]] = {
     "idempotency_key_in_progress": IdempotencyKeyInProgress,
     "fax_not_cancelable": FaxNotCancelable,
     "document_not_ready": DocumentNotReady,
-    "document_purged": DocumentGone,
+    "document_missing": DocumentMissing,
+    "document_purged": DocumentPurged,
     "document_unreadable": DocumentGone,
     "idempotency_key_reused": IdempotencyKeyReused,
     "rate_limited": RateLimited,

@@ -10,10 +10,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["FINAL_STATUSES", "Fax", "FaxDocument", "FaxNumber", "parse_datetime"]
+__all__ = [
+    "FINAL_STATUSES",
+    "Fax",
+    "FaxAttempt",
+    "FaxDocument",
+    "FaxNumber",
+    "FaxRetry",
+    "parse_datetime",
+]
 
 # A fax in one of these states will not change again.
-FINAL_STATUSES = frozenset({"delivered", "failed", "canceled"})
+FINAL_STATUSES = frozenset({"delivered", "failed", "canceled", "received"})
 
 
 def parse_datetime(value: str) -> datetime:
@@ -32,7 +40,8 @@ def _optional_datetime(value: Any) -> datetime | None:
 
 @dataclass(frozen=True)
 class FaxDocument:
-    """What was sent: `source` is `inline` or `url`; `url` is set only for `url`. `count`
+    """What was sent: `source` is `inline`, `url`, `copy` (a resend) or `carrier` (received);
+    `url` is set only for `url`. `count`
     documents are faxed as one, after a cover page when `cover_page`; `header` says whether the
     header line is stamped on every page."""
 
@@ -58,11 +67,50 @@ class FaxDocument:
 
 
 @dataclass(frozen=True)
+class FaxRetry:
+    """Automatic redial: up to `attempts` more calls after the first, `interval_seconds` apart,
+    when the line is busy, nobody answers or the transmission breaks."""
+
+    attempts: int
+    interval_seconds: int
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaxRetry:
+        return cls(attempts=data["attempts"], interval_seconds=data["interval_seconds"])
+
+
+@dataclass(frozen=True)
+class FaxAttempt:
+    """One finished call of a fax: `number` 1 for the first; `status` `delivered` or
+    `failed` (then `failure_reason`)."""
+
+    number: int
+    started_at: datetime | None
+    completed_at: datetime
+    status: str
+    failure_reason: str | None
+    pages_delivered: int | None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaxAttempt:
+        return cls(
+            number=data["number"],
+            started_at=_optional_datetime(data.get("started_at")),
+            completed_at=parse_datetime(data["completed_at"]),
+            status=data["status"],
+            failure_reason=data.get("failure_reason"),
+            pages_delivered=data.get("pages_delivered"),
+        )
+
+
+@dataclass(frozen=True)
 class Fax:
-    """A fax. `status` is `queued`, `sending`, `delivered`, `failed` or `canceled`;
-    `failure_reason` is set when it failed (`busy`, `no_answer`, …); `cancel_requested_at` is
-    set while a cancel asked of the carrier is pending. `from_` is the API's `from` (a Python
-    keyword)."""
+    """A fax. `status` is `scheduled` (until `send_at`), `queued` (also between redials, until
+    `next_attempt_at`), `sending`, `delivered`, `failed` or `canceled`; a received fax is
+    `receiving`, then `received` or `failed`. `failure_reason` is set when it failed (`busy`,
+    `no_answer`, …); `cancel_requested_at` is set while a cancel asked of the carrier is
+    pending; `attempts` lists the finished calls; `resent_from` is the id of the fax a resend
+    copies. `from_` is the API's `from` (a Python keyword)."""
 
     id: str
     livemode: bool
@@ -79,12 +127,18 @@ class Fax:
     updated_at: datetime
     completed_at: datetime | None
     cancel_requested_at: datetime | None = None
+    direction: str = "outbound"
+    retry: FaxRetry | None = None
+    attempts: tuple[FaxAttempt, ...] = ()
+    next_attempt_at: datetime | None = None
+    send_at: datetime | None = None
+    resent_from: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def finished(self) -> bool:
-        """True once the fax is delivered, failed or canceled: its status will not change
-        again."""
+        """True once the fax is delivered, failed, canceled or received: its status will not
+        change again."""
         return self.status in FINAL_STATUSES
 
     @classmethod
@@ -105,6 +159,12 @@ class Fax:
             updated_at=parse_datetime(data["updated_at"]),
             completed_at=_optional_datetime(data.get("completed_at")),
             cancel_requested_at=_optional_datetime(data.get("cancel_requested_at")),
+            direction=data.get("direction", "outbound"),
+            retry=FaxRetry.from_dict(data["retry"]) if data.get("retry") else None,
+            attempts=tuple(FaxAttempt.from_dict(each) for each in data.get("attempts") or ()),
+            next_attempt_at=_optional_datetime(data.get("next_attempt_at")),
+            send_at=_optional_datetime(data.get("send_at")),
+            resent_from=data.get("resent_from"),
             raw=data,
         )
 

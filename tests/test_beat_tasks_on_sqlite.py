@@ -1,0 +1,96 @@
+"""`make run` serves from SQLite: every periodic task of the beat schedule runs there as it does
+on PostgreSQL, and does its work (a query SQLite cannot compile would fail the task every
+minute, and the documents it purges would stay). The check runs in a process of its own, on a
+new SQLite database made by the migrations."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCRIPT = """
+import json
+from datetime import timedelta
+
+import django
+
+django.setup()
+from celery.app.base import Celery
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+call_command("migrate", verbosity=0)
+
+sent = []
+Celery.send_task = lambda self, name, *args, **kwargs: sent.append(name)
+
+from faxes.models import Fax, FaxStatus
+from tests.factories import AccountFactory, FaxFactory
+
+now = timezone.now()
+account = AccountFactory(plan_slug="business", with_number=True, document_retention_days=1)
+expired = FaxFactory(
+    account=account, status=FaxStatus.DELIVERED, completed_at=now - timedelta(days=2)
+)
+kept = FaxFactory(account=account, status=FaxStatus.DELIVERED, completed_at=now)
+due = FaxFactory(
+    account=account,
+    status=FaxStatus.SCHEDULED,
+    send_at=now - timedelta(seconds=1),
+    document="faxes/stored.pdf",
+)
+
+import importlib
+
+failed = {}
+for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+    module, _, task = entry["task"].rpartition(".")
+    try:
+        getattr(importlib.import_module(module), task)()
+    except Exception as error:
+        failed[name] = repr(error)
+
+print(json.dumps({
+    "vendor": connection.vendor,
+    "failed": failed,
+    "expired_purged": Fax.objects.get(pk=expired.pk).document_purged_at is not None,
+    "kept_purged": Fax.objects.get(pk=kept.pk).document_purged_at is not None,
+    "scheduled_now": Fax.objects.get(pk=due.pk).status,
+    "submit_sent": "faxes.tasks.fax_submit_task" in sent,
+}))
+"""
+
+
+def test_every_beat_task_runs_and_does_its_work_on_sqlite(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "vendor": "sqlite",
+        "failed": {},
+        "expired_purged": True,
+        "kept_purged": False,
+        "scheduled_now": "queued",
+        "submit_sent": True,
+    }
