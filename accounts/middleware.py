@@ -28,10 +28,11 @@ from django.urls import reverse
 
 from accounts.current import SESSION_ACCOUNT_KEY, membership_of_session, session_account_set
 from accounts.two_factor import two_factor_enabled, two_factor_required
+from sendfaxmail.lib.middleware import is_api_path
 
-# Requests that never act through a dashboard session: the API (bearer keys), Telnyx's
+# Requests that never act through a dashboard session besides the API (bearer keys): Telnyx's
 # webhooks, the health check, static files.
-_SKIPPED = ("/v1/", "/webhooks/", "/healthz", "/static/")
+_SKIPPED = ("/webhooks/", "/healthz", "/static/")
 
 
 class MembershipMiddleware:
@@ -41,7 +42,10 @@ class MembershipMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.membership = None
         request.memberships = []
-        if request.path_info.startswith(_SKIPPED) or not request.user.is_authenticated:
+        # /v1 requests (bearer keys) have no `request.user` before DRF sets one: the session
+        # middleware is skipped for them (sendfaxmail.lib.middleware).
+        path = request.path_info
+        if is_api_path(path) or path.startswith(_SKIPPED) or not request.user.is_authenticated:
             return self.get_response(request)
         refused = _resolve(request) or _two_factor_gate(request)
         return refused or self.get_response(request)

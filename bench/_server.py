@@ -543,6 +543,35 @@ def child_pids(parent: int) -> list[int]:
     return sorted(children)
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU time of each process, in seconds, from /proc/<pid>/stat; a process that
+    ended is left out. Unlike latency, CPU time does not grow when other work takes the CPUs."""
+    seconds = {}
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return seconds
+
+
+def database_backend_pids(database_url: str) -> list[int]:
+    """The PostgreSQL server processes serving connections to the bench database (the app's,
+    kept open by CONN_MAX_AGE); readable in /proc when the benchmark runs as root or postgres."""
+    conninfo = psycopg.conninfo.conninfo_to_dict(database_url)
+    with psycopg.connect(database_url, connect_timeout=3, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [conninfo.get("dbname")],
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
 def memory_kib(pid: int) -> dict[str, int]:
     """`VmRSS` (resident now) and `VmHWM` (resident at its peak) of a process, in KiB."""
     figures = {}

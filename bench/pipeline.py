@@ -32,6 +32,7 @@ import base64
 import http.server
 import json
 import os
+import re
 import secrets
 import shutil
 import ssl
@@ -71,10 +72,25 @@ from faxes_send import one_page_pdf
 GOAL_RATIO = 1.0
 RECEIVER_HOST = "127.0.0.77"
 TO = "+15551234567"
-# As the Procfile (and gunicorn.conf.py) run them.
-WEB_WORKERS = 4
 WORKER_QUEUES = "celery,carrier,events,webhooks"
-CELERY_CONCURRENCY = 4
+
+
+def procfile_counts() -> tuple[int, int, int]:
+    """As the Procfile and gunicorn.conf.py run them: gunicorn's workers, and the concurrency of
+    the Celery `worker` and `fetcher` processes."""
+    conf = (ROOT / "gunicorn.conf.py").read_text()
+    procfile = (ROOT / "Procfile").read_text()
+
+    def concurrency(process: str) -> int:
+        line = re.search(rf"^{process}:.*$", procfile, re.MULTILINE)
+        found = re.search(r"--concurrency[ =](\d+)", line[0]) if line else None
+        return int(found[1]) if found else 4
+
+    web = re.search(r"^workers = (\d+)$", conf, re.MULTILINE)
+    return int(web[1]) if web else 4, concurrency("worker"), concurrency("fetcher")
+
+
+WEB_WORKERS, CELERY_CONCURRENCY, FETCH_CONCURRENCY = procfile_counts()
 READY_TIMEOUT_S = 90
 SEND_TIMEOUT_S = 30
 
@@ -479,9 +495,10 @@ def report(figures: dict, args: argparse.Namespace) -> None:
     )
     print()
     notes = [
-        f"{args.count} faxes from {args.concurrency} client threads; web: gunicorn "
-        f"{WEB_WORKERS} sync workers; worker and fetcher: Celery concurrency "
-        f"{CELERY_CONCURRENCY}; beat; fake carrier delay {args.carrier_delay:g} s per event.",
+        f"{args.count} faxes from {args.concurrency} client threads; as the Procfile and "
+        f"gunicorn.conf.py say: web: gunicorn {WEB_WORKERS} sync workers; worker: Celery "
+        f"concurrency {CELERY_CONCURRENCY}; fetcher: {FETCH_CONCURRENCY}; beat; fake carrier "
+        f"delay {args.carrier_delay:g} s per event.",
         "Each rate is the count over the span from its stage's first event to its last, so a "
         "stage that falls behind shows a lower rate than the one feeding it.",
         f"Everything shares {cpu_count()} CPUs with the client; the 1-minute load average was "
@@ -574,7 +591,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
                     "-Q",
                     "fetch",
                     "--concurrency",
-                    str(CELERY_CONCURRENCY),
+                    str(FETCH_CONCURRENCY),
                     "-n",
                     "bench-fetcher@%h",
                 )

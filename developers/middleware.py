@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -55,7 +56,7 @@ class RequestLogMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         api_key = getattr(request, "auth", None)
-        if isinstance(api_key, ApiKey):
+        if isinstance(api_key, ApiKey) and settings.REQUEST_LOG_ENABLED:
             # Only the clock is read now; the entry is made once the answer has been sent.
             # Django calls these closers from response.close(), after the WSGI server has
             # written the answer (the test client calls it too), and swallows what they raise.

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import Account
 from fax_numbers.models import FaxNumber
+from sendfaxmail.lib.sql import fetch_all
 
 
 def fax_numbers_of_account(*, account: Account) -> QuerySet[FaxNumber]:
@@ -25,7 +25,7 @@ def fax_number_by_number(*, number: str) -> FaxNumber | None:
 
 
 # The same read, written out, for the hot paths (GET /v1/numbers, every send's `from`): compiling
-# the ORM query on every request cost about three times what running it does.
+# the ORM query on every request cost about three times what running it does. Prepared.
 NUMBERS_SQL = """
 SELECT id, number, label, created_at
   FROM numbers_faxnumber
@@ -37,9 +37,7 @@ SELECT id, number, label, created_at
 def fax_number_rows_of_account(*, account_id: int) -> list[dict[str, Any]]:
     """`fax_numbers_of_account` as plain rows `{"id", "number", "label", "created_at"}`, oldest
     first, by one written-out query."""
-    with connection.cursor() as cursor:
-        cursor.execute(NUMBERS_SQL, [account_id])
-        rows = cursor.fetchall()
+    rows = fetch_all(NUMBERS_SQL, [account_id])
     return [
         {"id": number_id, "number": number, "label": label, "created_at": _aware(created_at)}
         for number_id, number, label, created_at in rows

@@ -85,14 +85,16 @@ MIDDLEWARE = [
     "sendfaxmail.lib.middleware.ApiAnswersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's and django-otp's session, user, second factor and messages, skipped for /v1
+    # (sendfaxmail/lib/middleware.py): the API has no browser session.
+    "sendfaxmail.lib.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sendfaxmail.lib.middleware.AuthenticationMiddleware",
     "sendfaxmail.lib.sessions.SessionIdleTimeoutMiddleware",
     # request.user.is_verified(): whether this session gave a second-factor code.
-    "django_otp.middleware.OTPMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "sendfaxmail.lib.middleware.OTPMiddleware",
+    "sendfaxmail.lib.middleware.MessageMiddleware",
     # The session's account and membership (re-checked every request), and the 2FA gate.
     "accounts.middleware.MembershipMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -130,6 +132,13 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a health check that needs no round trip and prepared statements for
+    # the queries every /v1 request runs (sendfaxmail/lib/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "sendfaxmail.lib.postgresql"
+# Prepare the hot queries (auth, numbers) once per connection. Off behind PgBouncer < 1.21 in
+# transaction mode, which cannot keep prepared statements.
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -341,6 +350,9 @@ API_ACCOUNT_RATE_MULTIPLIER = env.int("API_ACCOUNT_RATE_MULTIPLIER", default=3)
 # A /v1 request still running after this many seconds is stopped and answered 503 `timeout`.
 # Keep it below gunicorn's `timeout` (60 s in gunicorn.conf.py), which kills the worker instead.
 API_REQUEST_TIMEOUT = env.float("API_REQUEST_TIMEOUT", default=50.0)
+# The request log (Developers → Logs): every authenticated /v1 request is recorded. `false`
+# records nothing (bench/auth.py measures the log's cost this way).
+REQUEST_LOG_ENABLED = env.bool("REQUEST_LOG_ENABLED", default=True)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "SendFaxMail Fax API",
@@ -425,6 +437,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery closes every database connection before and after each task unless this is set; with
+# it, it closes them every 2 × this many tasks, and sendfaxmail/celery.py applies CONN_MAX_AGE
+# and the health check around each task instead, as Django does around each request.
+CELERY_DB_REUSE_MAX = 1000
 # A hard limit for every task; tasks that need a soft one (to clean up) set their own.
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

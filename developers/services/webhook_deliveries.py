@@ -4,6 +4,7 @@ retries, resends and test events."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter
 from datetime import timedelta
@@ -15,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from redis import RedisError
 
 from accounts.models import Account
 from audit.services import Actor
@@ -30,7 +32,10 @@ from developers.services.webhook_endpoints import WebhookError, webhook_endpoint
 from sendfaxmail.lib import metrics
 from sendfaxmail.lib.fetch import FetchError, post
 from sendfaxmail.lib.http import seconds_from_header
+from sendfaxmail.lib.redis import get_redis
 from sendfaxmail.lib.signing import sign_standard_webhook
+
+logger = logging.getLogger(__name__)
 
 # Standard Webhooks' schedule: the delay before each retry, counted from the attempt before.
 RETRY_DELAYS = [
@@ -47,13 +52,16 @@ RETRY_DELAYS = [
 ATTEMPT_LEASE = timedelta(minutes=2)
 # Fairness between accounts. An endpoint has at most one delivery in flight, and an account at
 # most ACCOUNT_IN_FLIGHT, so one account's slow endpoints hold at most that many webhook worker
-# slots (the Procfile's worker runs 4) and queue at most that many attempts ahead of another
+# slots (the Procfile's worker runs 8) and queue at most that many attempts ahead of another
 # account's: the next claim takes the other account's delivery first.
 ACCOUNT_IN_FLIGHT = 2
 PING_RATE = ratelimit.Rate(limit=10, window=60)
 # Claims of all workers take turns (a transaction-scoped PostgreSQL advisory lock), so that two
 # claims cannot both see an endpoint or an account as free.
 CLAIM_LOCK = 0x5346_4D57
+# Set while a dispatch task is queued and not yet started (webhook_dispatch_wanted).
+DISPATCH_MARK = "webhooks:dispatch-queued"
+DISPATCH_MARK_SECONDS = 10
 DISABLE_AFTER = timedelta(days=5)
 DELIVERY_TIMEOUT = 10.0
 KEPT_RESPONSE_CHARACTERS = 1000
@@ -106,8 +114,33 @@ def webhook_event_emit(
 
 
 def _dispatch_soon() -> None:
-    # By task name: the task module imports this one.
-    current_app.send_task("developers.tasks.webhook_deliveries_dispatch_task")
+    if webhook_dispatch_wanted():
+        # By task name: the task module imports this one.
+        current_app.send_task("developers.tasks.webhook_deliveries_dispatch_task")
+
+
+def webhook_dispatch_wanted() -> bool:
+    """Whether to queue a dispatch now: False when one is queued already and has not started
+    (`webhook_dispatch_started`), since that one will claim what is due by then. A burst of
+    events (a batch of faxes delivered) queued a dispatch, and a claim over every pending
+    delivery, per event. The mark expires after DISPATCH_MARK_SECONDS, in case its task is
+    lost; without Redis, or when it does not answer, every caller queues one."""
+    if not settings.REDIS_URL:
+        return True
+    try:
+        return bool(get_redis().set(DISPATCH_MARK, 1, nx=True, ex=DISPATCH_MARK_SECONDS))
+    except RedisError:
+        return True
+
+
+def webhook_dispatch_started() -> None:
+    """A dispatch begins: deliveries committed from now on need another, so callers may queue
+    one again. (Those committed before are claimed by this one.)"""
+    if settings.REDIS_URL:
+        try:
+            get_redis().delete(DISPATCH_MARK)
+        except RedisError:
+            logger.warning("Webhook dispatch: Redis did not answer", exc_info=True)
 
 
 @transaction.atomic
@@ -162,6 +195,36 @@ def webhook_deliveries_claim(*, limit: int = 100) -> list[str]:
     claimed = [delivery_id for delivery_id in chosen if delivery_id in locked]
     WebhookDelivery.objects.filter(pk__in=claimed).update(leased_until=now + ATTEMPT_LEASE)
     return claimed
+
+
+@transaction.atomic
+def webhook_delivery_claim_next(*, endpoint_id: str) -> str | None:
+    """The next due delivery of an endpoint whose attempt this worker just recorded, claimed
+    and leased for the same worker; None when there is none, or another worker holds the
+    endpoint already.
+
+    The worker keeps its place: the endpoint still has one delivery in flight, and its account
+    as many as before. A backlog to one endpoint then flows one attempt after another without a
+    dispatch round (two tasks and a claim over every pending delivery) between them.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
+    now = timezone.now()
+    pending = WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING)
+    if pending.filter(leased_until__gt=now).exists():
+        return None
+    next_id = (
+        pending.select_for_update(skip_locked=True)
+        .filter(next_attempt_at__lte=now)
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
+        .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if next_id is not None:
+        WebhookDelivery.objects.filter(pk=next_id).update(leased_until=now + ATTEMPT_LEASE)
+    return next_id
 
 
 def _headers(event: WebhookEvent, endpoint: WebhookEndpoint, body: bytes) -> dict[str, str]:

@@ -418,7 +418,8 @@ def fax_submit_to_carrier(*, fax_id: str, token: str = "") -> None:
     token = fax_claim(fax_id=fax_id, token=token)
     if token is None:
         return
-    fax = Fax.objects.get(pk=fax_id)
+    # With its account: the header line names it, in its time zone.
+    fax = Fax.objects.select_related("account").get(pk=fax_id)
     carrier = carrier_for(fax)
     try:
         if fax.submitted_at is not None and not fax.carrier_fax_id:

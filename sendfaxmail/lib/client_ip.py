@@ -6,6 +6,7 @@ One function for every place that records or counts clients: login throttling (d
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from django.conf import settings
@@ -32,6 +33,7 @@ def client_ip(request: HttpRequest) -> str | None:
     return _address(forwarded[-proxies]) or remote
 
 
+@functools.lru_cache(maxsize=1024)
 def _address(value: str) -> str | None:
     try:
         return str(ipaddress.ip_address(value.strip()))
