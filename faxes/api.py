@@ -16,6 +16,7 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import Direction, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -71,6 +72,7 @@ from faxes.services.documents import (
 from faxes.services.inbound import inbound_fax_simulate, sample_received_pdf
 from faxes.services.intake import (
     IDEMPOTENCY_KEY,
+    FaxAccepted,
     FaxRequest,
     FromNumberRefused,
     IdempotencyConflict,
@@ -78,6 +80,7 @@ from faxes.services.intake import (
     InlineDocument,
     UrlDocument,
     fax_accept,
+    fax_accept_replayed,
     idempotency_key_is_valid,
     idempotently,
     request_fingerprint,
@@ -138,6 +141,14 @@ def _idempotency_key(request: Request) -> str | None:
             param="Idempotency-Key",
         )
     return value
+
+
+def _accepted_response(accepted: FaxAccepted) -> Response:
+    """201 with the accepted fax (or the stored answer an Idempotency-Key replays)."""
+    headers = {"Location": f"/v1/faxes/{accepted.fax_id}"} if accepted.fax_id else {}
+    if accepted.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(accepted.representation, status=201, headers=headers)
 
 
 def _release(request: Request, serializer: FaxCreateSerializer) -> None:
@@ -351,7 +362,18 @@ class FaxListCreateView(APIView):
     def _send(
         self, request: Request, serializer: FaxCreateSerializer, *, idempotency_key: str | None
     ) -> Response:
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():
+            replayed = idempotency_key and fax_accept_replayed(
+                account=request.auth.account,
+                livemode=request.auth.livemode,
+                idempotency_key=idempotency_key,
+                fingerprint=request_fingerprint(
+                    method="POST", path=request.path, body=request.data
+                ),
+            )
+            if not replayed:
+                raise ValidationError(serializer.errors)
+            return _accepted_response(replayed)
         values = serializer.validated_data
         document = values.get("document")
         cover = values.get("cover_page")
@@ -387,10 +409,7 @@ class FaxListCreateView(APIView):
             if conflict.in_progress:
                 raise IdempotencyKeyInProgress() from None
             raise IdempotencyKeyReused() from None
-        headers = {"Location": f"/v1/faxes/{accepted.fax_id}"} if accepted.fax_id else {}
-        if accepted.replayed:
-            headers["Idempotent-Replayed"] = "true"
-        return Response(accepted.representation, status=201, headers=headers)
+        return _accepted_response(accepted)
 
     @extend_schema(
         operation_id="faxes_list",

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.db.models import Count, Min, Q
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 
@@ -53,7 +54,7 @@ STALE_AFTER = timedelta(minutes=10)
 
 class WaitingFaxesCollector:
     """`sfm_faxes_waiting{status}` and `sfm_faxes_waiting_stale{status}` (waiting more than 10
-    minutes since accepted): one query on the partial index of unfinished faxes, at scrape time."""
+    minutes since due): one query on the partial index of unfinished faxes, at scrape time."""
 
     def collect(self) -> Iterable[Metric]:
         waiting = GaugeMetricFamily(
@@ -63,7 +64,8 @@ class WaitingFaxesCollector:
         )
         stale = GaugeMetricFamily(
             "sfm_faxes_waiting_stale",
-            "Of those, faxes accepted more than 10 minutes ago.",
+            "Of those, faxes due (accepted, or at their send_at) more than 10 minutes ago, "
+            "a redial's wait aside.",
             labels=["status"],
         )
         oldest = GaugeMetricFamily(
@@ -71,14 +73,19 @@ class WaitingFaxesCollector:
             "Age of the oldest fax not yet with the carrier (0 when there is none).",
         )
         cutoff = timezone.now() - STALE_AFTER
+        # Waiting since it was accepted, or since its `send_at` (a scheduled fax released days
+        # after it was accepted is not late); a fax waiting for its redial is not late either.
+        since = Greatest("created_at", Coalesce("send_at", "created_at"))
+        due = Q(next_attempt_at__isnull=True)
+        due_long_ago = Q(send_at__isnull=True) | Q(send_at__lt=cutoff)
         try:
             rows = list(
                 Fax.objects.filter(status__in=WAITING)
                 .values("status")
                 .annotate(
                     total=Count("id"),
-                    stale=Count("id", filter=Q(created_at__lt=cutoff)),
-                    first=Min("created_at"),
+                    stale=Count("id", filter=due & Q(created_at__lt=cutoff) & due_long_ago),
+                    first=Min(since, filter=due),
                 )
             )
         except DatabaseError:
@@ -89,7 +96,8 @@ class WaitingFaxesCollector:
         firsts = []
         for row in rows:
             counts[row["status"]] = (row["total"], row["stale"])
-            firsts.append(row["first"])
+            if row["first"] is not None:
+                firsts.append(row["first"])
         for status, (total, old) in counts.items():
             waiting.add_metric([str(status)], total)
             stale.add_metric([str(status)], old)

@@ -63,6 +63,7 @@ from faxes.services.intake import (
     InlineDocument,
     fax_accept,
     fax_preview,
+    idempotency_key_is_valid,
     idempotently,
     request_fingerprint,
 )
@@ -292,7 +293,7 @@ def fax_resend_view(request: HttpRequest, fax_id: str) -> HttpResponse:
         answer = idempotently(
             account=fax.account,
             livemode=fax.livemode,
-            key=f"dashboard:resend:{token}" if 16 <= len(token) <= 64 else None,
+            key=f"dashboard:resend:{token}" if _resend_token_is_valid(token) else None,
             fingerprint=request_fingerprint(method="POST", path=request.path, body={"to": to}),
             run=resend,
         )
@@ -304,6 +305,12 @@ def fax_resend_view(request: HttpRequest, fax_id: str) -> HttpResponse:
         return redirect("faxes:dashboard_detail", fax_id=fax.pk)
     messages.success(request, f"Resent as a new fax. The original {fax.pk} is unchanged.")
     return redirect("faxes:dashboard_detail", fax_id=answer.fax_id)
+
+
+def _resend_token_is_valid(token: str) -> bool:
+    """Whether the Resend form's token may key its idempotency: the length the page gives, and
+    printable ASCII (a NUL byte, which PostgreSQL refuses in text, would otherwise be a 500)."""
+    return 16 <= len(token) <= 64 and idempotency_key_is_valid(token)
 
 
 @member_required(Action.READ_FAXES)

@@ -112,6 +112,19 @@ def test_a_bad_number_is_refused_with_a_message(owner_client: Client, account: A
     assert not Fax.objects.filter(resent_from=fax).exists()
 
 
+def test_a_tampered_token_still_resends_once_without_an_error(
+    owner_client: Client, account: Account, pipeline
+) -> None:
+    fax = delivered(account)
+
+    response = owner_client.post(
+        f"/dashboard/faxes/{fax.pk}/resend", {"to": "", "token": "\x00" * 20}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert Fax.objects.filter(resent_from=fax).count() == 1
+
+
 def test_a_purged_document_offers_no_resend_and_refuses_one(
     owner_client: Client, account: Account
 ) -> None:

@@ -343,6 +343,24 @@ def test_send_at_is_part_of_the_idempotency_fingerprint(api_client: ApiClient, p
     assert again.json()["error"]["code"] == "idempotency_key_reused"
 
 
+def test_it_replays_a_scheduled_send_retried_after_its_send_at(
+    api_client: ApiClient, pipeline
+) -> None:
+    send_at = timezone.now() + timedelta(minutes=1)
+    body = {"to": "+15551234567", "document": documents.inline_pdf(), "send_at": iso(send_at)}
+    first = api_client.post_json("/v1/faxes", body, HTTP_IDEMPOTENCY_KEY="sched-retry")
+
+    # The client lost the answer and retries the same request once send_at has passed.
+    with time_machine.travel(send_at + timedelta(minutes=1)):
+        again = api_client.post_json("/v1/faxes", body, HTTP_IDEMPOTENCY_KEY="sched-retry")
+
+    assert first.status_code == 201, first.content
+    assert again.status_code == 201, again.content
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert Fax.objects.count() == 1
+
+
 def test_a_scheduled_fax_is_stamped_with_the_time_it_leaves(telnyx, accepted_fax, release) -> None:
     send_at = in_hours(24 * 3)
     fax = accepted_fax(send_at=iso(send_at))

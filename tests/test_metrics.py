@@ -202,6 +202,33 @@ def test_faxes_waiting_more_than_ten_minutes_are_shown(account: Account) -> None
     assert value(samples, "sfm_faxes_waiting_oldest_seconds") >= 660
 
 
+def test_a_scheduled_fax_released_days_after_it_was_accepted_is_not_stale(
+    account: Account,
+) -> None:
+    now = timezone.now()
+    released = FaxFactory(account=account, status=FaxStatus.QUEUED, send_at=now)
+    Fax.objects.filter(pk=released.pk).update(created_at=now - timedelta(days=2))
+
+    samples = scrape()
+
+    assert value(samples, "sfm_faxes_waiting_stale", status="queued") == 0
+    assert value(samples, "sfm_faxes_waiting_oldest_seconds") < 600
+
+
+def test_a_fax_waiting_for_its_redial_is_not_stale(account: Account) -> None:
+    now = timezone.now()
+    redial = FaxFactory(
+        account=account, status=FaxStatus.QUEUED, next_attempt_at=now + timedelta(minutes=30)
+    )
+    Fax.objects.filter(pk=redial.pk).update(created_at=now - timedelta(minutes=20))
+
+    samples = scrape()
+
+    assert value(samples, "sfm_faxes_waiting", status="queued") == 1
+    assert value(samples, "sfm_faxes_waiting_stale", status="queued") == 0
+    assert value(samples, "sfm_faxes_waiting_oldest_seconds") == 0
+
+
 def test_queue_lengths_are_read_from_the_broker(settings) -> None:
     settings.CELERY_BROKER_URL = settings.REDIS_URL
     get_redis().rpush("carrier", "task-1", "task-2", "task-3")

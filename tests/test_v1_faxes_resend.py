@@ -341,6 +341,27 @@ def test_a_test_key_resends_in_the_sandbox(account: Account, resend) -> None:
     assert (body["livemode"], body["resent_from"]) == (False, sent["id"])
 
 
+def test_a_test_key_cannot_resend_a_live_fax(account: Account, resend, original: Fax) -> None:
+    client = ApiClient(make_key(account, livemode=False)[1])
+
+    response = resend(original.id, client=client)
+
+    assert response.status_code == 404
+    assert not Fax.objects.filter(resent_from=original).exists()
+
+
+def test_a_live_key_cannot_resend_a_test_fax(account: Account, resend) -> None:
+    client = ApiClient(make_key(account, livemode=False)[1])
+    sent = client.post_json(
+        "/v1/faxes", {"to": "+15550000001", "document": documents.inline_pdf()}
+    ).json()
+
+    response = resend(sent["id"])
+
+    assert response.status_code == 404
+    assert not Fax.objects.filter(resent_from_id=sent["id"]).exists()
+
+
 def test_a_malformed_idempotency_key_is_400(resend, original: Fax) -> None:
     response = resend(original.id, {}, HTTP_IDEMPOTENCY_KEY="ünïcode")
 

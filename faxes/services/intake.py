@@ -430,6 +430,21 @@ def _mixed_documents_prepare(
     return ordered
 
 
+def fax_accept_replayed(
+    *, account: Account, livemode: bool, idempotency_key: str, fingerprint: str
+) -> FaxAccepted | None:
+    """The stored answer to an earlier send with this Idempotency-Key and this very request,
+    else None. For a retry that no longer passes validation although the first one did: a
+    `send_at` that has passed since must replay the fax that was scheduled, not answer 400
+    (which would make the client send it again under a new key)."""
+    record = IdempotencyKey.objects.filter(
+        account=account, livemode=livemode, key=idempotency_key
+    ).first()
+    if record is None or record.fingerprint != fingerprint or not record.response_status:
+        return None
+    return _replay(record, fingerprint)
+
+
 def _replay(record: IdempotencyKey, fingerprint: str) -> FaxAccepted:
     if record.fingerprint != fingerprint:
         raise IdempotencyConflict(in_progress=False)
