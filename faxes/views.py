@@ -300,11 +300,22 @@ def fax_resend_view(request: HttpRequest, fax_id: str) -> HttpResponse:
     except (DocumentUnavailable, ResendRefused, FromNumberRefused) as error:
         messages.error(request, f"Not resent: {error.message}")
         return redirect("faxes:dashboard_detail", fax_id=fax.pk)
-    except IdempotencyConflict:
-        messages.error(request, "This form was already sent with another number. Reload the page.")
+    except IdempotencyConflict as conflict:
+        messages.error(request, _conflict_message(conflict, "resend"))
         return redirect("faxes:dashboard_detail", fax_id=fax.pk)
     messages.success(request, f"Resent as a new fax. The original {fax.pk} is unchanged.")
     return redirect("faxes:dashboard_detail", fax_id=answer.fax_id)
+
+
+def _conflict_message(conflict: IdempotencyConflict, what: str) -> str:
+    """What a second submission of a Send or Resend form is told. While the first one still
+    runs, reloading (a new token) would send twice: the member is sent to the list instead."""
+    if conflict.in_progress:
+        return (
+            f"Your first click is still being handled. Check the Faxes list for the {what} in a "
+            "moment before sending again."
+        )
+    return "This form was already sent with other values. Reload the page."
 
 
 def _resend_token_is_valid(token: str) -> bool:
@@ -356,8 +367,8 @@ def fax_send(request: HttpRequest) -> HttpResponse:
             form.add_error("from_number", refused.message)
         except DocumentError as error:
             form.add_error("files", _file_error(error, values["files"]))
-        except IdempotencyConflict:
-            form.add_error(None, "This form was already sent with other values. Reload the page.")
+        except IdempotencyConflict as conflict:
+            form.add_error(None, _conflict_message(conflict, "fax"))
         else:
             return redirect("faxes:dashboard_detail", accepted.fax_id)
     return render(request, "faxes/send.html", _send_context(form, numbers), status=400)

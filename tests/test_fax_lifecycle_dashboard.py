@@ -10,7 +10,9 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Account
+from faxes import views
 from faxes.models import Fax, FaxStatus
+from faxes.services.intake import IdempotencyConflict
 from tests.factories import FaxFactory, member
 
 pytestmark = pytest.mark.django_db
@@ -99,6 +101,23 @@ def test_a_double_click_resends_once(owner_client: Client, account: Account, pip
     owner_client.post(f"/dashboard/faxes/{fax.pk}/resend", form)
 
     assert Fax.objects.filter(resent_from=fax).count() == 1
+
+
+def test_a_second_resend_while_the_first_runs_is_told_to_wait(
+    owner_client: Client, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def first_still_running(*args: object, **kwargs: object) -> None:
+        raise IdempotencyConflict(in_progress=True)
+
+    monkeypatch.setattr(views, "idempotently", first_still_running)
+    fax = delivered(account)
+
+    response = owner_client.post(
+        f"/dashboard/faxes/{fax.pk}/resend", {"to": "", "token": token()}, follow=True
+    )
+
+    assert "Your first click is still being handled" in response.content.decode()
+    assert not Fax.objects.filter(resent_from=fax).exists()
 
 
 def test_a_bad_number_is_refused_with_a_message(owner_client: Client, account: Account) -> None:

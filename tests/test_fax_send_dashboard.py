@@ -13,8 +13,10 @@ from django.test import Client
 from PIL import Image
 
 from accounts.models import Account, Role
+from faxes import views
 from faxes.documents import DocumentError
 from faxes.models import Fax, IdempotencyKey
+from faxes.services.intake import IdempotencyConflict
 from tests import documents
 from tests.factories import member
 
@@ -121,6 +123,22 @@ def test_a_double_click_sends_once(
 
     assert Fax.objects.count() == 1
     assert first["Location"] == second["Location"]
+
+
+def test_a_second_click_while_the_first_runs_is_told_to_wait_not_to_reload(
+    starter_client: Client, starter_account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def first_still_running(**kwargs: object) -> None:
+        raise IdempotencyConflict(in_progress=True)
+
+    monkeypatch.setattr(views, "fax_accept", first_still_running)
+
+    response = starter_client.post(URL, form(starter_account))
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "Your first click is still being handled" in page
+    assert "Reload the page" not in page
 
 
 def test_it_needs_the_csrf_token(starter_account: Account) -> None:

@@ -309,8 +309,8 @@ class Faxes:
     ) -> Pages[Fax]:
         """Every fax that matches, newest first, fetched `limit` (1–100) at a time.
 
-        Filters: `status` (`queued`, `sending`, `delivered`, `failed`, `canceled`), `to`
-        (E.164),
+        Filters: `status` (`scheduled`, `queued`, `sending`, `delivered`, `failed`,
+        `canceled`, `receiving`, `received`), `direction` (`outbound`, `inbound`), `to` (E.164),
         `created_after` / `created_before` (aware datetimes or ISO 8601 strings with a zone),
         and any filter the API adds later as a keyword. Iterate it (`for fax in …`), or take a
         few with `itertools.islice`; pages are fetched only as far as the iteration goes.
