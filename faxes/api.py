@@ -143,12 +143,26 @@ def _idempotency_key(request: Request) -> str | None:
     return value
 
 
+def _idempotency_error(conflict: IdempotencyConflict) -> ApiError:
+    """The answer to an Idempotency-Key whose first request still runs, or that was used with
+    another request."""
+    return IdempotencyKeyInProgress() if conflict.in_progress else IdempotencyKeyReused()
+
+
+def _new_fax_response(body: dict[str, Any], *, fax_id: str | None, replayed: bool) -> Response:
+    """201 with a new fax (a send or a resend), or the stored answer an Idempotency-Key
+    replays: `Location` and, for a replay, `Idempotent-Replayed`."""
+    headers = {"Location": f"/v1/faxes/{fax_id}"} if fax_id else {}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(body, status=201, headers=headers)
+
+
 def _accepted_response(accepted: FaxAccepted) -> Response:
     """201 with the accepted fax (or the stored answer an Idempotency-Key replays)."""
-    headers = {"Location": f"/v1/faxes/{accepted.fax_id}"} if accepted.fax_id else {}
-    if accepted.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return Response(accepted.representation, status=201, headers=headers)
+    return _new_fax_response(
+        accepted.representation, fax_id=accepted.fax_id, replayed=accepted.replayed
+    )
 
 
 def _release(request: Request, serializer: FaxCreateSerializer) -> None:
@@ -298,6 +312,26 @@ RESEND_STATUSES = [201, 400, 404, 409, 410, 415, 422]
 CANCEL_STATUSES = [200, 202, 400, 404, 409, 422, 503]
 
 
+# The headers of a 201 that creates a fax (a send or a resend).
+NEW_FAX_HEADERS = [
+    response_header(
+        "Location",
+        "The new fax's URL, e.g. `/v1/faxes/fax_3kTq…`.",
+        statuses=[201],
+        schema=OpenApiTypes.STR,
+        required=True,
+    ),
+    response_header(
+        "Idempotent-Replayed",
+        "Present when this is the stored answer to an earlier request with the same "
+        "Idempotency-Key: no new fax was sent.",
+        statuses=[201],
+        schema=OpenApiTypes.STR,
+        enum=["true"],
+    ),
+]
+
+
 class FaxListCreateView(APIView):
     required_scopes = {"GET": Scope.FAXES_READ, "POST": Scope.FAXES_SEND}
 
@@ -308,21 +342,7 @@ class FaxListCreateView(APIView):
         parameters=[
             IDEMPOTENCY_PARAMETER,
             *response_headers(*CREATE_STATUSES, retry_after=(409,)),
-            response_header(
-                "Location",
-                "The new fax's URL, e.g. `/v1/faxes/fax_3kTq…`.",
-                statuses=[201],
-                schema=OpenApiTypes.STR,
-                required=True,
-            ),
-            response_header(
-                "Idempotent-Replayed",
-                "Present when this is the stored answer to an earlier request with the same "
-                "Idempotency-Key: no new fax was sent.",
-                statuses=[201],
-                schema=OpenApiTypes.STR,
-                enum=["true"],
-            ),
+            *NEW_FAX_HEADERS,
         ],
         responses={
             201: FaxSerializer,
@@ -406,9 +426,7 @@ class FaxListCreateView(APIView):
         except DocumentError as error:
             raise InvalidRequest(error.message, param=error.param or "document.content") from None
         except IdempotencyConflict as conflict:
-            if conflict.in_progress:
-                raise IdempotencyKeyInProgress() from None
-            raise IdempotencyKeyReused() from None
+            raise _idempotency_error(conflict) from None
         return _accepted_response(accepted)
 
     @extend_schema(
@@ -980,9 +998,7 @@ class FaxCancelView(APIView):
         except CancelCarrierUnavailable as unavailable:
             raise CarrierUnavailableError(retry_after=unavailable.retry_after) from None
         except IdempotencyConflict as conflict:
-            if conflict.in_progress:
-                raise IdempotencyKeyInProgress() from None
-            raise IdempotencyKeyReused() from None
+            raise _idempotency_error(conflict) from None
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
         return Response(answer.body, status=answer.status, headers=headers)
 
@@ -1024,21 +1040,7 @@ class FaxResendView(APIView):
             FAX_ID_PARAMETER,
             IDEMPOTENCY_PARAMETER,
             *response_headers(*RESEND_STATUSES, retry_after=(409,)),
-            response_header(
-                "Location",
-                "The new fax's URL, e.g. `/v1/faxes/fax_3kTq…`.",
-                statuses=[201],
-                schema=OpenApiTypes.STR,
-                required=True,
-            ),
-            response_header(
-                "Idempotent-Replayed",
-                "Present when this is the stored answer to an earlier request with the same "
-                "Idempotency-Key: no new fax was sent.",
-                statuses=[201],
-                schema=OpenApiTypes.STR,
-                enum=["true"],
-            ),
+            *NEW_FAX_HEADERS,
         ],
         responses={
             201: FaxSerializer,
@@ -1108,13 +1110,8 @@ class FaxResendView(APIView):
                 f"{refused.message} Give 'from', one of the account's numbers.", param="from"
             ) from None
         except IdempotencyConflict as conflict:
-            if conflict.in_progress:
-                raise IdempotencyKeyInProgress() from None
-            raise IdempotencyKeyReused() from None
-        headers = {"Location": f"/v1/faxes/{answer.fax_id}"}
-        if answer.replayed:
-            headers["Idempotent-Replayed"] = "true"
-        return Response(answer.body, status=answer.status, headers=headers)
+            raise _idempotency_error(conflict) from None
+        return _new_fax_response(answer.body, fax_id=answer.fax_id, replayed=answer.replayed)
 
 
 class TestModeOnly(ApiError):
