@@ -91,3 +91,13 @@ def large_pdf_bytes(size: int) -> bytes:
     out = io.BytesIO()
     pdf.save(out, compress_streams=False)
     return out.getvalue()
+
+
+def alter_last_byte(path: str) -> None:
+    """Flip a bit of the stored file's last byte, as a disk or an attacker might: its
+    authentication tag no longer matches."""
+    with open(path, "r+b") as stored:
+        stored.seek(-1, 2)
+        last = stored.read(1)[0]
+        stored.seek(-1, 2)
+        stored.write(bytes([last ^ 0x01]))

@@ -11,6 +11,7 @@ import requests
 from faxes.models import Fax, FaxStatus
 from faxes.services import pipeline as fax_pipeline
 from faxes.services import sweeper
+from tests import documents
 from tests.telnyx import API
 
 pytestmark = pytest.mark.django_db
@@ -356,11 +357,7 @@ def test_each_attempt_uploads_under_a_new_media_name(telnyx, accepted_fax) -> No
 
 def test_an_altered_document_fails_the_fax_as_document_invalid(telnyx, accepted_fax) -> None:
     fax = accepted_fax()
-    with open(fax.document.path, "r+b") as stored:
-        stored.seek(-1, 2)
-        last = stored.read(1)
-        stored.seek(-1, 2)
-        stored.write(bytes([last[0] ^ 0x01]))
+    documents.alter_last_byte(fax.document.path)
 
     fax_pipeline.fax_submit_to_carrier(fax_id=fax.id)
 

@@ -16,6 +16,7 @@ from faxes.documents.compose import stamp_header
 from faxes.models import DocumentSource, Fax, FaxStatus
 from faxes.services.compose import fax_header_text
 from faxes.services.status import fax_advance
+from tests import documents
 from tests.conftest import ApiClient, make_key
 from tests.factories import FaxFactory
 
@@ -167,11 +168,7 @@ def test_an_altered_document_is_410_unreadable_not_500(
     api_client: ApiClient, accepted_fax: Callable, caplog
 ) -> None:
     fax = accepted_fax()
-    with open(fax.document.path, "r+b") as stored:
-        stored.seek(-1, 2)
-        last = stored.read(1)[0]
-        stored.seek(-1, 2)
-        stored.write(bytes([last ^ 0x01]))
+    documents.alter_last_byte(fax.document.path)
 
     response = api_client.get(url(fax))
 
