@@ -65,6 +65,7 @@ from faxes.services.documents import (
     DocumentUnreadable,
     FaxInProgress,
     StorageUnavailable,
+    document_downloads_exhausted,
     fax_document_delete,
     fax_document_download,
     fax_document_preview,
@@ -87,7 +88,7 @@ from faxes.services.intake import (
 )
 from faxes.services.resend import ResendRefused, fax_resend
 from faxes.views import document_response
-from sendfaxmail.lib.errors import ApiError, Conflict, InvalidRequest, NotFound
+from sendfaxmail.lib.errors import ApiError, Conflict, InvalidRequest, NotFound, RateLimited
 from sendfaxmail.lib.fetch import MAX_URL_LENGTH
 from sendfaxmail.lib.openapi import (
     ERROR_RESPONSES,
@@ -816,6 +817,13 @@ class FaxDocumentView(APIView):
     )
     def get(self, request: Request, fax_id: str) -> StreamingHttpResponse:
         fax = self._fax(request, fax_id)
+        retry_after = document_downloads_exhausted(account_id=fax.account_id)
+        if retry_after is not None:
+            raise RateLimited(
+                f"This account's document downloads are used up for this window "
+                f"(DOCUMENT_DOWNLOAD_RATE). Retry after {retry_after} s.",
+                retry_after=retry_after,
+            )
         try:
             download = fax_document_download(fax=fax, actor=api_key_actor(request), via="api")
         except DocumentUnavailable as error:

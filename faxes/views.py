@@ -52,6 +52,7 @@ from faxes.services.documents import (
     DocumentPurged,
     DocumentUnavailable,
     StorageUnavailable,
+    document_downloads_exhausted,
     fax_document_download,
 )
 from faxes.services.inbound import fax_mark_read, fax_page_view
@@ -240,6 +241,14 @@ def fax_document(request: HttpRequest, fax_id: str) -> HttpResponse:
     fax = fax_of_member_account(account=account_for_documents(request), fax_id=fax_id)
     if fax is None:
         raise Http404("No such fax.")
+    retry_after = document_downloads_exhausted(account_id=fax.account_id)
+    if retry_after is not None:
+        message = f"This account's downloads are used up for now. Try again in {retry_after} s."
+        response = render(
+            request, "faxes/document_unavailable.html", {"fax": fax, "message": message}, status=429
+        )
+        response["Retry-After"] = str(retry_after)
+        return response
     try:
         download = fax_document_download(
             fax=fax, actor=actor_from_request(request), via="dashboard"

@@ -84,6 +84,21 @@ def test_the_owner_downloads_the_pdf(owner: Client, accepted_fax: Callable, froz
     assert response["Cache-Control"].startswith("no-store")
 
 
+def test_downloads_past_the_accounts_budget_are_429_with_retry_after(
+    owner: Client, accepted_fax: Callable, settings
+) -> None:
+    settings.DOCUMENT_DOWNLOAD_RATE = "1/m"
+    fax = accepted_fax()
+
+    assert owner.get(f"/dashboard/faxes/{fax.pk}/document").status_code == 200
+    response = owner.get(f"/dashboard/faxes/{fax.pk}/document")
+
+    assert response.status_code == 429
+    assert "downloads are used up for now" in response.content.decode()
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert len(downloads()) == 1
+
+
 def test_the_owners_download_is_audited_with_their_address(
     owner: Client, account: Account, accepted_fax: Callable
 ) -> None:

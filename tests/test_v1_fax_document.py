@@ -120,6 +120,32 @@ def test_after_a_purge_it_is_410(api_client: ApiClient, accepted_fax: Callable) 
     assert not AuditEntry.objects.filter(action=Action.DOCUMENT_DOWNLOADED).exists()
 
 
+def test_an_accounts_downloads_past_its_budget_are_429_with_retry_after(
+    api_client: ApiClient, accepted_fax: Callable, settings
+) -> None:
+    settings.DOCUMENT_DOWNLOAD_RATE = "2/m"
+    fax = accepted_fax()
+    other_key = ApiClient(make_key(fax.account)[1])
+
+    assert [api_client.get(url(fax)).status_code for _ in range(2)] == [200, 200]
+    response = other_key.get(url(fax))
+
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "rate_limited"
+    assert "DOCUMENT_DOWNLOAD_RATE" in response.json()["error"]["message"]
+    assert 1 <= int(response["Retry-After"]) <= 60
+
+
+def test_another_accounts_downloads_do_not_spend_this_ones(
+    api_client: ApiClient, accepted_fax: Callable, other_account: Account, settings
+) -> None:
+    settings.DOCUMENT_DOWNLOAD_RATE = "1/m"
+    theirs = FaxFactory(account=other_account, status=FaxStatus.DELIVERED)
+    ApiClient(make_key(other_account)[1]).get(url(theirs))
+
+    assert api_client.get(url(accepted_fax())).status_code == 200
+
+
 def test_another_accounts_fax_is_404(api_client: ApiClient, other_account: Account) -> None:
     fax = FaxFactory(account=other_account, status=FaxStatus.DELIVERED)
 

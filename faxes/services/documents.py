@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pikepdf
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -38,6 +39,7 @@ from django.utils import timezone
 from accounts.models import Account
 from audit.models import Action
 from audit.services import Actor, audit_record
+from developers import ratelimit
 from faxes.documents import DocumentError
 from faxes.documents.compose import first_page_stamped, stamp_header
 from faxes.documents.render import render_page_png
@@ -108,6 +110,22 @@ class DocumentDownload:
     content_type: str
     size: int
     chunks: Iterator[bytes]
+
+
+def document_downloads_exhausted(*, account_id: int) -> int | None:
+    """Count one download of the account's documents (the API's and the dashboard's together)
+    against DOCUMENT_DOWNLOAD_RATE; the seconds until the next window when the budget is spent,
+    else None. A sent fax's document is stamped with its header line at each download, up to
+    half a second of CPU for 350 pages, so that reads alone must not let one account spend the
+    web tier on it. Fails open when Redis does not answer, as every budget does."""
+    usage = ratelimit.hit(
+        bucket="document-download",
+        key_id=str(account_id),
+        rate=ratelimit.Rate.parse(settings.DOCUMENT_DOWNLOAD_RATE),
+    )
+    if usage is None or usage.allowed:
+        return None
+    return usage.reset
 
 
 def fax_document_download(*, fax: Fax, actor: Actor, via: str) -> DocumentDownload:
