@@ -17,10 +17,12 @@ from sendfaxmail.lib.sql import fetch_all
 # The authentication query, written out: it runs on every /v1 request, and building it with the
 # ORM (select_related + only) cost more than running it, and it is prepared (planning the join
 # took longer than running it). It reads only what authentication, the plan gate, the scope
-# check and the throttle need.
+# check and the throttle need, and the account's redial setting, which every send reads (a query
+# of its own cost a send more than half a millisecond).
 AUTH_SQL = """
 SELECT k.id, k.scopes, k.livemode, k.last_used_at,
-       a.id, a.name, a.trial_ends_at, p.slug, p.api_access
+       a.id, a.name, a.trial_ends_at, a.fax_retry_attempts, a.fax_retry_interval_seconds,
+       p.slug, p.api_access
   FROM developers_apikey k
   JOIN accounts_account a ON a.id = k.account_id
   JOIN accounts_plan p ON p.slug = a.plan_id
@@ -51,9 +53,28 @@ def key_from_row(row: tuple[Any, ...]) -> ApiKey:
     """Build the key, account and plan from AUTH_SQL's row. A raw cursor skips Django's field
     converters, so values come as the driver gives them: on SQLite, JSON as text and naive
     datetimes (tests/test_auth_query_on_sqlite.py reads a real row there)."""
-    key_id, scopes, livemode, last_used_at, account_id, name, trial_ends_at, slug, api_access = row
+    (
+        key_id,
+        scopes,
+        livemode,
+        last_used_at,
+        account_id,
+        name,
+        trial_ends_at,
+        retry_attempts,
+        retry_interval_seconds,
+        slug,
+        api_access,
+    ) = row
     plan = Plan(slug=slug, api_access=bool(api_access))
-    account = Account(id=account_id, name=name, trial_ends_at=_aware(trial_ends_at), plan=plan)
+    account = Account(
+        id=account_id,
+        name=name,
+        trial_ends_at=_aware(trial_ends_at),
+        fax_retry_attempts=retry_attempts,
+        fax_retry_interval_seconds=retry_interval_seconds,
+        plan=plan,
+    )
     return ApiKey(
         id=key_id,
         scopes=json.loads(scopes) if isinstance(scopes, str) else scopes,

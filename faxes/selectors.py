@@ -150,16 +150,6 @@ def fax_by_carrier_id(*, carrier_fax_id: str) -> Fax | None:
     return Fax.objects.filter(carrier_fax_id=carrier_fax_id).first()
 
 
-def fax_retry_defaults(*, account: Account) -> tuple[int, int]:
-    """The account's redial setting: (attempts, interval in seconds). Read from the database,
-    since the account an API key authenticates carries only the columns authentication needs."""
-    return (
-        Account.objects.filter(pk=account.pk)
-        .values_list("fax_retry_attempts", "fax_retry_interval_seconds")
-        .get()
-    )
-
-
 def fax_with_attempts(*, fax_id: str | None) -> Fax | None:
     """The fax with only its finished calls loaded; None when there is no such fax."""
     if not fax_id:

@@ -37,6 +37,8 @@ key, secret = api_key_create(
 )
 used = datetime(2026, 11, 26, 23, 0, tzinfo=UTC)
 ApiKey.objects.filter(pk=key.pk).update(last_used_at=used)
+account.fax_retry_attempts, account.fax_retry_interval_seconds = 2, 300
+account.save(update_fields=["fax_retry_attempts", "fax_retry_interval_seconds"])
 
 found = api_key_for_secret(secret)
 print(json.dumps({
@@ -49,6 +51,7 @@ print(json.dumps({
     "account_id": found.account_id == account.id,
     "plan": found.account.plan.slug,
     "has_api_access": found.account.has_api_access,
+    "redial": [found.account.fax_retry_attempts, found.account.fax_retry_interval_seconds],
 }))
 """
 
@@ -81,4 +84,5 @@ def test_the_auth_query_reads_a_real_sqlite_row(tmp_path: Path) -> None:
         "account_id": True,
         "plan": "business",
         "has_api_access": True,
+        "redial": [2, 300],
     }

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account
 from accounts.services import account_sign_up
@@ -477,3 +479,39 @@ def test_a_down_broker_does_not_turn_an_accepted_fax_into_a_500(
 
     assert response.status_code == 201
     assert Fax.objects.get().status == "queued"  # the sweeper starts it later
+
+
+def test_a_send_takes_four_queries(
+    api_client: ApiClient, account: Account, queued: list[str]
+) -> None:
+    """The key (with the account's redial setting), the account's numbers, the fax and its
+    event: no query of its own for the redial setting. (The test's own transaction adds
+    savepoints around the send's, which a server does not run.)"""
+    Account.objects.filter(pk=account.pk).update(
+        fax_retry_attempts=2, fax_retry_interval_seconds=600
+    )
+    body = {
+        "to": "+15551234567",
+        "document": {
+            "content": documents.b64(documents.pdf_bytes()),
+            "content_type": "application/pdf",
+        },
+    }
+    send(api_client, body)  # the key's first use also records it
+
+    with CaptureQueriesContext(connection) as captured:
+        response = send(api_client, body)
+
+    assert response.status_code == 201
+    assert response.json()["retry"] == {"attempts": 2, "interval_seconds": 600}
+    statements = [
+        " ".join(query["sql"].split()[:3])
+        for query in captured.captured_queries
+        if "SAVEPOINT" not in query["sql"]
+    ]
+    assert statements == [
+        "SELECT k.id, k.scopes,",
+        "SELECT id, number,",
+        'INSERT INTO "faxes_fax"',
+        'INSERT INTO "faxes_faxevent"',
+    ]

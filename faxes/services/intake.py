@@ -37,7 +37,6 @@ from faxes.models import DocumentSource, Fax, FaxEvent, FaxStatus, IdempotencyKe
 from faxes.selectors import (
     fax_from_number_allowed,
     fax_from_number_default,
-    fax_retry_defaults,
 )
 from faxes.serializers import fax_public
 from faxes.services.compose import ComposedFax, compose_preview
@@ -518,12 +517,15 @@ def fax_create(
         send_at=send_at,
         resent_from=resent_from,
     )
-    if retry_attempts is None or retry_interval_seconds is None:
-        default_attempts, default_interval = fax_retry_defaults(account=account)
-        retry_attempts = default_attempts if retry_attempts is None else retry_attempts
-        if retry_interval_seconds is None:
-            retry_interval_seconds = default_interval
-    fax.retry_attempts, fax.retry_interval_seconds = retry_attempts, retry_interval_seconds
+    # The account's redial setting, where the request gives none: an API key's account carries
+    # it from the authentication query (developers/selectors.py), a dashboard session's account
+    # is the whole row.
+    fax.retry_attempts = account.fax_retry_attempts if retry_attempts is None else retry_attempts
+    fax.retry_interval_seconds = (
+        account.fax_retry_interval_seconds
+        if retry_interval_seconds is None
+        else retry_interval_seconds
+    )
     compose = compose or FaxCompose()
     fax.document_count = compose.document_count
     fax.cover_page = asdict(compose.cover_page) if compose.cover_page else None
