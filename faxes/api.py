@@ -88,6 +88,7 @@ from faxes.services.intake import (
 )
 from faxes.services.resend import ResendRefused, fax_resend
 from faxes.views import document_response
+from sendfaxmail.lib.api import serializer_of_thread
 from sendfaxmail.lib.errors import ApiError, Conflict, InvalidRequest, NotFound, RateLimited
 from sendfaxmail.lib.fetch import MAX_URL_LENGTH
 from sendfaxmail.lib.openapi import (
@@ -166,30 +167,17 @@ def _accepted_response(accepted: FaxAccepted) -> Response:
     )
 
 
-def _release(request: Request, serializer: FaxCreateSerializer) -> None:
+def _release(request: Request) -> None:
     """Let the body's data go once the answer is made.
 
-    DRF's request, view and response point at each other, and every serializer is a reference
-    cycle (each bound field points back at it through `parent`): only the garbage collector frees
-    them, whenever it next runs, and with them the body, its base64 text and the decoded document.
-    A worker grew by about 100 MB a 20 MB send until a `gc.collect()` after each large body.
-    Unbinding the serializer's fields breaks its cycles, so reference counting frees it (and its
-    `initial_data`) when the view returns; the request drops its parsed data.
+    DRF's request, view and response point at each other: only the garbage collector frees
+    them, whenever it next runs, and with them the body, its base64 text and the decoded
+    document. A worker grew by about 100 MB a 20 MB send until a `gc.collect()` after each large
+    body. The request drops its parsed data, so reference counting frees it when the view
+    returns; the request's serializer is this thread's (`serializer_of_thread`), which keeps
+    nothing of it.
     """
     request._full_data = request._data = {}
-    _unbind(serializer)
-
-
-def _unbind(serializer: serializers.BaseSerializer) -> None:
-    # DRF caches the bound fields in the instance's `fields` (a cached_property); a list
-    # serializer keeps its item serializer in `child`, which points back through `parent`.
-    nested = list((serializer.__dict__.pop("fields", None) or {}).values())
-    if (child := serializer.__dict__.get("child")) is not None:
-        nested.append(child)
-    for field in nested:
-        if isinstance(field, serializers.BaseSerializer):
-            field.parent = None
-            _unbind(field)
 
 
 class FaxListSerializer(ListEnvelopeSerializer):
@@ -374,16 +362,15 @@ class FaxListCreateView(APIView):
     )
     def post(self, request: Request) -> Response:
         idempotency_key = _idempotency_key(request)
-        serializer = FaxCreateSerializer(data=request.data)
         try:
-            return self._send(request, serializer, idempotency_key=idempotency_key)
+            return self._send(request, idempotency_key=idempotency_key)
         finally:
-            _release(request, serializer)
+            _release(request)
 
-    def _send(
-        self, request: Request, serializer: FaxCreateSerializer, *, idempotency_key: str | None
-    ) -> Response:
-        if not serializer.is_valid():
+    def _send(self, request: Request, *, idempotency_key: str | None) -> Response:
+        try:
+            values = serializer_of_thread(FaxCreateSerializer).run_validation(request.data)
+        except ValidationError:
             replayed = idempotency_key and fax_accept_replayed(
                 account=request.auth.account,
                 livemode=request.auth.livemode,
@@ -393,9 +380,8 @@ class FaxListCreateView(APIView):
                 ),
             )
             if not replayed:
-                raise ValidationError(serializer.errors)
+                raise
             return _accepted_response(replayed)
-        values = serializer.validated_data
         document = values.get("document")
         cover = values.get("cover_page")
         try:

@@ -20,7 +20,7 @@ from faxes.documents.compose import (
     cover_message_lines,
 )
 from faxes.models import Direction, DocumentSource, Fax, FaxStatus
-from sendfaxmail.lib.api import LargeString
+from sendfaxmail.lib.api import LargeString, serializer_of_thread
 from sendfaxmail.lib.fetch import UnsafeUrl, check_url_syntax
 from sendfaxmail.lib.openapi import constant
 from sendfaxmail.lib.phone import E164_HELP, E164_SHAPE, InvalidPhoneNumber, normalize_e164
@@ -240,7 +240,7 @@ class FaxSerializer(serializers.Serializer):
 
 def fax_public(fax: Fax) -> dict[str, Any]:
     """The fax as customers see it: in API answers, idempotent replays and webhook events."""
-    return FaxSerializer(fax).data
+    return serializer_of_thread(FaxSerializer).to_representation(fax)
 
 
 def faxes_public(faxes: Iterable[Fax]) -> list[dict[str, Any]]:

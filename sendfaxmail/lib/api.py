@@ -1,5 +1,5 @@
-"""Generic DRF plumbing for /v1 that knows no app: the JSON parser and renderer (orjson), and
-content negotiation that always answers JSON.
+"""Generic DRF plumbing for /v1 that knows no app: the JSON parser and renderer (orjson),
+content negotiation that always answers JSON, and serializers made once per thread.
 
 The parser reads the body straight from the request stream into one buffer. DRF's own JSONParser
 goes through `request.body`, which keeps a copy of the body on Django's request for as long as
@@ -14,8 +14,9 @@ import datetime
 import decimal
 import re
 import secrets
+import threading
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import orjson
 from django.conf import settings
@@ -26,6 +27,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
+from rest_framework.serializers import BaseSerializer
 
 from sendfaxmail.lib.errors import TOO_LARGE, InvalidJson, RequestTooLarge
 
@@ -213,3 +215,24 @@ class JSONOnlyNegotiation(BaseContentNegotiation):
         self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str]:
         return renderers[0], renderers[0].media_type
+
+
+SerializerT = TypeVar("SerializerT", bound=BaseSerializer)
+_per_thread = threading.local()
+
+
+def serializer_of_thread(serializer_class: type[SerializerT]) -> SerializerT:
+    """This thread's one instance of `serializer_class`, for the calls that keep nothing of
+    their argument in the serializer: `to_representation(instance)` and `run_validation(data)`.
+
+    DRF deep-copies a serializer's declared fields every time one is made: for the fax resource
+    and the POST /v1/faxes request (which nests four serializers) that was a quarter of a send's
+    Python work. Made once, the fields stay bound to this instance, which holds no request's
+    data, so nothing of a body outlives its request; each thread has its own, so that requests
+    served at once never share one. Not for serializers that read their context or instance.
+    """
+    made: dict[type, BaseSerializer] = _per_thread.__dict__.setdefault("serializers", {})
+    serializer = made.get(serializer_class)
+    if serializer is None:
+        serializer = made[serializer_class] = serializer_class()
+    return serializer  # type: ignore[return-value]
