@@ -47,9 +47,19 @@ class Fax(models.Model):
     in private storage, never at a URL."""
 
     id = models.CharField(primary_key=True, max_length=32, default=fax_id, editable=False)
-    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="faxes")
+    # Every index is written on every send: the foreign keys' own indexes are left out where a
+    # listed index serves their queries already, and declared in Meta otherwise, where Django
+    # adds no second `varchar_pattern_ops` copy (which only LIKE queries would use).
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.CASCADE, related_name="faxes", db_index=False
+    )
     api_key = models.ForeignKey(
-        "developers.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="faxes"
+        "developers.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="faxes",
+        db_index=False,
     )
     livemode = models.BooleanField(default=True)
     direction = models.CharField(
@@ -100,7 +110,7 @@ class Fax(models.Model):
     failure_message = models.TextField(blank=True)
 
     carrier = models.CharField(max_length=16, blank=True)
-    carrier_fax_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    carrier_fax_id = models.CharField(max_length=64, null=True, blank=True)
     # The worker fetching or submitting the fax holds a lease until `lease_expires_at`, after
     # which another worker may take the fax over; a submitter's lease also has a token.
     submit_token = models.CharField(max_length=32, blank=True)
@@ -132,7 +142,12 @@ class Fax(models.Model):
     send_at = models.DateTimeField(null=True, blank=True)
     # A resend: the fax whose document this one sends again.
     resent_from = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resends"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="resends",
+        db_index=False,
     )
     # Inbound: when a member first opened the fax in the dashboard (null: unread in the inbox).
     read_at = models.DateTimeField(null=True, blank=True)
@@ -144,10 +159,28 @@ class Fax(models.Model):
 
     class Meta:
         verbose_name_plural = "faxes"
+        constraints = [
+            # Partial: a fax has no carrier id until it is submitted, and a send writes no entry.
+            models.UniqueConstraint(
+                fields=["carrier_fax_id"],
+                name="fax_carrier_fax_id_unique",
+                condition=Q(carrier_fax_id__isnull=False),
+            ),
+        ]
         indexes = [
-            # Serves the account's newest-first listing in each world.
+            # Serves the account's newest-first listing in each world, and the account's faxes
+            # (deleting an account).
             models.Index(
                 fields=["account", "livemode", "-created_at", "-id"], name="fax_account_newest"
+            ),
+            # For the foreign keys' ON DELETE SET NULL: only the faxes that have one.
+            models.Index(
+                fields=["api_key"], name="fax_api_key", condition=Q(api_key__isnull=False)
+            ),
+            models.Index(
+                fields=["resent_from"],
+                name="fax_resent_from",
+                condition=Q(resent_from__isnull=False),
             ),
             models.Index(
                 fields=["status", "updated_at"],
@@ -191,16 +224,25 @@ class Fax(models.Model):
 class FaxEvent(models.Model):
     """One thing that happened to a fax: accepted, fetched, submitted, a carrier event, failed."""
 
-    fax = models.ForeignKey(Fax, on_delete=models.CASCADE, related_name="events")
+    # No index of the foreign key's own: faxevent_fax_occurred (below) serves it.
+    fax = models.ForeignKey(Fax, on_delete=models.CASCADE, related_name="events", db_index=False)
     source = models.CharField(max_length=16)  # api, pipeline, carrier, simulator
     type = models.CharField(max_length=64)
-    carrier_event_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    carrier_event_id = models.CharField(max_length=64, null=True, blank=True)
     occurred_at = models.DateTimeField()
     payload = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["occurred_at", "id"]
+        constraints = [
+            # Partial: only the carrier's events have an id.
+            models.UniqueConstraint(
+                fields=["carrier_event_id"],
+                name="faxevent_carrier_event_id_unique",
+                condition=Q(carrier_event_id__isnull=False),
+            ),
+        ]
         indexes = [models.Index(fields=["fax", "occurred_at"])]
 
     def __str__(self) -> str:

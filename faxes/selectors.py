@@ -3,7 +3,6 @@ the services look up."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -136,9 +135,20 @@ def fax_of_member_account(*, account: Account, fax_id: str) -> Fax | None:
     return Fax.objects.filter(account=account, pk=fax_id).first()
 
 
-def fax_history(*, fax: Fax) -> Iterable[FaxEvent]:
-    """What happened to the fax, oldest first."""
-    return fax.events.order_by("occurred_at", "id")
+def fax_history(*, fax: Fax) -> list[FaxEvent]:
+    """What happened to the fax, oldest first. A sent fax's first line, its creation, is not
+    stored as an event (a send writes only the fax's row) but read from the fax; faxes sent
+    before that kept a stored `fax.created` event, which this line replaces."""
+    stored = fax.events.order_by("occurred_at", "id")
+    if fax.direction != Direction.OUTBOUND:
+        return list(stored)
+    created = FaxEvent(
+        fax=fax,
+        source="api" if fax.api_key_id else "dashboard",
+        type="fax.created",
+        occurred_at=fax.created_at,
+    )
+    return [created, *stored.exclude(type="fax.created")]
 
 
 def fax_with_account(*, fax_id: str) -> Fax:

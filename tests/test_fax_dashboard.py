@@ -7,7 +7,7 @@ from django.test import Client
 
 from accounts.models import Account
 from audit.models import Action, AuditEntry
-from faxes.models import FaxStatus
+from faxes.models import FaxEvent, FaxStatus
 from faxes.services import status as fax_status
 from tests.factories import FaxFactory
 
@@ -45,6 +45,23 @@ def test_the_detail_shows_the_history(owner_client: Client, account: Account) ->
 
     assert "status.failed" in page
     assert "The receiving line was busy." in page
+
+
+def test_the_history_starts_with_the_creation_once(owner_client: Client, account: Account) -> None:
+    """A send stores no event for its creation: the first line is read from the fax. A fax sent
+    before that has a stored `fax.created` event, which is not shown twice."""
+    new = FaxFactory(account=account, status=FaxStatus.SENDING)
+    fax_status.fax_fail(fax=new, reason="busy", message="The receiving line was busy.")
+    older = FaxFactory(account=account, status=FaxStatus.QUEUED)
+    FaxEvent.objects.create(
+        fax=older, source="api", type="fax.created", occurred_at=older.created_at
+    )
+
+    for fax, after in ((new, "status.failed"), (older, None)):
+        page = owner_client.get(f"/dashboard/faxes/{fax.pk}").content.decode()
+        events = page[page.index('id="fax-events"') :]
+        assert events.count("fax.created") == 1
+        assert after is None or events.index("fax.created") < events.index(after)
 
 
 def test_another_accounts_fax_is_a_404(owner_client: Client, other_account: Account) -> None:

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from developers.models import WebhookEndpoint, WebhookEvent, WebhookEventType
 from faxes.documents.compose import stamp_header
-from faxes.models import Fax, FaxEvent, FaxStatus
+from faxes.models import Fax, FaxStatus
+from faxes.selectors import fax_history
 from faxes.services import pipeline as fax_pipeline
 from faxes.services import sweeper
 from faxes.services.compose import fax_header_text
@@ -406,7 +407,7 @@ def test_the_release_is_recorded_in_the_history(accepted_fax, pipeline, release)
 
     release(send_at)
 
-    assert list(FaxEvent.objects.filter(fax=fax).values_list("source", "type").order_by("id")) == [
+    assert [(event.source, event.type) for event in fax_history(fax=fax)] == [
         ("api", "fax.created"),
         ("schedule", "status.queued"),
     ]
