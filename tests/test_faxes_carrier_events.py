@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from faxes.carrier import encode_client_state
@@ -97,3 +99,18 @@ def test_a_simulator_step_is_applied_as_the_event_telnyx_would_send(account) -> 
     assert delivered.payload["fax_id"] == "sim-1"
     assert delivered.payload["status"] == "delivered"
     assert delivered.payload["page_count"] == 2
+
+
+def test_a_delivery_takes_one_savepoint_only(account) -> None:
+    """The event's insert has a savepoint (a duplicate's IntegrityError is caught there); the
+    status change and the customer's webhook event join the transaction without one. (Inside the
+    test's transaction the outer block is itself a savepoint.)"""
+    fax = FaxFactory(account=account, status=FaxStatus.SENDING, carrier_fax_id="telnyx-1")
+
+    with CaptureQueriesContext(connection) as captured:
+        assert apply(event(fax, "fax.delivered")) == "applied"
+
+    savepoints = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SAVEPOINT")]
+    assert len(savepoints) == 2
+    fax.refresh_from_db()
+    assert fax.status == FaxStatus.DELIVERED

@@ -53,7 +53,7 @@ def fax_redial_earned(*, fax: Fax, failure_reason: str) -> bool:
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # as fax_advance
 def fax_redial_schedule(*, fax: Fax, attempt: dict[str, Any], source: str) -> bool:
     """Queue the fax for its next call, `retry_interval_seconds` from now, recording the call
     that failed. Only from `sending` with the carrier's id of that call stored; False (nothing
