@@ -43,6 +43,7 @@ from faxes.services.compose import ComposedFax, compose_preview
 from faxes.services.documents import fax_parts_delete
 from faxes.services.pipeline import fax_pipeline_start
 from sendfaxmail.lib.api import LargeString
+from sendfaxmail.lib.sql import insert_prepared
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # How long a request waits for another request holding the same Idempotency-Key before it is
@@ -550,7 +551,7 @@ def fax_create(
         fax.document_parts = _parts_store(fax, document_parts or [])
     try:
         # The fax's history starts with its row (`fax_history`): one INSERT, no event row.
-        fax.save(force_insert=True)
+        insert_prepared(fax)
     except Exception:
         _stored_objects_delete(fax)
         raise
