@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
@@ -101,16 +103,41 @@ def test_a_simulator_step_is_applied_as_the_event_telnyx_would_send(account) -> 
     assert delivered.payload["page_count"] == 2
 
 
-def test_a_delivery_takes_one_savepoint_only(account) -> None:
-    """The event's insert has a savepoint (a duplicate's IntegrityError is caught there); the
-    status change and the customer's webhook event join the transaction without one. (Inside the
-    test's transaction the outer block is itself a savepoint.)"""
+def test_a_delivery_is_one_lookup_one_insert_and_one_update(account) -> None:
+    """The event is stored by one INSERT … ON CONFLICT DO NOTHING (no savepoint to catch a
+    duplicate's error), and the status change writes the event's bookkeeping in its own UPDATE.
+    (Inside the test's transaction the outer block is itself a savepoint.)"""
     fax = FaxFactory(account=account, status=FaxStatus.SENDING, carrier_fax_id="telnyx-1")
 
     with CaptureQueriesContext(connection) as captured:
         assert apply(event(fax, "fax.delivered")) == "applied"
 
-    savepoints = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SAVEPOINT")]
-    assert len(savepoints) == 2
+    sql = [query["sql"] for query in captured.captured_queries]
+    assert sum(statement.startswith("SAVEPOINT") for statement in sql) == 1  # the test's own
+    assert sum("FOR UPDATE" in statement for statement in sql) == 1
+    assert sum(statement.startswith('UPDATE "faxes_fax"') for statement in sql) == 1
     fax.refresh_from_db()
-    assert fax.status == FaxStatus.DELIVERED
+    assert (fax.status, fax.last_event_at is not None) == (FaxStatus.DELIVERED, True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_event_delivered_twice_at_once_is_applied_once(account) -> None:
+    """Telnyx may deliver an event twice at the same moment: two requests, two connections. One
+    applies it; the other, blocked on the fax's row lock, then finds it stored."""
+    fax = FaxFactory(account=account, status=FaxStatus.SENDING, carrier_fax_id="telnyx-1")
+    delivered = event(fax, "fax.delivered")
+    start = threading.Barrier(2)
+
+    def deliver() -> str:
+        start.wait()
+        try:
+            return apply(delivered)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(lambda _: deliver(), range(2)))
+
+    assert outcomes == ["applied", "duplicate"]
+    assert fax.events.filter(carrier_event_id=delivered.event_id).count() == 1
+    assert fax.events.filter(type="status.delivered").count() == 1

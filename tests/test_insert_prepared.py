@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from faxes.models import Fax, FaxEvent, FaxStatus
-from sendfaxmail.lib.sql import insert_prepared
+from sendfaxmail.lib.sql import insert_prepared, insert_unless_duplicate
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,11 +126,23 @@ accepted = fax_accept(
     ),
 )
 fax = Fax.objects.get(pk=accepted.fax_id)
-print(json.dumps([fax.client_reference, fax.page_count, fax.status, fax.created_at is not None]))
+from django.utils import timezone
+from faxes.models import FaxEvent
+from sendfaxmail.lib.sql import insert_unless_duplicate
+once = [
+    insert_unless_duplicate(
+        FaxEvent(fax=fax, source="carrier", type="x", carrier_event_id="e-1",
+                 occurred_at=timezone.now(), payload={"a": 1}),
+        unique="carrier_event_id",
+    )
+    for _ in range(2)
+]
+print(json.dumps([fax.client_reference, fax.page_count, fax.status, fax.created_at is not None,
+                  once, fax.events.get().payload]))
 """
 
 
-def test_a_send_is_stored_on_sqlite(tmp_path: Path) -> None:
+def test_a_send_and_a_carrier_event_are_stored_on_sqlite(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -149,4 +161,35 @@ def test_a_send_is_stored_on_sqlite(tmp_path: Path) -> None:
     )
 
     assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == ["sqlite", 1, "queued", True]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [
+        "sqlite",
+        1,
+        "queued",
+        True,
+        [True, False],
+        {"a": 1},
+    ]
+
+
+def test_a_duplicate_is_not_inserted_and_says_so(account: Account) -> None:
+    fax = a_fax(account)
+    insert_prepared(fax)
+
+    def carrier_event(event_id: str | None) -> FaxEvent:
+        return FaxEvent(
+            fax=fax,
+            source="carrier",
+            type="x",
+            carrier_event_id=event_id,
+            occurred_at=timezone.now(),
+        )
+
+    assert insert_unless_duplicate(carrier_event("event-1"), unique="carrier_event_id")
+    assert not insert_unless_duplicate(carrier_event("event-1"), unique="carrier_event_id")
+    assert insert_unless_duplicate(carrier_event(None), unique="carrier_event_id")
+    assert insert_unless_duplicate(carrier_event(None), unique="carrier_event_id")
+    assert list(fax.events.values_list("carrier_event_id", flat=True).order_by("id")) == [
+        "event-1",
+        None,
+        None,
+    ]

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from faxes.carrier import decode_client_state
@@ -17,6 +18,7 @@ from faxes.services.inbound import inbound_fax_apply_carrier_event
 from faxes.services.redial import attempt_record, fax_redial_earned, fax_redial_schedule
 from faxes.services.status import fax_advance
 from faxes.simulator import canceled_event, simulated_event
+from sendfaxmail.lib.sql import insert_unless_duplicate
 
 logger = logging.getLogger(__name__)
 
@@ -33,35 +35,29 @@ def fax_apply_carrier_event(*, event: CarrierEvent, source: str) -> str:
     """
     if event.inbound:
         return inbound_fax_apply_carrier_event(event=event, source=source)
-    fax = None
-    if event.carrier_fax_id:
-        fax = Fax.objects.select_for_update().filter(carrier_fax_id=event.carrier_fax_id).first()
-    our_id = decode_client_state(event.client_state)
-    if fax is None and our_id:
-        fax = Fax.objects.select_for_update().filter(pk=our_id).first()
+    fax = _fax_of(event)
     if fax is None:
         logger.warning("Carrier event %s for an unknown fax; ignored", event.event_id)
         return "unknown_fax"
-    try:
-        with transaction.atomic():
-            FaxEvent.objects.create(
-                fax=fax,
-                source=source,
-                type=event.event_type,
-                carrier_event_id=event.event_id,
-                occurred_at=event.occurred_at,
-                payload=event.payload,
-            )
-    except IntegrityError:
+    recorded = FaxEvent(
+        fax=fax,
+        source=source,
+        type=event.event_type,
+        carrier_event_id=event.event_id,
+        occurred_at=event.occurred_at,
+        payload=event.payload,
+    )
+    if not insert_unless_duplicate(recorded, unique="carrier_event_id"):
         return "duplicate"
     if _of_an_earlier_call(fax, event):
         # A late report about a call already finished (the fax was redialed since): history.
         return "applied"
+    # Bookkeeping of every event, written with the status change when there is one (one UPDATE
+    # of the row, not two).
     updates: dict[str, Any] = {"last_event_at": timezone.now()}
     if not fax.carrier_fax_id and event.carrier_fax_id:
         updates["carrier_fax_id"] = event.carrier_fax_id
         fax.carrier_fax_id = event.carrier_fax_id
-    Fax.objects.filter(pk=fax.pk).update(**updates)
     fields: dict[str, Any] = {}
     if event.status == FaxStatus.DELIVERED:
         fields["pages_delivered"] = event.page_count
@@ -69,9 +65,12 @@ def fax_apply_carrier_event(*, event: CarrierEvent, source: str) -> str:
     elif event.status == FaxStatus.FAILED and fax.cancel_requested_at is not None:
         # The end the customer asked for: the carrier stops a canceled fax with a failure.
         fields["pages_delivered"] = event.page_count
-        fax_advance(fax=fax, status=FaxStatus.CANCELED, source=source, **fields)
+        _advance(fax, FaxStatus.CANCELED, source=source, updates=updates, fields=fields)
         return "applied"
     elif event.status == FaxStatus.FAILED:
+        # A redial matches the call by the carrier's id: store it first.
+        Fax.objects.filter(pk=fax.pk).update(**updates)
+        updates = {}
         code, message = failure_for(event.failure_reason)
         attempt = attempt_record(
             fax=fax, status="failed", failure_reason=code, pages_delivered=event.page_count
@@ -84,8 +83,37 @@ def fax_apply_carrier_event(*, event: CarrierEvent, source: str) -> str:
         fields["pages_delivered"] = event.page_count
         fields["attempts"] = [*fax.attempts, attempt]
     if event.status is not None:
-        fax_advance(fax=fax, status=event.status, source=source, **fields)
+        _advance(fax, event.status, source=source, updates=updates, fields=fields)
+    else:
+        Fax.objects.filter(pk=fax.pk).update(**updates)
     return "applied"
+
+
+def _advance(
+    fax: Fax, status: FaxStatus, *, source: str, updates: dict[str, Any], fields: dict[str, Any]
+) -> None:
+    """The status change with the event's bookkeeping (`updates`) in its UPDATE; the
+    bookkeeping alone when the status does not move (a late or repeated report)."""
+    if not fax_advance(fax=fax, status=status, source=source, **updates, **fields) and updates:
+        Fax.objects.filter(pk=fax.pk).update(**updates)
+
+
+def _fax_of(event: CarrierEvent) -> Fax | None:
+    """The event's fax, locked: the one with the carrier's id, else the one whose id the event's
+    client_state carries (an event that came before the carrier's id was stored). One query."""
+    found = Q()
+    if event.carrier_fax_id:
+        found |= Q(carrier_fax_id=event.carrier_fax_id)
+    our_id = decode_client_state(event.client_state)
+    if our_id:
+        found |= Q(pk=our_id)
+    if not found:
+        return None
+    faxes = list(Fax.objects.select_for_update().filter(found))
+    by_carrier = [
+        fax for fax in faxes if event.carrier_fax_id and fax.carrier_fax_id == event.carrier_fax_id
+    ]
+    return (by_carrier or faxes or [None])[0]
 
 
 def _of_an_earlier_call(fax: Fax, event: CarrierEvent) -> bool:

@@ -25,7 +25,7 @@ def _prepared_cursor() -> Any:
     return prepared() if prepared is not None else connection.cursor()
 
 
-_INSERTS: dict[type[Model], tuple[str, list[Any]]] = {}
+_INSERTS: dict[tuple[type[Model], str], tuple[str, list[Any]]] = {}
 
 
 def insert_prepared(instance: Model) -> None:
@@ -39,31 +39,48 @@ def insert_prepared(instance: Model) -> None:
     Python: an auto-increment key or a database default would need the row read back.
     """
     model = type(instance)
-    statement = _INSERTS.get(model)
+    signal = {"sender": model, "instance": instance, "raw": False, "using": connection.alias}
+    pre_save.send(**signal, update_fields=None)
+    _insert(instance, unless_duplicate="")
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    post_save.send(**signal, created=True, update_fields=None)
+
+
+def insert_unless_duplicate(instance: Model, *, unique: str) -> bool:
+    """Insert `instance` unless a row with the same value of its field `unique` exists: True
+    when inserted, False (nothing written) for a duplicate. The field's unique constraint must
+    be on it alone, without a condition or with `unique IS NOT NULL`.
+
+    One prepared statement (INSERT … ON CONFLICT DO NOTHING), where `save()` in a savepoint
+    catching IntegrityError took three round trips. A row that stores a fact once (a carrier's
+    event id) needs nothing more; so no signals are sent, and a key the database makes (an
+    auto-increment id) is not read back: the instance stays unsaved.
+    """
+    return _insert(instance, unless_duplicate=unique) == 1
+
+
+def _insert(instance: Model, *, unless_duplicate: str) -> int:
+    model = type(instance)
+    statement = _INSERTS.get((model, unless_duplicate))
     if statement is None:
-        statement = _INSERTS[model] = _insert_statement(model)
+        statement = _INSERTS[(model, unless_duplicate)] = _insert_statement(
+            model, unless_duplicate=unless_duplicate
+        )
     sql, fields = statement
-    pre_save.send(sender=model, instance=instance, raw=False, using="default", update_fields=None)
     values = [
         field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
     ]
-    prepared = getattr(connection, "prepared_cursor", None)
-    with prepared() if prepared is not None else connection.cursor() as cursor:
+    with _prepared_cursor() as cursor:
         cursor.execute(sql, values)
-    instance._state.adding = False
-    instance._state.db = "default"
-    post_save.send(
-        sender=model,
-        instance=instance,
-        created=True,
-        update_fields=None,
-        raw=False,
-        using="default",
-    )
+        return cursor.rowcount
 
 
-def _insert_statement(model: type[Model]) -> tuple[str, list[Any]]:
+def _insert_statement(model: type[Model], *, unless_duplicate: str) -> tuple[str, list[Any]]:
     fields = list(model._meta.local_concrete_fields)
+    if unless_duplicate:
+        # The key the database makes is left to it; the row is not read back.
+        fields = [field for field in fields if not field.db_returning]
     made_by_the_database = [
         field.name
         for field in fields
@@ -76,4 +93,9 @@ def _insert_statement(model: type[Model]) -> tuple[str, list[Any]]:
     placeholders = ", ".join(["%s"] * len(fields))
     # Names from the model, quoted; every value is a parameter.
     sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    if unless_duplicate:
+        column = quote(model._meta.get_field(unless_duplicate).column)
+        # Matches the field's unique constraint, partial on NOT NULL or not (a value given here
+        # is never NULL, so both are the arbiter).
+        sql += f" ON CONFLICT ({column}) WHERE {column} IS NOT NULL DO NOTHING"
     return sql, fields
