@@ -1,5 +1,6 @@
-"""Written-out SQL for the reads every /v1 request makes, and a prepared INSERT for the row
-every send writes."""
+"""Written-out SQL for the reads every /v1 request makes, and prepared INSERTs: the row every
+send writes, and a row stored once whatever the number of times it is reported (a carrier's
+event)."""
 
 from __future__ import annotations
 
