@@ -17,15 +17,12 @@ from sendfaxmail.lib.sql import fetch_all
 # The authentication query, written out: it runs on every /v1 request, and building it with the
 # ORM (select_related + only) cost more than running it, and it is prepared (planning the join
 # took longer than running it). It reads only what authentication, the plan gate, the scope
-# check and the throttle need, and what every send reads: the account's redial setting and its
-# first number, the default sender (a query each cost a send a round trip; the number is one
-# probe of the numbers' account index).
+# check and the throttle need, and the account's redial setting, which every send reads (a query
+# of its own cost a send more than half a millisecond).
 AUTH_SQL = """
 SELECT k.id, k.scopes, k.livemode, k.last_used_at,
        a.id, a.name, a.trial_ends_at, a.fax_retry_attempts, a.fax_retry_interval_seconds,
-       p.slug, p.api_access,
-       (SELECT n.number FROM numbers_faxnumber n
-         WHERE n.account_id = a.id ORDER BY n.created_at, n.id LIMIT 1)
+       p.slug, p.api_access
   FROM developers_apikey k
   JOIN accounts_account a ON a.id = k.account_id
   JOIN accounts_plan p ON p.slug = a.plan_id
@@ -68,7 +65,6 @@ def key_from_row(row: tuple[Any, ...]) -> ApiKey:
         retry_interval_seconds,
         slug,
         api_access,
-        first_number,
     ) = row
     plan = Plan(slug=slug, api_access=bool(api_access))
     account = Account(
@@ -79,8 +75,6 @@ def key_from_row(row: tuple[Any, ...]) -> ApiKey:
         fax_retry_interval_seconds=retry_interval_seconds,
         plan=plan,
     )
-    # Not a column: the number sends default to (faxes.selectors.fax_from_number_default).
-    account.default_from_number = first_number
     return ApiKey(
         id=key_id,
         scopes=json.loads(scopes) if isinstance(scopes, str) else scopes,

@@ -176,19 +176,13 @@ def fax_page_count(*, fax_id: str | None) -> int | None:
 
 
 def fax_from_number_default(*, account: Account) -> str | None:
-    """The number faxes are sent from when the request names none: the account's first. An API
-    key's account carries it from the authentication query (`default_from_number`); any other
-    account is asked for its numbers."""
-    if hasattr(account, "default_from_number"):
-        return account.default_from_number
+    """The number faxes are sent from when the request names none: the account's first."""
     numbers = fax_number_rows_of_account(account_id=account.pk)
     return numbers[0]["number"] if numbers else None
 
 
 def fax_from_number_allowed(*, account: Account, number: str) -> bool:
     """Whether `number` is one of the account's numbers, which faxes may be sent from."""
-    if number == getattr(account, "default_from_number", None):
-        return True
     return any(row["number"] == number for row in fax_number_rows_of_account(account_id=account.pk))
 
 

@@ -39,9 +39,6 @@ used = datetime(2026, 11, 26, 23, 0, tzinfo=UTC)
 ApiKey.objects.filter(pk=key.pk).update(last_used_at=used)
 account.fax_retry_attempts, account.fax_retry_interval_seconds = 2, 300
 account.save(update_fields=["fax_retry_attempts", "fax_retry_interval_seconds"])
-from fax_numbers.models import FaxNumber
-first = FaxNumber.objects.create(account=account, number="+15550100001", label="first")
-later = FaxNumber.objects.create(account=account, number="+15550100002", label="later")
 
 found = api_key_for_secret(secret)
 print(json.dumps({
@@ -55,7 +52,6 @@ print(json.dumps({
     "plan": found.account.plan.slug,
     "has_api_access": found.account.has_api_access,
     "redial": [found.account.fax_retry_attempts, found.account.fax_retry_interval_seconds],
-    "default_from_number": found.account.default_from_number,
 }))
 """
 
@@ -89,5 +85,4 @@ def test_the_auth_query_reads_a_real_sqlite_row(tmp_path: Path) -> None:
         "plan": "business",
         "has_api_access": True,
         "redial": [2, 300],
-        "default_from_number": "+15550100001",
     }

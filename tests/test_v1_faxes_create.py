@@ -181,22 +181,6 @@ def test_it_sends_from_a_chosen_number(
     assert response.json()["from"] == second.number
 
 
-def test_without_from_it_sends_from_the_first_number_the_account_has_now(
-    api_client: ApiClient, account: Account, queued: list[str]
-) -> None:
-    """The default sender comes with the key's query: the account's oldest number at the time
-    of the request, so a number given up since is never used."""
-    from tests.factories import FaxNumberFactory
-
-    first = account.fax_numbers.get()
-    second = FaxNumberFactory(account=account)
-    body = {"to": "+15551234567", "document": documents.inline_pdf()}
-
-    assert send(api_client, body).json()["from"] == first.number
-    first.delete()
-    assert send(api_client, body).json()["from"] == second.number
-
-
 @pytest.mark.parametrize(
     ("body", "param"),
     [
@@ -497,11 +481,11 @@ def test_a_down_broker_does_not_turn_an_accepted_fax_into_a_500(
     assert Fax.objects.get().status == "queued"  # the sweeper starts it later
 
 
-def test_a_send_takes_two_queries(
+def test_a_send_takes_three_queries(
     api_client: ApiClient, account: Account, queued: list[str]
 ) -> None:
-    """The key (with the account's redial setting and first number, the default sender) and the
-    fax, in autocommit: no query of their own for those, no event row for the creation, and
+    """The key (with the account's redial setting), the account's numbers and the fax, in
+    autocommit: no query of its own for the redial setting, no event row for the creation, and
     so no BEGIN and COMMIT either (inside the test's own transaction, an atomic block would
     show as a SAVEPOINT)."""
     Account.objects.filter(pk=account.pk).update(
@@ -524,5 +508,6 @@ def test_a_send_takes_two_queries(
     statements = [" ".join(query["sql"].split()[:3]) for query in captured.captured_queries]
     assert statements == [
         "SELECT k.id, k.scopes,",
+        "SELECT id, number,",
         'INSERT INTO "faxes_fax"',
     ]
