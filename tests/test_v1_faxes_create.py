@@ -181,6 +181,22 @@ def test_it_sends_from_a_chosen_number(
     assert response.json()["from"] == second.number
 
 
+def test_without_from_it_sends_from_the_first_number_the_account_has_now(
+    api_client: ApiClient, account: Account, queued: list[str]
+) -> None:
+    """The default sender is the account's oldest number at the time of the request, so a
+    number given up since is never used."""
+    from tests.factories import FaxNumberFactory
+
+    first = account.fax_numbers.get()
+    second = FaxNumberFactory(account=account)
+    body = {"to": "+15551234567", "document": documents.inline_pdf()}
+
+    assert send(api_client, body).json()["from"] == first.number
+    first.delete()
+    assert send(api_client, body).json()["from"] == second.number
+
+
 @pytest.mark.parametrize(
     ("body", "param"),
     [
