@@ -745,15 +745,13 @@ NOT_FOUND = error_response(
 )
 
 
-class FaxDocumentView(APIView):
-    """The fax's document: GET streams the PDF, DELETE deletes it for good."""
-
-    required_scopes = {"GET": Scope.FAXES_READ, "DELETE": Scope.FAXES_SEND}
-    # A HEAD would have to decrypt (or record a download that sent nothing): not served.
-    http_method_names = ["get", "delete", "options"]
+class _FaxDocumentBase(APIView):
+    """What the views of a fax's document share: errors are JSON whatever the client accepts
+    (`Accept: application/pdf` or `image/png`), the fax is one of the key's account's, and
+    reading the document (a download or a preview: decrypting, stamping, rendering) counts
+    against the account's DOCUMENT_DOWNLOAD_RATE."""
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
-        # Clients ask for `Accept: application/pdf`; errors are JSON whatever they accept.
         return super().perform_content_negotiation(request, force=True)
 
     def _fax(self, request: Request, fax_id: str) -> Any:
@@ -764,6 +762,25 @@ class FaxDocumentView(APIView):
             raise NotFound(f"No fax with id '{fax_id}'.", param="id")
         return fax
 
+    def _fax_to_read(self, request: Request, fax_id: str) -> Any:
+        fax = self._fax(request, fax_id)
+        retry_after = document_downloads_exhausted(account_id=fax.account_id)
+        if retry_after is not None:
+            raise RateLimited(
+                f"This account's document downloads and previews are used up for this window "
+                f"(DOCUMENT_DOWNLOAD_RATE). Retry after {retry_after} s.",
+                retry_after=retry_after,
+            )
+        return fax
+
+
+class FaxDocumentView(_FaxDocumentBase):
+    """The fax's document: GET streams the PDF, DELETE deletes it for good."""
+
+    required_scopes = {"GET": Scope.FAXES_READ, "DELETE": Scope.FAXES_SEND}
+    # A HEAD would have to decrypt (or record a download that sent nothing): not served.
+    http_method_names = ["get", "delete", "options"]
+
     @extend_schema(
         operation_id="faxes_document_download",
         summary="Download a fax's document (PDF)",
@@ -773,7 +790,9 @@ class FaxDocumentView(APIView):
             "received for the latest attempt: documents merged, cover page and header line "
             "(with that attempt's date and time; before the first, the time it would be sent "
             "now). Every download is recorded "
-            "in the account's security log with the key and the client's address. If the "
+            "in the account's security log with the key and the client's address, and counts "
+            "against the account's document budget (`DOCUMENT_DOWNLOAD_RATE`, shared with "
+            "previews): past it, 429 `rate_limited` with `Retry-After`. If the "
             "stored document turns out to be damaged part-way, the connection is closed early "
             "and fewer bytes than `Content-Length` arrive: treat a short body as a failure."
         ),
@@ -802,14 +821,7 @@ class FaxDocumentView(APIView):
         },
     )
     def get(self, request: Request, fax_id: str) -> StreamingHttpResponse:
-        fax = self._fax(request, fax_id)
-        retry_after = document_downloads_exhausted(account_id=fax.account_id)
-        if retry_after is not None:
-            raise RateLimited(
-                f"This account's document downloads are used up for this window "
-                f"(DOCUMENT_DOWNLOAD_RATE). Retry after {retry_after} s.",
-                retry_after=retry_after,
-            )
+        fax = self._fax_to_read(request, fax_id)
         try:
             download = fax_document_download(fax=fax, actor=api_key_actor(request), via="api")
         except DocumentUnavailable as error:
@@ -845,16 +857,12 @@ class FaxDocumentView(APIView):
         return Response(fax_public(fax))
 
 
-class FaxPreviewView(APIView):
+class FaxPreviewView(_FaxDocumentBase):
     """The fax's first page as a PNG, exactly as it is (or was) faxed."""
 
     required_scopes = {"GET": Scope.FAXES_READ}
     # A HEAD would render (and record a viewing) for nothing: not served.
     http_method_names = ["get", "options"]
-
-    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
-        # Clients ask for `Accept: image/png`; errors are JSON whatever they accept.
-        return super().perform_content_negotiation(request, force=True)
 
     @extend_schema(
         operation_id="faxes_preview",
@@ -865,7 +873,9 @@ class FaxPreviewView(APIView):
             "the header line (date and time, name, number, `Page 1/N`) exactly as the carrier "
             "got it, or, before it is sent, as it would be sent now; for a received fax its "
             "first page. Served with `Cache-Control: no-store`; every preview is recorded in "
-            "the account's security log with the key and the client's address."
+            "the account's security log with the key and the client's address, and counts "
+            "against the account's document budget (`DOCUMENT_DOWNLOAD_RATE`, shared with "
+            "downloads): past it, 429 `rate_limited` with `Retry-After`."
         ),
         parameters=[FAX_ID_PARAMETER, *response_headers(200, 404, 409, 410, retry_after=(503,))],
         responses={
@@ -892,11 +902,7 @@ class FaxPreviewView(APIView):
         },
     )
     def get(self, request: Request, fax_id: str) -> HttpResponse:
-        fax = fax_of_account(
-            account=request.auth.account, livemode=request.auth.livemode, fax_id=fax_id
-        )
-        if fax is None:
-            raise NotFound(f"No fax with id '{fax_id}'.", param="id")
+        fax = self._fax_to_read(request, fax_id)
         try:
             image = fax_document_preview(fax=fax, actor=api_key_actor(request), via="api")
         except DocumentUnavailable as error:

@@ -71,6 +71,26 @@ def test_it_answers_a_png_of_the_first_page(api_client: ApiClient, accepted_fax:
     assert image.mode == "L"
 
 
+def test_previews_share_the_accounts_document_budget_with_downloads(
+    api_client: ApiClient, accepted_fax: Callable, settings
+) -> None:
+    """A preview stamps and renders a page: like a download, it counts against the account's
+    DOCUMENT_DOWNLOAD_RATE, whichever of its keys asks."""
+    settings.DOCUMENT_DOWNLOAD_RATE = "2/m"
+    fax = accepted_fax()
+    other_key = ApiClient(make_key(fax.account)[1])
+
+    assert api_client.get(url(fax)).status_code == 200
+    assert api_client.get(f"/v1/faxes/{fax.id}/document").status_code == 200
+    response = other_key.get(url(fax))
+
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "rate_limited"
+    assert "DOCUMENT_DOWNLOAD_RATE" in response.json()["error"]["message"]
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert AuditEntry.objects.filter(action=Action.DOCUMENT_VIEWED).count() == 1
+
+
 def test_it_is_never_cached(api_client: ApiClient, accepted_fax: Callable) -> None:
     response = api_client.get(url(accepted_fax()))
 
