@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import Account
 from fax_numbers.selectors import fax_number_rows_of_account
 from faxes.models import Direction, Fax, FaxEmail, FaxEvent, FaxStatus
+from sendfaxmail.lib.sql import select_prepared
 
 
 @dataclass(frozen=True)
@@ -152,8 +153,14 @@ def fax_history(*, fax: Fax) -> list[FaxEvent]:
 
 
 def fax_with_account(*, fax_id: str) -> Fax:
-    """The fax as stored now, with its account."""
-    return Fax.objects.select_related("account").get(pk=fax_id)
+    """The fax as stored now, with its account: two prepared queries by key, which cost the
+    pipeline less than the ORM writing out the join of their 70-odd columns for each fax."""
+    faxes = select_prepared(Fax, "id = %s", [fax_id])
+    if not faxes:
+        raise Fax.DoesNotExist(f"No fax {fax_id}")
+    fax = faxes[0]
+    fax.account = select_prepared(Account, "id = %s", [fax.account_id])[0]
+    return fax
 
 
 def fax_by_carrier_id(*, carrier_fax_id: str) -> Fax | None:

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from faxes.models import Fax, FaxEvent, FaxStatus
-from sendfaxmail.lib.sql import insert_prepared, insert_unless_duplicate
+from sendfaxmail.lib.sql import insert_prepared, insert_row, insert_unless_duplicate
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,12 +137,15 @@ once = [
     )
     for _ in range(2)
 ]
+from faxes.services.status import fax_advance
+advanced = fax_advance(fax=fax, status="sending", source="pipeline", attempts=[{"number": 1}])
 print(json.dumps([fax.client_reference, fax.page_count, fax.status, fax.created_at is not None,
-                  once, fax.events.get().payload]))
+                  once, fax.events.get(carrier_event_id="e-1").payload, advanced, fax.attempts,
+                  fax.updated_at.tzinfo is not None]))
 """
 
 
-def test_a_send_and_a_carrier_event_are_stored_on_sqlite(tmp_path: Path) -> None:
+def test_a_send_a_carrier_event_and_a_status_change_are_stored_on_sqlite(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -164,10 +167,13 @@ def test_a_send_and_a_carrier_event_are_stored_on_sqlite(tmp_path: Path) -> None
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [
         "sqlite",
         1,
-        "queued",
+        "sending",
         True,
         [True, False],
         {"a": 1},
+        True,
+        [{"number": 1}],
+        True,
     ]
 
 
@@ -193,3 +199,18 @@ def test_a_duplicate_is_not_inserted_and_says_so(account: Account) -> None:
         None,
         None,
     ]
+
+
+def test_insert_row_writes_a_history_line_whose_key_the_database_makes(account: Account) -> None:
+    fax = a_fax(account)
+    insert_prepared(fax)
+    line = FaxEvent(fax=fax, source="pipeline", type="status.sending", occurred_at=timezone.now())
+
+    with CaptureQueriesContext(connection) as queries:
+        insert_row(line)
+        insert_row(FaxEvent(fax=fax, source="pipeline", type="x", occurred_at=timezone.now()))
+
+    assert len(queries) == 2
+    assert line.pk is None
+    stored = list(fax.events.order_by("id").values_list("type", "payload"))
+    assert stored == [("status.sending", {}), ("x", {})]

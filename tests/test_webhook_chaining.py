@@ -35,7 +35,7 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def emit(account: Account, count: int) -> list[str]:
     for n in range(count):
         webhook_deliveries.webhook_event_emit(
-            account=account,
+            account_id=account.id,
             livemode=True,
             type="fax.sending",
             object_id=f"fax_{n}",

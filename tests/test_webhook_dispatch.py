@@ -18,7 +18,7 @@ DISPATCH = "developers.tasks.webhook_deliveries_dispatch_task"
 def emit(account: Account, django_capture_on_commit_callbacks) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         webhook_deliveries.webhook_event_emit(
-            account=account, livemode=True, type="fax.sending", object_id="fax_x", data={}
+            account_id=account.id, livemode=True, type="fax.sending", object_id="fax_x", data={}
         )
 
 

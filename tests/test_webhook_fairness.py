@@ -38,7 +38,7 @@ def endpoints(account: Account, count: int) -> list[WebhookEndpoint]:
 
 def emit(account: Account, type: str = "fax.sending") -> WebhookEvent:
     return webhook_deliveries.webhook_event_emit(
-        account=account, livemode=True, type=type, object_id="fax_x", data={"object": {}}
+        account_id=account.id, livemode=True, type=type, object_id="fax_x", data={"object": {}}
     )
 
 

@@ -18,7 +18,6 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from redis import RedisError
 
-from accounts.models import Account
 from audit.services import Actor
 from developers import ratelimit
 from developers.models import (
@@ -34,6 +33,7 @@ from sendfaxmail.lib.fetch import FetchError, post
 from sendfaxmail.lib.http import seconds_from_header
 from sendfaxmail.lib.redis import get_redis
 from sendfaxmail.lib.signing import sign_standard_webhook
+from sendfaxmail.lib.sql import insert_prepared, select_prepared
 
 logger = logging.getLogger(__name__)
 
@@ -87,28 +87,26 @@ def _signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
 
 
 def webhook_event_emit(
-    *, account: Account, livemode: bool, type: str, object_id: str, data: dict[str, Any]
+    *, account_id: int, livemode: bool, type: str, object_id: str, data: dict[str, Any]
 ) -> WebhookEvent | None:
     """Write an event and a pending delivery per subscribed endpoint, in the caller's
     transaction (the outbox): a rollback takes the event with it. Delivery starts on commit."""
-    endpoints = [
-        e for e in WebhookEndpoint.objects.filter(account=account, enabled=True) if e.wants(type)
-    ]
+    # Every status change of every fax comes here: prepared statements, not the ORM's.
+    enabled = select_prepared(WebhookEndpoint, "account_id = %s AND enabled", [account_id])
+    endpoints = [endpoint for endpoint in enabled if endpoint.wants(type)]
     if not endpoints:
         return None
-    event = WebhookEvent(account=account, livemode=livemode, type=type, object_id=object_id)
+    event = WebhookEvent(account_id=account_id, livemode=livemode, type=type, object_id=object_id)
     event.body = {
         "id": event.id,
         "type": type,
         "created_at": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         "data": data,
     }
-    event.save(force_insert=True)
+    insert_prepared(event)
     now = timezone.now()
-    WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=now)
-        for endpoint in endpoints
-    )
+    for endpoint in endpoints:
+        insert_prepared(WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=now))
     transaction.on_commit(_dispatch_soon, robust=True)
     return event
 

@@ -7,7 +7,6 @@ import logging
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from faxes.carrier import decode_client_state
@@ -16,9 +15,9 @@ from faxes.models import Fax, FaxEvent, FaxStatus
 from faxes.selectors import fax_page_count
 from faxes.services.inbound import inbound_fax_apply_carrier_event
 from faxes.services.redial import attempt_record, fax_redial_earned, fax_redial_schedule
-from faxes.services.status import fax_advance
+from faxes.services.status import fax_advance, status_reached
 from faxes.simulator import canceled_event, simulated_event
-from sendfaxmail.lib.sql import insert_unless_duplicate
+from sendfaxmail.lib.sql import insert_unless_duplicate, select_prepared
 
 logger = logging.getLogger(__name__)
 
@@ -93,23 +92,30 @@ def _advance(
     fax: Fax, status: FaxStatus, *, source: str, updates: dict[str, Any], fields: dict[str, Any]
 ) -> None:
     """The status change with the event's bookkeeping (`updates`) in its UPDATE; the
-    bookkeeping alone when the status does not move (a late or repeated report)."""
-    if not fax_advance(fax=fax, status=status, source=source, **updates, **fields) and updates:
+    bookkeeping alone when the status does not move (a late or repeated report). The fax is
+    locked (`_fax_of`), so its status as read says whether it can move."""
+    moved = not status_reached(fax.status, status) and fax_advance(
+        fax=fax, status=status, source=source, **updates, **fields
+    )
+    if not moved and updates:
         Fax.objects.filter(pk=fax.pk).update(**updates)
 
 
 def _fax_of(event: CarrierEvent) -> Fax | None:
     """The event's fax, locked: the one with the carrier's id, else the one whose id the event's
-    client_state carries (an event that came before the carrier's id was stored). One query."""
-    found = Q()
+    client_state carries (an event that came before the carrier's id was stored). One prepared
+    query."""
+    conditions, params = [], []
     if event.carrier_fax_id:
-        found |= Q(carrier_fax_id=event.carrier_fax_id)
+        conditions.append("carrier_fax_id = %s")
+        params.append(event.carrier_fax_id)
     our_id = decode_client_state(event.client_state)
     if our_id:
-        found |= Q(pk=our_id)
-    if not found:
+        conditions.append("id = %s")
+        params.append(our_id)
+    if not conditions:
         return None
-    faxes = list(Fax.objects.select_for_update().filter(found))
+    faxes = select_prepared(Fax, " OR ".join(conditions), params, lock=True)
     by_carrier = [
         fax for fax in faxes if event.carrier_fax_id and fax.carrier_fax_id == event.carrier_fax_id
     ]

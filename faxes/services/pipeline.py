@@ -39,6 +39,7 @@ from faxes.documents.compose import (
     stamp_header,
 )
 from faxes.models import DocumentSource, Fax, FaxStatus
+from faxes.selectors import fax_with_account
 from faxes.services.compose import fax_header_text
 from faxes.services.documents import fax_parts_delete
 from faxes.services.status import fax_advance, fax_event_record, fax_fail
@@ -396,15 +397,18 @@ def _reconcile(fax: Fax, carrier: TelnyxClient | SimulatorCarrier) -> CarrierFax
 
 
 def _adopt(fax: Fax, carrier_fax: CarrierFax, *, carrier: str, source: str) -> None:
-    """Store the carrier's id for our fax and mark it sending (unless events got further)."""
+    """Store the carrier's id for our fax and mark it sending (unless events got further), and
+    leave `fax` as the row is then."""
     with transaction.atomic():
         Fax.objects.filter(pk=fax.pk, carrier_fax_id__isnull=True).update(
             carrier_fax_id=carrier_fax.id, carrier=carrier
         )
         fax.carrier_fax_id, fax.carrier = carrier_fax.id, carrier
-        fax_advance(
+        if not fax_advance(
             fax=fax, status=FaxStatus.SENDING, source=source, submit_token="", lease_expires_at=None
-        )
+        ):
+            # The carrier's events got further first; `fax_advance` read nothing back.
+            fax.refresh_from_db(fields=["cancel_requested_at", "carrier_fax_id", "status"])
 
 
 def fax_submit_to_carrier(*, fax_id: str, token: str = "") -> None:
@@ -419,7 +423,7 @@ def fax_submit_to_carrier(*, fax_id: str, token: str = "") -> None:
     if token is None:
         return
     # With its account: the header line names it, in its time zone.
-    fax = Fax.objects.select_related("account").get(pk=fax_id)
+    fax = fax_with_account(fax_id=fax_id)
     carrier = carrier_for(fax)
     try:
         if fax.submitted_at is not None and not fax.carrier_fax_id:
@@ -452,8 +456,8 @@ def fax_submit_to_carrier(*, fax_id: str, token: str = "") -> None:
 def _cancel_if_requested_after_adopting(fax: Fax) -> None:
     """A cancel the customer asked for while our POST's outcome was unknown: now that the
     carrier's id is stored, pass it on. (The cancel, for its part, passes it on itself when it
-    finds the id stored: `_adopt`'s update waits for the cancel's, so one of them sees both.)"""
-    fax.refresh_from_db(fields=["cancel_requested_at", "carrier_fax_id", "status"])
+    finds the id stored: `_adopt`'s update waits for the cancel's, and reads the row after it,
+    so one of them sees both.)"""
     if fax.cancel_requested_at is None or fax.is_terminal or not fax.carrier_fax_id:
         return
     try:

@@ -18,6 +18,7 @@ from faxes.models import Fax, FaxStatus
 from faxes.services.pipeline import pipeline_step_send
 from faxes.services.status import fax_customer_event_emit, fax_event_record
 from sendfaxmail.lib.events import FAX_RETRY_SCHEDULED
+from sendfaxmail.lib.sql import refresh_from, update_returning
 
 # Our failure codes worth another call; a wrong number, a document the carrier refused or a
 # rejection would fail the same way again.
@@ -61,12 +62,14 @@ def fax_redial_schedule(*, fax: Fax, attempt: dict[str, Any], source: str) -> bo
     now = timezone.now()
     due = now + timedelta(seconds=fax.retry_interval_seconds)
     attempts = [*fax.attempts, attempt]
-    changed = Fax.objects.filter(
+    rows = Fax.objects.filter(
         pk=fax.pk,
         status=FaxStatus.SENDING,
         carrier_fax_id=attempt["carrier_fax_id"],
         cancel_requested_at__isnull=True,
-    ).update(
+    )
+    changed = update_returning(
+        rows,
         status=FaxStatus.QUEUED,
         attempts=attempts,
         next_attempt_at=due,
@@ -81,7 +84,7 @@ def fax_redial_schedule(*, fax: Fax, attempt: dict[str, Any], source: str) -> bo
     )
     if not changed:
         return False
-    fax.refresh_from_db()
+    refresh_from(fax, changed[0])
     fax_event_record(
         fax=fax,
         source=source,

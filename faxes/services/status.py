@@ -17,9 +17,9 @@ from django.utils import timezone
 from developers.services.webhook_deliveries import webhook_event_emit
 from faxes import metrics as fax_metrics
 from faxes.models import TERMINAL_STATUSES, Fax, FaxEvent, FaxStatus
-from faxes.selectors import fax_with_account
 from faxes.serializers import fax_public
 from sendfaxmail.lib.events import FAX_STATUS_EVENTS
+from sendfaxmail.lib.sql import insert_row, refresh_from, update_returning
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +40,20 @@ def _earlier_statuses(target: FaxStatus) -> list[FaxStatus]:
     return [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[target]]
 
 
+def status_reached(current: str, target: FaxStatus) -> bool:
+    """Whether a fax in `current` is at `target` or further: `fax_advance` to it would not move
+    the fax."""
+    return current not in _earlier_statuses(target)
+
+
 def fax_event_record(
     *, fax: Fax, source: str, type: str, payload: dict[str, Any] | None = None
 ) -> None:
-    """Add a line to the fax's history."""
-    FaxEvent.objects.create(
-        fax=fax, source=source, type=type, occurred_at=timezone.now(), payload=payload or {}
+    """Add a line to the fax's history (one prepared INSERT; nothing is read back)."""
+    insert_row(
+        FaxEvent(
+            fax=fax, source=source, type=type, occurred_at=timezone.now(), payload=payload or {}
+        )
     )
 
 
@@ -56,19 +64,21 @@ def fax_advance(
     *, fax: Fax, status: FaxStatus, source: str, only_if: Q | None = None, **fields: Any
 ) -> bool:
     """Move `fax` forward to `status`, never back, with `fields`, if the row also matches
-    `only_if`. False if it was already there or further (a late or duplicate report), or does
-    not match; the caller's row is then left as it was."""
+    `only_if`, and give the caller's `fax` the row as it is now. False if it was already there
+    or further (a late or duplicate report), or does not match; the caller's row is then left
+    as it was."""
     now = timezone.now()
     if status in TERMINAL_STATUSES:
         fields.setdefault("completed_at", now)
     rows = Fax.objects.filter(pk=fax.pk, status__in=_earlier_statuses(status))
     if only_if is not None:
         rows = rows.filter(only_if)
-    changed = rows.update(status=status, updated_at=now, **fields)
+    changed = update_returning(rows, status=status, updated_at=now, **fields)
     if not changed:
         return False
-    for name, value in {"status": status, "updated_at": now, **fields}.items():
-        setattr(fax, name, value)
+    # The row as it is now, which the customer's event carries: other fields may have changed
+    # since the caller read it (a cancel requested, an attempt stamped).
+    refresh_from(fax, changed[0])
     fax_event_record(fax=fax, source=source, type=f"status.{status}", payload={"status": status})
     _status_changed(fax)
     return True
@@ -85,15 +95,15 @@ def _status_changed(fax: Fax) -> None:
 
 
 def fax_customer_event_emit(*, fax: Fax, type: str) -> None:
-    """The customer's webhook event `type` about the fax as GET /v1/faxes/{id} shows it now, in
-    the caller's transaction (an outbox row)."""
-    current = fax_with_account(fax_id=fax.pk)
+    """The customer's webhook event `type` about the fax as GET /v1/faxes/{id} shows it, in the
+    caller's transaction (an outbox row). `fax` is the row as the caller's update left it
+    (`update_returning`): the update's lock keeps it so until the transaction ends."""
     webhook_event_emit(
-        account=current.account,
-        livemode=current.livemode,
+        account_id=fax.account_id,
+        livemode=fax.livemode,
         type=type,
-        object_id=current.id,
-        data={"object": fax_public(current)},
+        object_id=fax.id,
+        data={"object": fax_public(fax)},
     )
 
 

@@ -1,15 +1,18 @@
-"""Written-out SQL for the reads every /v1 request makes, and prepared INSERTs: the row every
-send writes, and a row stored once whatever the number of times it is reported (a carrier's
-event)."""
+"""Written-out SQL for the reads every /v1 request makes and the rows the pipeline reads by key,
+prepared INSERTs (the row every send writes, and a row stored once whatever the number of times
+it is reported: a carrier's event), and an UPDATE that hands back the rows it changed."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import connection
-from django.db.models import Model
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.models import Model, QuerySet
 from django.db.models.signals import post_save, pre_save
+from django.db.models.sql import UpdateQuery
+
+M = TypeVar("M", bound=Model)
 
 
 def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -26,7 +29,7 @@ def _prepared_cursor() -> Any:
     return prepared() if prepared is not None else connection.cursor()
 
 
-_INSERTS: dict[tuple[type[Model], str], tuple[str, list[Any]]] = {}
+_INSERTS: dict[tuple[type[Model], str, bool], tuple[str, list[Any]]] = {}
 
 
 def insert_prepared(instance: Model) -> None:
@@ -61,12 +64,22 @@ def insert_unless_duplicate(instance: Model, *, unique: str) -> bool:
     return _insert(instance, unless_duplicate=unique) == 1
 
 
-def _insert(instance: Model, *, unless_duplicate: str) -> int:
+def insert_row(instance: Model) -> None:
+    """Insert `instance` as one prepared statement and read nothing back: a key the database
+    makes (an auto-increment id) stays unknown and the instance unsaved, and no signals are
+    sent. For a row nobody reads back through the instance: a line of history."""
+    _insert(instance, unless_duplicate="", key_from_database=True)
+
+
+def _insert(instance: Model, *, unless_duplicate: str, key_from_database: bool = False) -> int:
     model = type(instance)
-    statement = _INSERTS.get((model, unless_duplicate))
+    shape = (model, unless_duplicate, key_from_database)
+    statement = _INSERTS.get(shape)
     if statement is None:
-        statement = _INSERTS[(model, unless_duplicate)] = _insert_statement(
-            model, unless_duplicate=unless_duplicate
+        statement = _INSERTS[shape] = _insert_statement(
+            model,
+            unless_duplicate=unless_duplicate,
+            key_from_database=key_from_database or bool(unless_duplicate),
         )
     sql, fields = statement
     values = [
@@ -77,9 +90,11 @@ def _insert(instance: Model, *, unless_duplicate: str) -> int:
         return cursor.rowcount
 
 
-def _insert_statement(model: type[Model], *, unless_duplicate: str) -> tuple[str, list[Any]]:
+def _insert_statement(
+    model: type[Model], *, unless_duplicate: str, key_from_database: bool
+) -> tuple[str, list[Any]]:
     fields = list(model._meta.local_concrete_fields)
-    if unless_duplicate:
+    if key_from_database:
         # The key the database makes is left to it; the row is not read back.
         fields = [field for field in fields if not field.db_returning]
     made_by_the_database = [
@@ -100,3 +115,85 @@ def _insert_statement(model: type[Model], *, unless_duplicate: str) -> tuple[str
         # is never NULL, so both are the arbiter).
         sql += f" ON CONFLICT ({column}) WHERE {column} IS NOT NULL DO NOTHING"
     return sql, fields
+
+
+def select_prepared(
+    model: type[M], where: str, params: Sequence[Any], *, lock: bool = False
+) -> list[M]:
+    """The rows of `model` that match `where` (written-out SQL over its table's columns, every
+    value a parameter), every field read as the ORM reads it (through its converters), in one
+    statement prepared on PostgreSQL; locked (FOR UPDATE) with `lock`, where the database can.
+
+    For a row the hot paths read by key: the ORM writes its 40-odd columns out anew on every
+    query, which cost more than running it."""
+    database = connections[DEFAULT_DB_ALIAS]
+    columns, attnames, converters, compiler = _columns(model, database)
+    table = database.ops.quote_name(model._meta.db_table)
+    # Names from the model, quoted; `where` is the caller's SQL, with every value a parameter.
+    sql = f"SELECT {columns} FROM {table} WHERE {where}"  # noqa: S608
+    if lock and database.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    rows = fetch_all(sql, params)
+    if converters:
+        rows = list(compiler.apply_converters(rows, converters))
+    return [model.from_db(DEFAULT_DB_ALIAS, attnames, row) for row in rows]
+
+
+def update_returning(queryset: QuerySet[M], **values: Any) -> list[M]:
+    """`queryset.update(**values)`, handing back the rows it changed as they are now: one
+    statement (UPDATE … RETURNING every column), where reading a row back after its update took
+    another query. The row stays locked by the update until the transaction ends, so what comes
+    back is what a reader sees once it commits. Values come through the fields' converters, as
+    a query's would."""
+    model = queryset.model
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    # As QuerySet.update: annotations are not wanted in an UPDATE.
+    query.annotations = {}
+    sql, params = query.get_compiler(queryset.db).as_sql()
+    database = connections[queryset.db]
+    columns, attnames, converters, compiler = _columns(model, database)
+    with database.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {columns}", params)
+        rows = cursor.fetchall()
+    if converters:
+        rows = list(compiler.apply_converters(rows, converters))
+    return [model.from_db(queryset.db, attnames, row) for row in rows]
+
+
+def _columns(model: type[Model], database: Any) -> tuple[str, list[str], dict[int, Any], Any]:
+    """Every column of `model`'s table, quoted and joined; their fields' attribute names; the
+    converters of their values; and a compiler to apply them. Kept on the connection object
+    (each thread has its own), since the backend's converters are bound to it, and dropped
+    with it."""
+    of_connection = database.__dict__.setdefault("sfm_model_columns", {})
+    cached = of_connection.get(model)
+    if cached is None:
+        fields = list(model._meta.concrete_fields)
+        quote = database.ops.quote_name
+        compiler = model._base_manager.all().query.get_compiler(connection=database)
+        converters = compiler.get_converters(
+            [field.get_col(model._meta.db_table) for field in fields]
+        )
+        cached = of_connection[model] = (
+            ", ".join(quote(field.column) for field in fields),
+            [field.attname for field in fields],
+            converters,
+            compiler,
+        )
+    return cached
+
+
+def refresh_from(instance: Model, current: Model) -> None:
+    """Give `instance` the field values of `current`, the same row read later (from
+    `update_returning`), as `refresh_from_db()` would without its query: a related object
+    cached under a key that changed is dropped."""
+    for field in type(instance)._meta.concrete_fields:
+        value = getattr(current, field.attname)
+        if (
+            field.is_relation
+            and field.is_cached(instance)
+            and getattr(instance, field.attname) != value
+        ):
+            field.delete_cached_value(instance)
+        setattr(instance, field.attname, value)
