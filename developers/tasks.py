@@ -13,8 +13,9 @@ from developers.services import request_log, webhook_deliveries
 
 @shared_task(ignore_result=True, time_limit=60)
 def webhook_deliveries_dispatch_task() -> None:
-    """Periodic (every few seconds), after each event and after each attempt: claim due
-    deliveries, fairly between accounts, and fan them out in the order claimed."""
+    """Periodic (every few seconds), after an event to an endpoint with no attempt in flight,
+    and after each attempt task: claim due deliveries, fairly between accounts, and fan them
+    out in the order claimed."""
     webhook_deliveries.webhook_dispatch_started()
     for delivery_id in webhook_deliveries.webhook_deliveries_claim():
         webhook_delivery_attempt_task.delay(delivery_id)
