@@ -256,3 +256,11 @@ def test_it_stamps_without_rerasterising_the_pages() -> None:
             streams = [stream.read_bytes() for stream in parts]
             assert content in b"".join(streams)  # the page's own drawing, kept as it was
             assert not page.get_images()
+
+
+def test_a_header_with_parentheses_a_backslash_and_accents_is_drawn_as_given() -> None:
+    line = "2026-11-30 07:23 EST Dr. Zoë (Main) \\ Café… Fax +15550100001"
+
+    stamped = stamp_header(documents.text_pdf("body"), text=line)
+
+    assert line in documents.page_texts(stamped)[0]

@@ -1,10 +1,11 @@
 """Composing the fax that is sent: documents merged in order, a cover page, the header line.
 
-The cover page and the header are drawn with reportlab. The header is overlaid onto each page with
-pikepdf as a form XObject: the page's own content is never re-rasterised or re-encoded.
+The cover page is drawn with reportlab. The header is a form XObject written out here (a white
+band and two lines of Helvetica, measured with reportlab's font metrics) and overlaid onto each
+page with pikepdf: the page's own content is never re-rasterised or re-encoded.
 
 Stamping is deterministic: the same document and the same header text give the same bytes
-(reportlab's invariant mode, pikepdf's deterministic /ID). That is what lets the document stored
+(pikepdf's deterministic /ID). That is what lets the document stored
 without its header be stamped again on download or preview and give exactly the bytes the
 carrier received, once the fax records the header text it was sent with.
 """
@@ -219,11 +220,11 @@ def stamp_header(pdf_bytes: bytes, *, text: str) -> bytes:
     arguments give the same bytes."""
     out = io.BytesIO()
     with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
-        sizes = [_displayed_size(page) for page in pdf.pages]
-        with pikepdf.open(io.BytesIO(_header_pages(sizes, text=text))) as overlay:
-            for page, header in zip(pdf.pages, overlay.pages, strict=True):
-                _overlay(page, header)
-            _save_as_is(pdf, out)
+        font = _header_font(pdf)
+        total = len(pdf.pages)
+        for number, page in enumerate(pdf.pages, start=1):
+            _overlay(page, _header_form(pdf, page, font, text=text, number=number, total=total))
+        _save_as_is(pdf, out)
     return out.getvalue()
 
 
@@ -236,19 +237,80 @@ def first_page_stamped(pdf_bytes: bytes, *, text: str | None) -> bytes:
         first = pikepdf.new()
         first.pages.append(pdf.pages[0])
         if text is not None:
-            sizes = [_displayed_size(first.pages[0])]
-            header = _header_pages(sizes, text=text, numbers=[(1, total)])
-            with pikepdf.open(io.BytesIO(header)) as overlay:
-                _overlay(first.pages[0], overlay.pages[0])
+            page = first.pages[0]
+            form = _header_form(first, page, _header_font(first), text=text, number=1, total=total)
+            _overlay(page, form)
         out = io.BytesIO()
         _save_as_is(first, out)
     return out.getvalue()
 
 
-def _overlay(page: pikepdf.Page, header: pikepdf.Page) -> None:
-    """Draw `header` over `page`, as `Page.add_overlay(shrink=False, expand=False)` does, but
-    under a resource name chosen deterministically (add_overlay picks a random one)."""
-    form = header.as_form_xobject()
+def _header_font(pdf: pikepdf.Pdf) -> pikepdf.Object:
+    """Helvetica, one of the 14 fonts every PDF reader has (nothing embedded), in the encoding
+    of `_pdf_text`."""
+    return pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Font,
+            Subtype=pikepdf.Name.Type1,
+            BaseFont=pikepdf.Name.Helvetica,
+            Encoding=pikepdf.Name.WinAnsiEncoding,
+        )
+    )
+
+
+def _header_form(
+    pdf: pikepdf.Pdf,
+    page: pikepdf.Page,
+    font: pikepdf.Object,
+    *,
+    text: str,
+    number: int,
+    total: int,
+) -> pikepdf.Stream:
+    """A form XObject the size of `page` as displayed, with the header line at its top: `text`
+    at the left, "Page n/N" at the right, on a white band so that it stays legible over a page
+    printed to its edge. Its drawing is written out here: a white rectangle and two lines of
+    text are a few operators, where a reportlab canvas per document cost more than the rest of
+    the stamping."""
+    width, height = _displayed_size(page)
+    baseline = height - HEADER_BASELINE_FROM_TOP
+    label = f"Page {number}/{total}"
+    label_width = stringWidth(label, "Helvetica", HEADER_FONT_SIZE)
+    room = width - 2 * HEADER_MARGIN - HEADER_GAP - label_width
+    drawing = b"".join(
+        [
+            b"1 g 0 %.2f %.2f %d re f 0 g\n" % (baseline - 3, width, HEADER_FONT_SIZE + 5),
+            b"BT /F1 %d Tf %.2f %.2f Td %s Tj ET\n"
+            % (HEADER_FONT_SIZE, width - HEADER_MARGIN - label_width, baseline, _pdf_text(label)),
+            b"BT /F1 %s Tf %d %.2f Td %s Tj ET\n"
+            % (
+                str(_header_font_size(text, room)).encode(),
+                HEADER_MARGIN,
+                baseline,
+                _pdf_text(text),
+            ),
+        ]
+    )
+    return pikepdf.Stream(
+        pdf,
+        drawing,
+        Type=pikepdf.Name.XObject,
+        Subtype=pikepdf.Name.Form,
+        BBox=pikepdf.Array([0, 0, width, height]),
+        Resources=pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font)),
+    )
+
+
+def _pdf_text(text: str) -> bytes:
+    """`text` as a PDF string in WinAnsiEncoding (Latin-1 and the typographic marks, "…"
+    included); a character it lacks is drawn as "?"."""
+    raw = text.encode("cp1252", errors="replace")
+    return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
+
+
+def _overlay(page: pikepdf.Page, form: pikepdf.Stream) -> None:
+    """Draw the form XObject over `page`, as `Page.add_overlay(shrink=False, expand=False)`
+    does, but under a resource name chosen deterministically (add_overlay picks a random one)."""
     resources = page.resources
     number = 0
     name = pikepdf.Name("/SfmHeader")
@@ -286,38 +348,6 @@ def _displayed_size(page: pikepdf.Page) -> tuple[float, float]:
     width, height = float(box[2]) - float(box[0]), float(box[3]) - float(box[1])
     rotate = int(page.obj.get("/Rotate", 0)) % 360
     return (height, width) if rotate in (90, 270) else (width, height)
-
-
-def _header_pages(
-    sizes: Sequence[tuple[float, float]],
-    *,
-    text: str,
-    numbers: Sequence[tuple[int, int]] | None = None,
-) -> bytes:
-    """One page per size, each with the header line at its top: `text` at the left, "Page n/N"
-    at the right, on a white band so that it stays legible over a page printed to its edge.
-    `numbers` gives each page's (n, N); by default 1 to len(sizes)."""
-    out = io.BytesIO()
-    # Invariant: no creation date or random /ID, so that stamping is repeatable.
-    pdf = canvas.Canvas(out, pageCompression=1, invariant=1)
-    if numbers is None:
-        numbers = [(n, len(sizes)) for n in range(1, len(sizes) + 1)]
-    for (width, height), (number, total) in zip(sizes, numbers, strict=True):
-        pdf.setPageSize((width, height))
-        baseline = height - HEADER_BASELINE_FROM_TOP
-        pdf.setFillColorRGB(1, 1, 1)
-        pdf.rect(0, baseline - 3, width, HEADER_FONT_SIZE + 5, stroke=0, fill=1)
-        pdf.setFillColorRGB(0, 0, 0)
-        label = f"Page {number}/{total}"
-        pdf.setFont("Helvetica", HEADER_FONT_SIZE)
-        pdf.drawRightString(width - HEADER_MARGIN, baseline, label)
-        room = width - 2 * HEADER_MARGIN - HEADER_GAP
-        room -= stringWidth(label, "Helvetica", HEADER_FONT_SIZE)
-        pdf.setFont("Helvetica", _header_font_size(text, room))
-        pdf.drawString(HEADER_MARGIN, baseline, text)
-        pdf.showPage()
-    pdf.save()
-    return out.getvalue()
 
 
 def _header_font_size(text: str, room: float) -> float:
