@@ -1,7 +1,7 @@
 """`make run` serves from SQLite: every periodic task of the beat schedule runs there as it does
 on PostgreSQL, and does its work (a query SQLite cannot compile would fail the task every
-minute, and the documents it purges would stay). The check runs in a process of its own, on a
-new SQLite database made by the migrations."""
+minute, and the documents it purges would stay, or the webhooks it claims would wait). The
+check runs in a process of its own, on a new SQLite database made by the migrations."""
 
 from __future__ import annotations
 
@@ -47,6 +47,23 @@ due = FaxFactory(
     document="faxes/stored.pdf",
 )
 
+from developers.models import WebhookDelivery, WebhookEndpoint
+from developers.services.webhook_deliveries import DISPATCH_MARK, webhook_event_emit
+from sendfaxmail.lib.redis import get_redis
+
+if settings.REDIS_URL:
+    get_redis().delete(DISPATCH_MARK)  # an earlier test's dispatch, still marked as queued
+
+WebhookEndpoint.objects.create(
+    account=account,
+    url="https://hooks.example.com/x",
+    secret="whsec_x",
+    event_types=["fax.sending"],
+)
+webhook_event_emit(
+    account_id=account.id, livemode=True, type="fax.sending", object_id="fax_x", data={}
+)
+
 import importlib
 
 failed = {}
@@ -64,6 +81,9 @@ print(json.dumps({
     "kept_purged": Fax.objects.get(pk=kept.pk).document_purged_at is not None,
     "scheduled_now": Fax.objects.get(pk=due.pk).status,
     "submit_sent": "faxes.tasks.fax_submit_task" in sent,
+    "dispatch_sent_on_the_event": "developers.tasks.webhook_deliveries_dispatch_task" in sent,
+    "delivery_claimed": WebhookDelivery.objects.get().leased_until is not None,
+    "attempt_sent": "developers.tasks.webhook_delivery_attempt_task" in sent,
 }))
 """
 
@@ -93,4 +113,7 @@ def test_every_beat_task_runs_and_does_its_work_on_sqlite(tmp_path: Path) -> Non
         "kept_purged": False,
         "scheduled_now": "queued",
         "submit_sent": True,
+        "dispatch_sent_on_the_event": True,
+        "delivery_claimed": True,
+        "attempt_sent": True,
     }
