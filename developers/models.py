@@ -142,8 +142,9 @@ class WebhookDelivery(models.Model):
 
     id = models.CharField(primary_key=True, max_length=32, default=delivery_id, editable=False)
     event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of the foreign key's own: the (endpoint, -created_at) index below serves it.
     endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
     status = models.CharField(
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING

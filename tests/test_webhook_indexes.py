@@ -1,0 +1,35 @@
+"""Every index of developers_webhookevent and developers_webhookdelivery is written by every
+customer event, and a delivery's are written again at each claim and attempt: each one there
+is listed here, with what it serves (developers/migrations/0005)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_fax_indexes import indexes
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_event_table_has_only_the_indexes_its_queries_use() -> None:
+    found = indexes("developers_webhookevent")
+
+    assert sorted(found) == [
+        "developers_webhookevent_account_id_5def22eb",  # the account's events; its deletion
+        "developers_webhookevent_object_id_07a96699",  # the events of a fax (its page, resends)
+        "developers_webhookevent_pkey",
+    ]
+    assert not [name for name, definition in found.items() if "pattern_ops" in definition]
+
+
+def test_the_delivery_table_has_only_the_indexes_its_queries_use() -> None:
+    found = indexes("developers_webhookdelivery")
+
+    assert sorted(found) == [
+        "delivery_due",  # the claims: pending deliveries by due time
+        "delivery_leased",  # the claims: the few in flight, per endpoint
+        "developers__endpoin_11abf9_idx",  # an endpoint's deliveries, newest first; its deletion
+        "developers_webhookdelivery_event_id_9b4c46a0",  # an event's deliveries; its deletion
+        "developers_webhookdelivery_pkey",
+    ]
+    assert not [name for name, definition in found.items() if "pattern_ops" in definition]
