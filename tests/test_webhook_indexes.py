@@ -5,7 +5,9 @@ is listed here, with what it serves (developers/migrations/0005)."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
+from developers.services import webhook_deliveries
 from tests.test_fax_indexes import indexes
 
 pytestmark = pytest.mark.django_db
@@ -33,3 +35,30 @@ def test_the_delivery_table_has_only_the_indexes_its_queries_use() -> None:
         "developers_webhookdelivery_pkey",
     ]
     assert not [name for name, definition in found.items() if "pattern_ops" in definition]
+
+
+@pytest.mark.parametrize(
+    ("sql", "index"),
+    [
+        (webhook_deliveries.HEADS_SQL, "delivery_due"),
+        (webhook_deliveries.IN_FLIGHT_SQL, "delivery_due"),
+    ],
+    ids=["heads", "in-flight"],
+)
+def test_the_claims_prepared_reads_can_use_their_partial_index(sql: str, index: str) -> None:
+    """A prepared statement runs on a generic plan, which uses a partial index only when the
+    text itself matches the index's condition (a status passed as a parameter does not)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        parameters = ", ".join(["timestamptz"] * sql.count("%s"))
+        cursor.execute(f"PREPARE claim_read ({parameters}) AS {sql.replace('%s', '$1')}")
+        try:
+            arguments = ", ".join(["now()"] * sql.count("%s"))
+            cursor.execute(f"EXPLAIN EXECUTE claim_read ({arguments})")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE claim_read")
+
+    assert index in plan
+    assert "Seq Scan on developers_webhookdelivery" not in plan

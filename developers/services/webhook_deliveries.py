@@ -120,12 +120,14 @@ def _dispatch_unless_in_flight(endpoint_ids: list[str]) -> None:
     placeholders = ", ".join(["%s"] * len(endpoint_ids))
     # Prepared: it runs after every customer event (the `delivery_leased` index answers it).
     # Only placeholders are written into the text; every value is a parameter.
+    # As IN_FLIGHT_SQL: the conditions of the partial index written out, for the generic plan.
     sql = (
         "SELECT DISTINCT endpoint_id FROM developers_webhookdelivery"  # noqa: S608
-        f" WHERE endpoint_id IN ({placeholders}) AND status = %s AND leased_until > %s"
+        f" WHERE endpoint_id IN ({placeholders}) AND status = 'pending'"
+        " AND leased_until IS NOT NULL AND leased_until > %s"
     )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    in_flight = fetch_all(sql, [*endpoint_ids, DeliveryStatus.PENDING.value, now])
+    in_flight = fetch_all(sql, [*endpoint_ids, now])
     if len(in_flight) < len(set(endpoint_ids)):
         _dispatch_soon()
 
@@ -161,12 +163,16 @@ def webhook_dispatch_started() -> None:
 
 
 # The claim's two reads, written out and prepared: they run at every dispatch, and the ORM's
-# emulation of a filter on a window function cost more to write out than to run.
+# emulation of a filter on a window function cost more to write out than to run. The status is
+# written into the text ('pending' is DeliveryStatus.PENDING), not passed as a parameter: a
+# prepared statement's generic plan can only use the partial indexes (`delivery_due`, on
+# status = 'pending') when the text itself matches their condition; with a parameter it read
+# the whole table at every dispatch.
 # Each endpoint in flight with its account: (endpoint_id, account_id).
 IN_FLIGHT_SQL = """
 SELECT d.endpoint_id, e.account_id
 FROM developers_webhookdelivery d JOIN developers_webhookendpoint e ON e.id = d.endpoint_id
-WHERE d.status = %s AND d.leased_until > %s
+WHERE d.status = 'pending' AND d.leased_until IS NOT NULL AND d.leased_until > %s
 """
 # The oldest due delivery of each endpoint with none in flight, oldest first:
 # (delivery_id, account_id).
@@ -175,9 +181,10 @@ SELECT id, account_id FROM (
     SELECT d.id, e.account_id, d.next_attempt_at,
         ROW_NUMBER() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS place
     FROM developers_webhookdelivery d JOIN developers_webhookendpoint e ON e.id = d.endpoint_id
-    WHERE d.status = %s AND d.next_attempt_at <= %s AND NOT EXISTS (
+    WHERE d.status = 'pending' AND d.next_attempt_at <= %s AND NOT EXISTS (
         SELECT 1 FROM developers_webhookdelivery f
-        WHERE f.endpoint_id = d.endpoint_id AND f.status = %s AND f.leased_until > %s
+        WHERE f.endpoint_id = d.endpoint_id AND f.status = 'pending'
+            AND f.leased_until IS NOT NULL AND f.leased_until > %s
     )
 ) heads
 WHERE place = 1
@@ -200,12 +207,10 @@ def webhook_deliveries_claim(*, limit: int = 100) -> list[str]:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
     now = timezone.now()
     at = connection.ops.adapt_datetimefield_value(now)
-    in_flight = fetch_all(IN_FLIGHT_SQL, [DeliveryStatus.PENDING.value, at])
+    in_flight = fetch_all(IN_FLIGHT_SQL, [at])
     taken = Counter(account_id for _, account_id in in_flight)
     # The oldest due delivery of each endpoint that has none in flight.
-    heads = fetch_all(
-        HEADS_SQL, [DeliveryStatus.PENDING.value, at, DeliveryStatus.PENDING.value, at]
-    )
+    heads = fetch_all(HEADS_SQL, [at, at])
     turns: list[tuple[int, str]] = []  # (the account's in-flight count once it runs, id)
     for delivery_id, account_id in heads:
         taken[account_id] += 1
