@@ -74,6 +74,18 @@ for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
     except Exception as error:
         failed[name] = repr(error)
 
+delivery_claimed = WebhookDelivery.objects.get().leased_until is not None
+# The attempt succeeds; its task takes the endpoint's next delivery.
+from developers.services.webhook_deliveries import webhook_delivery_claim_next
+
+WebhookDelivery.objects.update(status="succeeded", leased_until=None)
+webhook_event_emit(
+    account_id=account.id, livemode=True, type="fax.sending", object_id="fax_y", data={}
+)
+following = WebhookDelivery.objects.get(status="pending")
+claimed_next = webhook_delivery_claim_next(endpoint_id=following.endpoint_id)
+following.refresh_from_db()
+
 print(json.dumps({
     "vendor": connection.vendor,
     "failed": failed,
@@ -82,7 +94,8 @@ print(json.dumps({
     "scheduled_now": Fax.objects.get(pk=due.pk).status,
     "submit_sent": "faxes.tasks.fax_submit_task" in sent,
     "dispatch_sent_on_the_event": "developers.tasks.webhook_deliveries_dispatch_task" in sent,
-    "delivery_claimed": WebhookDelivery.objects.get().leased_until is not None,
+    "delivery_claimed": delivery_claimed,
+    "next_claimed": claimed_next == following.id and following.leased_until is not None,
     "attempt_sent": "developers.tasks.webhook_delivery_attempt_task" in sent,
 }))
 """
@@ -115,5 +128,6 @@ def test_every_beat_task_runs_and_does_its_work_on_sqlite(tmp_path: Path) -> Non
         "submit_sent": True,
         "dispatch_sent_on_the_event": True,
         "delivery_claimed": True,
+        "next_claimed": True,
         "attempt_sent": True,
     }

@@ -5,8 +5,12 @@ between events, while the endpoint keeps one delivery in flight and the account 
 from __future__ import annotations
 
 import json
+import threading
+from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 
 from accounts.models import Account
 from developers import tasks
@@ -108,3 +112,44 @@ def test_an_attempt_and_its_chain_fit_in_the_soft_time_limit() -> None:
     attempt = tasks.webhook_delivery_attempt_task
 
     assert attempt.soft_time_limit > webhook_deliveries.DELIVERY_TIMEOUT + tasks.CHAIN_SECONDS
+
+
+def test_it_takes_a_delivery_whose_lease_ran_out(
+    account: Account, endpoint: WebhookEndpoint
+) -> None:
+    """A worker that died mid-attempt leaves its lease; once it has run out, the endpoint's
+    oldest due delivery (that one) is taken, and leased again."""
+    first, _ = emit(account, 2)
+    WebhookDelivery.objects.filter(pk=first).update(
+        leased_until=timezone.now() - timedelta(seconds=1)
+    )
+
+    assert webhook_deliveries.webhook_delivery_claim_next(endpoint_id=endpoint.pk) == first
+    assert WebhookDelivery.objects.get(pk=first).leased_until > timezone.now()
+    assert webhook_deliveries.webhook_delivery_claim_next(endpoint_id=endpoint.pk) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_takes_of_one_endpoints_next_delivery_lease_one(
+    account: Account, endpoint: WebhookEndpoint
+) -> None:
+    emit(account, 5)
+    start = threading.Barrier(8)
+    taken: list[str | None] = []
+
+    def worker() -> None:
+        start.wait(10)
+        try:
+            taken.append(webhook_deliveries.webhook_delivery_claim_next(endpoint_id=endpoint.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert len(taken) == 8
+    assert len([delivery_id for delivery_id in taken if delivery_id]) == 1
+    assert WebhookDelivery.objects.filter(leased_until__isnull=False).count() == 1

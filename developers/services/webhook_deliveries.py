@@ -229,6 +229,32 @@ def webhook_deliveries_claim(*, limit: int = 100) -> list[str]:
     return claimed
 
 
+# webhook_delivery_claim_next in one prepared statement (it runs after every successful
+# attempt): lease the endpoint's oldest due delivery whose lease is free, unless another of its
+# deliveries is in flight; the claimed id comes back. 'pending' is written into the text for
+# the partial indexes (see IN_FLIGHT_SQL).
+_CLAIM_NEXT = """
+UPDATE developers_webhookdelivery SET leased_until = %s
+WHERE id = (
+    SELECT d.id FROM developers_webhookdelivery d
+    WHERE d.endpoint_id = %s AND d.status = 'pending' AND d.next_attempt_at <= %s
+        AND (d.leased_until IS NULL OR d.leased_until <= %s)
+        AND NOT EXISTS (
+            SELECT 1 FROM developers_webhookdelivery f
+            WHERE f.endpoint_id = %s AND f.status = 'pending'
+                AND f.leased_until IS NOT NULL AND f.leased_until > %s
+        )
+    ORDER BY d.next_attempt_at, d.id
+    LIMIT 1{lock}
+)
+RETURNING id
+"""
+# A row another transaction holds (a claim taking it) is skipped, as the dispatch's claim does.
+CLAIM_NEXT_SQL = _CLAIM_NEXT.format(lock=" FOR UPDATE SKIP LOCKED")
+# SQLite (`make run`) has no row locks: its writers take turns anyway.
+CLAIM_NEXT_SQL_UNLOCKED = _CLAIM_NEXT.format(lock="")
+
+
 @transaction.atomic
 def webhook_delivery_claim_next(*, endpoint_id: str) -> str | None:
     """The next due delivery of an endpoint whose attempt this worker just recorded, claimed
@@ -243,20 +269,15 @@ def webhook_delivery_claim_next(*, endpoint_id: str) -> str | None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
     now = timezone.now()
-    pending = WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING)
-    if pending.filter(leased_until__gt=now).exists():
-        return None
-    next_id = (
-        pending.select_for_update(skip_locked=True)
-        .filter(next_attempt_at__lte=now)
-        .filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
-        .order_by("next_attempt_at", "id")
-        .values_list("id", flat=True)
-        .first()
+    at = connection.ops.adapt_datetimefield_value(now)
+    lease = connection.ops.adapt_datetimefield_value(now + ATTEMPT_LEASE)
+    claimed = fetch_all(
+        CLAIM_NEXT_SQL
+        if connection.features.has_select_for_update_skip_locked
+        else CLAIM_NEXT_SQL_UNLOCKED,
+        [lease, endpoint_id, at, at, endpoint_id, at],
     )
-    if next_id is not None:
-        WebhookDelivery.objects.filter(pk=next_id).update(leased_until=now + ATTEMPT_LEASE)
-    return next_id
+    return claimed[0][0] if claimed else None
 
 
 def _headers(event: WebhookEvent, endpoint: WebhookEndpoint, body: bytes) -> dict[str, str]:
