@@ -1,10 +1,11 @@
 """Does the fax pipeline keep up with the web tier? Goal: completed/s ≥ accepted/s.
 
 Sends `--count` faxes (1-page PDFs, live key) through the real processes, run as the Procfile
-runs them (gunicorn with gunicorn.conf.py's 4 workers, the Celery `worker` and `fetcher` with
-concurrency 4, and `beat`), on a Redis broker, to a local fake Telnyx (bench/fake_telnyx.py) that
-answers like Telnyx's v2 fax API and posts its signed webhooks back to /webhooks/telnyx, and to a
-customer webhook endpoint (HTTPS on 127.0.0.77:443) that counts the events it gets. Prints:
+runs them (gunicorn with gunicorn.conf.py's 4 workers, the Celery `worker` with concurrency 8 and
+`fetcher` with 4, and `beat`), on a Redis broker, to a local fake Telnyx (bench/fake_telnyx.py)
+that answers like Telnyx's v2 fax API and posts its signed webhooks back to /webhooks/telnyx from
+`--carrier-senders` threads (32: bench/README.md says why), and to a customer webhook endpoint
+(HTTPS on 127.0.0.77:443) that counts the events it gets. Prints:
 
 - accepted/s (201s of POST /v1/faxes), submitted/s (POST /v2/faxes at the carrier) and
   completed/s (the carrier's `fax.delivered` webhook answered 200), each over its own span from
@@ -17,7 +18,7 @@ customer webhook endpoint (HTTPS on 127.0.0.77:443) that counts the events it ge
 Run from the repo root (about 2 minutes for 300 faxes on 2 loaded cores):
 
     .venv/bin/python bench/pipeline.py [--count 1000] [--concurrency 4] [--port 8768]
-        [--carrier-delay 0] [--no-webhooks] [--timeout 900]
+        [--carrier-delay 0] [--carrier-senders 32] [--no-webhooks] [--timeout 900]
 
 Needs PostgreSQL and Redis on 127.0.0.1 (see bench/README.md) and, for the customer endpoint,
 the right to listen on port 443 (root): the app only delivers to port 443. Bench-only settings:
@@ -497,8 +498,8 @@ def report(figures: dict, args: argparse.Namespace) -> None:
     notes = [
         f"{args.count} faxes from {args.concurrency} client threads; as the Procfile and "
         f"gunicorn.conf.py say: web: gunicorn {WEB_WORKERS} sync workers; worker: Celery "
-        f"concurrency {CELERY_CONCURRENCY}; fetcher: {FETCH_CONCURRENCY}; beat; fake carrier "
-        f"delay {args.carrier_delay:g} s per event.",
+        f"concurrency {CELERY_CONCURRENCY}; fetcher: {FETCH_CONCURRENCY}; beat; fake carrier: "
+        f"{args.carrier_senders} webhook senders, delay {args.carrier_delay:g} s per event.",
         "Each rate is the count over the span from its stage's first event to its last, so a "
         "stage that falls behind shows a lower rate than the one feeding it.",
         f"Everything shares {cpu_count()} CPUs with the client; the 1-minute load average was "
@@ -519,6 +520,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--carrier-delay", type=float, default=0.0, help="seconds before each carrier webhook"
     )
+    parser.add_argument(
+        "--carrier-senders",
+        type=int,
+        default=32,
+        help="the fake carrier's webhook sender threads (default 32; see bench/README.md)",
+    )
     parser.add_argument("--no-webhooks", action="store_true", help="no customer endpoint")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the end")
     parser.add_argument(
@@ -528,14 +535,14 @@ def parse_args() -> argparse.Namespace:
         ),
     )
     args = parser.parse_args()
-    if args.count < 2 or args.concurrency < 1:
-        parser.error("--count must be at least 2 and --concurrency at least 1.")
+    if args.count < 2 or args.concurrency < 1 or args.carrier_senders < 1:
+        parser.error("--count must be at least 2, --concurrency and --carrier-senders at least 1.")
     return args
 
 
 def run(args: argparse.Namespace, folder: Path) -> dict:
     env = bench_env(args.database_url)
-    fake = FakeTelnyx(senders=8, delay=args.carrier_delay).start()
+    fake = FakeTelnyx(senders=args.carrier_senders, delay=args.carrier_delay).start()
     token = secrets.token_urlsafe(24)
     metrics_dir = folder / "metrics"
     metrics_dir.mkdir()
