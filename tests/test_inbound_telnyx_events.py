@@ -10,6 +10,7 @@ import pytest
 from accounts.models import Account
 from faxes.models import Fax, FaxEvent, FaxStatus
 from faxes.services.inbound import MEDIA_TASK
+from tests.concurrency import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +144,19 @@ def test_it_refuses_an_inbound_event_with_a_bad_signature(telnyx, number, carrie
 
     assert telnyx.deliver(body, **headers).status_code == 401
     assert not Fax.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_event_delivered_twice_at_once_is_stored_once(
+    telnyx, number, carrier_fax_id
+) -> None:
+    """Two deliveries of one event at the same moment, on two connections, both past the
+    early check for its id: the event's unique id decides, and the loser answers duplicate."""
+    body = telnyx.inbound_event("fax.receiving.started", carrier_fax_id=carrier_fax_id, to=number)
+    headers = telnyx.sign(body)
+
+    outcomes = sorted(at_once(2, lambda: telnyx.deliver(body, **headers).json()["status"]))
+
+    assert outcomes == ["applied", "duplicate"]
+    assert Fax.objects.filter(carrier_fax_id=carrier_fax_id).count() == 1
+    assert FaxEvent.objects.filter(carrier_event_id__isnull=False).count() == 1

@@ -11,13 +11,13 @@ from django.utils import timezone
 
 from faxes.carrier import decode_client_state
 from faxes.events import CarrierEvent, failure_for
-from faxes.models import Fax, FaxEvent, FaxStatus
+from faxes.models import Fax, FaxStatus
 from faxes.selectors import fax_page_count
 from faxes.services.inbound import inbound_fax_apply_carrier_event
 from faxes.services.redial import attempt_record, fax_redial_earned, fax_redial_schedule
-from faxes.services.status import fax_advance, status_reached
+from faxes.services.status import fax_advance, fax_carrier_event_record, status_reached
 from faxes.simulator import canceled_event, simulated_event
-from sendfaxmail.lib.sql import insert_unless_duplicate, select_prepared
+from sendfaxmail.lib.sql import select_prepared
 
 logger = logging.getLogger(__name__)
 
@@ -38,15 +38,7 @@ def fax_apply_carrier_event(*, event: CarrierEvent, source: str) -> str:
     if fax is None:
         logger.warning("Carrier event %s for an unknown fax; ignored", event.event_id)
         return "unknown_fax"
-    recorded = FaxEvent(
-        fax=fax,
-        source=source,
-        type=event.event_type,
-        carrier_event_id=event.event_id,
-        occurred_at=event.occurred_at,
-        payload=event.payload,
-    )
-    if not insert_unless_duplicate(recorded, unique="carrier_event_id"):
+    if not fax_carrier_event_record(fax=fax, event=event, source=source):
         return "duplicate"
     if _of_an_earlier_call(fax, event):
         # A late report about a call already finished (the fax was redialed since): history.

@@ -34,7 +34,12 @@ from faxes.events import CarrierEvent, failure_for
 from faxes.models import Direction as FaxDirection
 from faxes.models import DocumentSource, Fax, FaxEvent, FaxStatus
 from faxes.services.fax_email import fax_emails_queue
-from faxes.services.status import fax_advance, fax_event_record, fax_fail
+from faxes.services.status import (
+    fax_advance,
+    fax_carrier_event_record,
+    fax_event_record,
+    fax_fail,
+)
 from sendfaxmail.lib.fetch import FetchError, HttpStatusError, fetch
 
 logger = logging.getLogger(__name__)
@@ -82,17 +87,7 @@ def inbound_fax_apply_carrier_event(*, event: CarrierEvent, source: str) -> str:
     if fax is None:
         logger.warning("Inbound event %s for a number we do not hold; ignored", event.event_id)
         return "unknown_number"
-    try:
-        with transaction.atomic():
-            FaxEvent.objects.create(
-                fax=fax,
-                source=source,
-                type=event.event_type,
-                carrier_event_id=event.event_id,
-                occurred_at=event.occurred_at,
-                payload=event.payload,
-            )
-    except IntegrityError:
+    if not fax_carrier_event_record(fax=fax, event=event, source=source):
         return "duplicate"
     updates: dict[str, Any] = {"last_event_at": timezone.now()}
     if event.status == FaxStatus.RECEIVED:

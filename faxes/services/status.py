@@ -16,10 +16,16 @@ from django.utils import timezone
 
 from developers.services.webhook_deliveries import webhook_event_emit
 from faxes import metrics as fax_metrics
+from faxes.events import CarrierEvent
 from faxes.models import TERMINAL_STATUSES, Fax, FaxEvent, FaxStatus
 from faxes.serializers import fax_public
 from sendfaxmail.lib.events import FAX_STATUS_EVENTS
-from sendfaxmail.lib.sql import insert_row, refresh_from, update_returning
+from sendfaxmail.lib.sql import (
+    insert_row,
+    insert_unless_duplicate,
+    refresh_from,
+    update_returning,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +61,21 @@ def fax_event_record(
             fax=fax, source=source, type=type, occurred_at=timezone.now(), payload=payload or {}
         )
     )
+
+
+def fax_carrier_event_record(*, fax: Fax, event: CarrierEvent, source: str) -> bool:
+    """Add a carrier's event to the fax's history once: False, and nothing written, when its id
+    is stored already (an earlier or a concurrent delivery of the same event). One statement
+    (INSERT … ON CONFLICT DO NOTHING), not a savepoint catching IntegrityError."""
+    recorded = FaxEvent(
+        fax=fax,
+        source=source,
+        type=event.event_type,
+        carrier_event_id=event.event_id,
+        occurred_at=event.occurred_at,
+        payload=event.payload,
+    )
+    return insert_unless_duplicate(recorded, unique="carrier_event_id")
 
 
 # The status changes join their caller's transaction without a savepoint: nothing catches their
