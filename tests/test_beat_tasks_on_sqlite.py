@@ -5,13 +5,9 @@ check runs in a process of its own, on a new SQLite database made by the migrati
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import run_script
 
 SCRIPT = """
 import json
@@ -102,24 +98,14 @@ print(json.dumps({
 
 
 def test_every_beat_task_runs_and_does_its_work_on_sqlite(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-    }
-
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    found = run_script(
+        SCRIPT,
+        env={
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        },
     )
 
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+    assert found == {
         "vendor": "sqlite",
         "failed": {},
         "expired_purged": True,

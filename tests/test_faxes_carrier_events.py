@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
@@ -15,6 +13,7 @@ from faxes.carrier import encode_client_state
 from faxes.events import CarrierEvent
 from faxes.models import Fax, FaxStatus
 from faxes.services import carrier_events
+from tests.concurrency import at_once
 from tests.factories import FaxFactory
 
 pytestmark = pytest.mark.django_db
@@ -126,17 +125,8 @@ def test_the_same_event_delivered_twice_at_once_is_applied_once(account) -> None
     applies it; the other, blocked on the fax's row lock, then finds it stored."""
     fax = FaxFactory(account=account, status=FaxStatus.SENDING, carrier_fax_id="telnyx-1")
     delivered = event(fax, "fax.delivered")
-    start = threading.Barrier(2)
 
-    def deliver() -> str:
-        start.wait()
-        try:
-            return apply(delivered)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(2) as pool:
-        outcomes = sorted(pool.map(lambda _: deliver(), range(2)))
+    outcomes = sorted(at_once(2, lambda: apply(delivered)))
 
     assert outcomes == ["applied", "duplicate"]
     assert fax.events.filter(carrier_event_id=delivered.event_id).count() == 1

@@ -4,10 +4,6 @@ SQLite (`make run`) as a plain one."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,9 +16,9 @@ from django.utils import timezone
 from accounts.models import Account
 from faxes.models import Fax, FaxEvent, FaxStatus
 from sendfaxmail.lib.sql import insert_prepared, insert_row, insert_unless_duplicate
+from tests.processes import run_script
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def a_fax(account: Account) -> Fax:
@@ -146,25 +142,15 @@ print(json.dumps([fax.client_reference, fax.page_count, fax.status, fax.created_
 
 
 def test_a_send_a_carrier_event_and_a_status_change_are_stored_on_sqlite(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "DOCUMENT_ROOT": str(tmp_path / "documents"),
-    }
-
-    result = subprocess.run(
-        [sys.executable, "-c", SQLITE_SEND],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    found = run_script(
+        SQLITE_SEND,
+        env={
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "DOCUMENT_ROOT": str(tmp_path / "documents"),
+        },
     )
 
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == [
+    assert found == [
         "sqlite",
         1,
         "sending",

@@ -5,17 +5,16 @@ between events, while the endpoint keeps one delivery in flight and the account 
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Account
 from developers import tasks
 from developers.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from developers.services import webhook_deliveries, webhook_endpoints
+from tests.concurrency import at_once
 from tests.receiver import Answer
 
 pytestmark = pytest.mark.django_db
@@ -134,21 +133,10 @@ def test_concurrent_takes_of_one_endpoints_next_delivery_lease_one(
     account: Account, endpoint: WebhookEndpoint
 ) -> None:
     emit(account, 5)
-    start = threading.Barrier(8)
-    taken: list[str | None] = []
 
-    def worker() -> None:
-        start.wait(10)
-        try:
-            taken.append(webhook_deliveries.webhook_delivery_claim_next(endpoint_id=endpoint.pk))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    taken = at_once(
+        8, lambda: webhook_deliveries.webhook_delivery_claim_next(endpoint_id=endpoint.pk)
+    )
 
     assert len(taken) == 8
     assert len([delivery_id for delivery_id in taken if delivery_id]) == 1

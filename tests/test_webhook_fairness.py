@@ -3,19 +3,18 @@ account, accounts taking turns, and a lease that a dead worker cannot hold forev
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Account
 from developers import tasks
 from developers.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from developers.services import webhook_deliveries
+from tests.concurrency import at_once
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -137,21 +136,8 @@ def test_it_never_has_two_deliveries_of_one_endpoint_in_flight_under_concurrent_
         endpoints(account, 2)
         for _ in range(5):
             emit(account)
-    start = threading.Barrier(8)
-    claims: list[list[str]] = []
 
-    def worker() -> None:
-        start.wait(10)
-        try:
-            claims.append(webhook_deliveries.webhook_deliveries_claim())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    claims = at_once(8, webhook_deliveries.webhook_deliveries_claim)
 
     claimed = [delivery_id for claim in claims for delivery_id in claim]
     per_endpoint = Counter(
