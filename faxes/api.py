@@ -21,8 +21,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit.models import ActorType
-from audit.services import Actor, actor_with_request
 from developers.authentication import api_key_actor
 from developers.models import Scope
 from faxes.documents import ACCEPTED_CONTENT_TYPES, DocumentError, decode_base64
@@ -975,11 +973,8 @@ class FaxCancelView(APIView):
             raise NotFound(f"No fax with id '{fax_id}'.", param="id")
         idempotency_key = _idempotency_key(request)
 
-        key = request.auth
-        actor = Actor(type=ActorType.API_KEY, id=str(key.pk), label=str(key))
-
         def cancel() -> IdempotentAnswer:
-            outcome = fax_cancel(fax=fax, actor=actor_with_request(actor, request))
+            outcome = fax_cancel(fax=fax, actor=api_key_actor(request))
             status = 200 if outcome == CancelOutcome.CANCELED else 202
             return IdempotentAnswer(status=status, body=fax_public(fax), fax_id=fax.id)
 

@@ -317,6 +317,9 @@ def test_a_cancel_is_in_the_audit_log_with_the_key_as_actor(
     [entry] = AuditEntry.objects.filter(action=Action.FAX_CANCELED)
     assert (entry.account_id, entry.target_type, entry.target_id) == (account.pk, "fax", fax.id)
     assert (entry.actor_type, entry.actor_id, entry.ip) == ("api_key", api_key[0].pk, "203.0.113.9")
+    # Named as the dashboard names the key: its name and display prefix, never the secret.
+    assert entry.actor_label == str(api_key[0])
+    assert api_key[0].prefix in entry.actor_label
     assert entry.details == {"outcome": "canceled", "livemode": True}
     assert fax.to_number not in entry.target_label
 
