@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from django.db import connection
+from django.db import DataError, connection, transaction
 from django.db.backends.postgresql import base as django_base
 from django.test.utils import CaptureQueriesContext
 
@@ -16,6 +16,7 @@ from accounts.models import Account
 from developers.selectors import api_key_for_secret
 from fax_numbers.selectors import fax_number_rows_of_account
 from sendfaxmail.lib.postgresql.base import DatabaseWrapper
+from sendfaxmail.lib.sql import fetch_all
 from tests.conftest import make_key
 
 
@@ -108,3 +109,46 @@ def test_captured_queries_show_a_prepared_statements_sql(account: Account) -> No
     [query] = captured.captured_queries
     assert "FROM numbers_faxnumber" in query["sql"]
     assert str(account.pk) in query["sql"]
+
+
+def test_it_keeps_a_prepared_cursor_for_each_statement(separate: DatabaseWrapper) -> None:
+    add, now = "SELECT %s::int + 1", "SELECT now() AT TIME ZONE 'UTC', %s::text"
+
+    def run(sql: str, params: list[object]) -> tuple[object, list[tuple[object, ...]]]:
+        cursor = separate.prepared_cursor(sql)
+        cursor.execute(sql, params)
+        return cursor.cursor, cursor.fetchall()
+
+    first, one = run(add, [1])
+    other, (row,) = run(now, ["two"])
+    again, two = run(add, [2])
+
+    # psycopg keeps a cursor's result loaders while it runs the same query again.
+    assert again is first
+    assert other is not first
+    assert (one, two, row[1]) == ([(2,)], [(3,)], "two")
+
+
+def test_it_replaces_a_kept_cursor_when_closed_or_reconnected(separate: DatabaseWrapper) -> None:
+    kept = separate.prepared_cursor("SELECT 1").cursor
+    kept.close()
+    replaced = separate.prepared_cursor("SELECT 1")
+    replaced.execute("SELECT 1")
+    assert replaced.cursor is not kept
+    assert replaced.fetchall() == [(1,)]
+
+    separate.close()
+    after_reconnect = separate.prepared_cursor("SELECT 1")
+    after_reconnect.execute("SELECT 1")
+
+    assert after_reconnect.cursor is not replaced.cursor
+    assert after_reconnect.fetchall() == [(1,)]
+
+
+def test_a_kept_cursor_survives_a_failed_statement(account: Account) -> None:
+    _, secret = make_key(account)
+    api_key_for_secret(secret)
+    with pytest.raises(DataError), transaction.atomic():
+        fetch_all("SELECT 1 / %s", [0])
+
+    assert api_key_for_secret(secret).account.pk == account.pk

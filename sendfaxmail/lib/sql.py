@@ -4,11 +4,13 @@ it is reported: a carrier's event), and an UPDATE that hands back the rows it ch
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import Model, QuerySet
+from django.db.models import DEFERRED, Model, QuerySet
 from django.db.models.signals import post_save, pre_save
 from django.db.models.sql import UpdateQuery
 
@@ -19,14 +21,16 @@ def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """The rows of `sql`, prepared on PostgreSQL (parsed and planned once per connection, see
     sendfaxmail/lib/postgresql/base.py), as a plain cursor elsewhere (SQLite). A raw cursor:
     values come as the driver gives them, without Django's field converters."""
-    with _prepared_cursor() as cursor:
+    with _prepared_cursor(sql) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def _prepared_cursor() -> Any:
+def _prepared_cursor(statement: str) -> AbstractContextManager[Any]:
+    """PostgreSQL's prepared cursor for `statement`, kept open for its next run; a plain cursor
+    elsewhere (SQLite), closed after use."""
     prepared = getattr(connection, "prepared_cursor", None)
-    return prepared() if prepared is not None else connection.cursor()
+    return nullcontext(prepared(statement)) if prepared is not None else connection.cursor()
 
 
 _INSERTS: dict[tuple[type[Model], str, bool], tuple[str, list[Any]]] = {}
@@ -85,7 +89,7 @@ def _insert(instance: Model, *, unless_duplicate: str, key_from_database: bool =
     values = [
         field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
     ]
-    with _prepared_cursor() as cursor:
+    with _prepared_cursor(sql) as cursor:
         cursor.execute(sql, values)
         return cursor.rowcount
 
@@ -128,11 +132,16 @@ def select_prepared(
     query, which cost more than running it."""
     database = connections[DEFAULT_DB_ALIAS]
     columns, attnames, converters, compiler = _columns(model, database)
-    table = database.ops.quote_name(model._meta.db_table)
-    # Names from the model, quoted; `where` is the caller's SQL, with every value a parameter.
-    sql = f"SELECT {columns} FROM {table} WHERE {where}"  # noqa: S608
-    if lock and database.features.has_select_for_update:
-        sql += " FOR UPDATE"
+    statements = database.__dict__.setdefault("sfm_select_statements", {})
+    sql = statements.get((model, where, lock))
+    if sql is None:
+        table = database.ops.quote_name(model._meta.db_table)
+        # Names from the model, quoted; `where` is the caller's SQL, every value a parameter.
+        sql = f"SELECT {columns} FROM {table} WHERE {where}"  # noqa: S608
+        if lock and database.features.has_select_for_update:
+            sql += " FOR UPDATE"
+        # The same text each time: psycopg keeps a cursor's loaders for the same query object.
+        statements[(model, where, lock)] = sql
     rows = fetch_all(sql, params)
     if converters:
         rows = list(compiler.apply_converters(rows, converters))
@@ -182,6 +191,24 @@ def _columns(model: type[Model], database: Any) -> tuple[str, list[str], dict[in
             compiler,
         )
     return cached
+
+
+def model_from_values(model: type[M], attnames: Sequence[str], values: Sequence[Any]) -> M:
+    """An instance of `model` read from the database (`from_db`) with `values` for the fields
+    named by `attnames`, in that order, and every other field deferred: reading one runs a
+    query rather than answering a default. For a row a written-out query read from several
+    tables."""
+    positions = _positions(model, tuple(attnames))
+    row: list[Any] = [DEFERRED] * len(model._meta.concrete_fields)
+    for position, value in zip(positions, values, strict=True):
+        row[position] = value
+    return model.from_db(DEFAULT_DB_ALIAS, None, row)
+
+
+@functools.cache
+def _positions(model: type[Model], attnames: tuple[str, ...]) -> list[int]:
+    order = [field.attname for field in model._meta.concrete_fields]
+    return [order.index(attname) for attname in attnames]
 
 
 def refresh_from(instance: Model, current: Model) -> None:

@@ -13,7 +13,9 @@
   three-table authentication join. The ORM's cursors stay as Django makes them (client-side
   binding, never prepared). Behind PgBouncer in transaction mode, prepared statements need
   PgBouncer 1.21 or later with `max_prepared_statements`; `DATABASE_PREPARED_STATEMENTS=false`
-  turns them off.
+  turns them off. Each statement keeps its cursor for the connection's life: psycopg sets up a
+  result's loaders (Django's time-zone-aware timestamps among them) again unless the same
+  cursor runs the same query again, and that cost about a fifth of the authentication query.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from django.db.backends.postgresql import base, operations
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.db.backends.utils import CursorWrapper
 from psycopg.pq import Format
+
+# More statements than this (psycopg prepares at most 100) and the kept cursors start over.
+KEPT_CURSORS = 100
 
 
 class PreparedCursor(base.ServerBindingCursor):
@@ -53,6 +58,12 @@ class DatabaseOperations(operations.DatabaseOperations):
 class DatabaseWrapper(base.DatabaseWrapper):
     ops_class = DatabaseOperations
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # prepared_cursor()'s cursors by statement, and the psycopg connection they belong to.
+        self._kept_cursors: dict[str, Any] = {}
+        self._kept_for: Any = None
+
     def get_connection_params(self) -> dict[str, Any]:
         params = super().get_connection_params()
         # Django turns psycopg's automatic preparing off (None); a number lets `prepare=True`
@@ -74,18 +85,34 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # Idle and nothing sent by the server: usable. Anything else: ask the server.
         return not readable or super().is_usable()
 
-    def prepared_cursor(self) -> CursorWrapper:
+    def prepared_cursor(self, statement: str) -> CursorWrapper:
         """A cursor like `cursor()` (the health check, the connection, debug logging and query
-        counting all apply) whose statements are prepared. Use it with written-out SQL run on
-        every request; psycopg keeps the last 100 prepared statements per connection."""
-        if not settings.DATABASE_PREPARED_STATEMENTS:
-            return self.cursor()
+        counting all apply) that prepares its statements, to run `statement`: written-out SQL
+        run on every request. psycopg keeps the last 100 prepared statements per connection.
+
+        Each statement has a cursor of its own, kept until the connection changes: psycopg keeps
+        a cursor's result loaders while it runs the same query again, and setting them up cost
+        about a fifth of the authentication query. Read its results before running the statement
+        again, and leave it open (a closed one is replaced). With DATABASE_PREPARED_STATEMENTS
+        off, it is one of Django's own cursors, kept all the same."""
         self.close_if_health_check_failed()
         self.ensure_connection()
-        with self.wrap_database_errors:
-            cursor = PreparedCursor(self.connection)
-            # As Django's create_cursor(): the session's time zone, if the connection's differs.
-            loader = self.connection.adapters.get_loader(base.TIMESTAMPTZ_OID, Format.TEXT)
-            if self.timezone != loader.timezone:
-                register_tzloader(self.timezone, cursor)
-            return self._prepare_cursor(cursor)
+        prepare = settings.DATABASE_PREPARED_STATEMENTS
+        kept = self._kept_cursors
+        if self._kept_for is not self.connection or len(kept) >= KEPT_CURSORS:
+            kept.clear()
+            self._kept_for = self.connection
+        cursor = kept.get(statement)
+        if cursor is None or cursor.closed or isinstance(cursor, PreparedCursor) != prepare:
+            with self.wrap_database_errors:
+                cursor = self._new_prepared_cursor() if prepare else self.create_cursor()
+            kept[statement] = cursor
+        return self._prepare_cursor(cursor)
+
+    def _new_prepared_cursor(self) -> PreparedCursor:
+        cursor = PreparedCursor(self.connection)
+        # As Django's create_cursor(): the session's time zone, if the connection's differs.
+        loader = self.connection.adapters.get_loader(base.TIMESTAMPTZ_OID, Format.TEXT)
+        if self.timezone != loader.timezone:
+            register_tzloader(self.timezone, cursor)
+        return cursor
