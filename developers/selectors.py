@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Account, Plan
 from developers import keys
 from developers.models import PING, ApiKey, RequestLogEntry, WebhookDelivery, WebhookEndpoint
-from sendfaxmail.lib.sql import fetch_all
+from sendfaxmail.lib.sql import fetch_all, model_from_values
 
 # The authentication query, written out: it runs on every /v1 request, and building it with the
 # ORM (select_related + only) cost more than running it, and it is prepared (planning the join
@@ -49,10 +49,25 @@ def api_key_label(*, api_key_id: int) -> str:
     return str(api_key) if api_key is not None else f"API key {api_key_id}"
 
 
+# The model fields AUTH_SQL's row fills, in its order (the plan's key is the account's plan_id).
+_KEY_FIELDS = ["id", "scopes", "livemode", "last_used_at", "account_id"]
+_ACCOUNT_FIELDS = [
+    "id",
+    "name",
+    "trial_ends_at",
+    "fax_retry_attempts",
+    "fax_retry_interval_seconds",
+    "plan_id",
+]
+_PLAN_FIELDS = ["slug", "api_access"]
+
+
 def key_from_row(row: tuple[Any, ...]) -> ApiKey:
-    """Build the key, account and plan from AUTH_SQL's row. A raw cursor skips Django's field
-    converters, so values come as the driver gives them: on SQLite, JSON as text and naive
-    datetimes (tests/test_auth_query_on_sqlite.py reads a real row there)."""
+    """Build the key, account and plan from AUTH_SQL's row, as the ORM builds what it reads: a
+    field the query did not read is deferred, and reading one runs a query rather than
+    answering a default. A raw cursor skips Django's field converters, so values come as the
+    driver gives them: on SQLite, JSON as text and naive datetimes
+    (tests/test_auth_query_on_sqlite.py reads a real row there)."""
     (
         key_id,
         scopes,
@@ -66,22 +81,26 @@ def key_from_row(row: tuple[Any, ...]) -> ApiKey:
         slug,
         api_access,
     ) = row
-    plan = Plan(slug=slug, api_access=bool(api_access))
-    account = Account(
-        id=account_id,
-        name=name,
-        trial_ends_at=_aware(trial_ends_at),
-        fax_retry_attempts=retry_attempts,
-        fax_retry_interval_seconds=retry_interval_seconds,
-        plan=plan,
+    plan = model_from_values(Plan, _PLAN_FIELDS, (slug, bool(api_access)))
+    account = model_from_values(
+        Account,
+        _ACCOUNT_FIELDS,
+        (account_id, name, _aware(trial_ends_at), retry_attempts, retry_interval_seconds, slug),
     )
-    return ApiKey(
-        id=key_id,
-        scopes=json.loads(scopes) if isinstance(scopes, str) else scopes,
-        livemode=bool(livemode),
-        last_used_at=_aware(last_used_at),
-        account=account,
+    Account.plan.field.set_cached_value(account, plan)
+    key = model_from_values(
+        ApiKey,
+        _KEY_FIELDS,
+        (
+            key_id,
+            json.loads(scopes) if isinstance(scopes, str) else scopes,
+            bool(livemode),
+            _aware(last_used_at),
+            account_id,
+        ),
     )
+    ApiKey.account.field.set_cached_value(key, account)
+    return key
 
 
 def _aware(moment: datetime | None) -> datetime | None:
