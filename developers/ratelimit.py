@@ -15,19 +15,16 @@ and only fit for development.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import time
 from dataclasses import dataclass
 
-import redis
 from django.conf import settings
 from django.core.cache import cache
 from redis import RedisError
-from redis.commands.core import Script
 
-from sendfaxmail.lib.redis import get_redis
+from sendfaxmail.lib.redis import run_script
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +47,6 @@ else
 end
 return {for_key, for_account}
 """
-
-
-@functools.cache
-def _hit_script(client: redis.Redis) -> Script:
-    # EVALSHA: the script's text crosses the network once per Redis server, not per request.
-    return client.register_script(_HIT)
 
 
 @dataclass(frozen=True)
@@ -86,10 +77,8 @@ def _count(
 ) -> tuple[int, int]:
     names = [key_name] if account_name is None else [key_name, account_name]
     if settings.REDIS_URL:
-        client = get_redis()
-        for_key, for_account = _hit_script(client)(
-            keys=names, args=[window + 1, key_limit], client=client
-        )
+        # EVALSHA: the script's text crosses the network once per Redis server, not per request.
+        for_key, for_account = run_script(_HIT, keys=names, args=[window + 1, key_limit])
         return int(for_key), int(for_account)
     for name in names:
         cache.add(name, 0, timeout=window + 1)

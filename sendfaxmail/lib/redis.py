@@ -1,11 +1,15 @@
-"""One shared Redis client per process, for the health check and the rate limiter; and a
-connection per thread for writes sent without waiting for an answer (the request log)."""
+"""One shared Redis client per process, for the health check and occasional commands; and a
+connection per thread for the commands every /v1 request makes: the rate limiter's script (one
+round trip) and writes sent without waiting for an answer (the request log)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
+from collections.abc import Sequence
 from functools import cache
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -22,11 +26,56 @@ def get_redis() -> redis.Redis:
     )
 
 
-# --- Commands nobody waits for ---------------------------------------------------------------
+# --- Each thread's own connection -------------------------------------------------------------
 
-# Each thread's own connection for them, with the URL and process it was opened for: a forked
-# worker must not write on its parent's socket, nor a test that moves REDIS_URL on the old one.
-_unanswered = threading.local()
+# With the URL and process it was opened for: a forked worker must not write on its parent's
+# socket, nor a test that moves REDIS_URL on the old one. Commands sent without reply get no
+# answer on it, so an answered command sent after them reads its own answer.
+_own = threading.local()
+
+
+def run_script(script: str, *, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+    """Run the Lua `script` with `keys` and `args` and return its answer: EVALSHA, one round
+    trip on this thread's own connection (EVAL, once, when the server does not know it yet).
+
+    For the script every /v1 request runs: redis-py's client checks a connection out of its pool
+    and wraps each call in its retry machinery, which cost as much CPU as the round trip.
+    A connection found closed (Redis restarted, or dropped an idle client) is replaced and the
+    command sent once more; any other failure raises RedisError.
+    """
+    command = (str(len(keys)), *keys, *(str(arg) for arg in args))
+    try:
+        return _call("EVALSHA", _sha1(script), *command)
+    except redis.exceptions.NoScriptError:
+        return _call("EVAL", script, *command)
+
+
+@cache
+def _sha1(script: str) -> str:
+    return hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
+
+
+def _call(*command: str) -> Any:
+    try:
+        return _call_once(command)
+    except redis.ConnectionError:
+        # A connection Redis closed (a restart, an idle timeout): once more, on a new one.
+        return _call_once(command)
+
+
+def _call_once(command: tuple[str, ...]) -> Any:
+    connection = _own_connection()
+    try:
+        connection.send_packed_command([_pack(command)], check_health=False)
+        return connection.read_response()
+    except redis.ResponseError:
+        raise  # the command's own error: the connection is fine
+    except redis.RedisError:
+        _own.connection = None
+        raise
+
+
+# --- Commands nobody waits for ---------------------------------------------------------------
 
 
 def send_without_reply(*command: str | bytes) -> None:
@@ -37,11 +86,11 @@ def send_without_reply(*command: str | bytes) -> None:
     included (memory full, say), is lost: use it only for writes whose loss is acceptable.
     Raises RedisError when the connection fails (it is dropped; the next call opens another).
     """
-    connection = _unanswered_connection()
+    connection = _own_connection()
     try:
         connection.send_packed_command([_REPLY_SKIP + _pack(command)], check_health=False)
     except redis.RedisError:
-        _unanswered.connection = None
+        _own.connection = None
         raise
 
 
@@ -61,26 +110,26 @@ def _pack(command: tuple[str | bytes, ...]) -> bytes:
 def wait_for_unanswered() -> None:
     """Return once Redis has run every command this thread sent without reply: a PING on the
     same connection, answered after them. A no-op when the thread has sent none."""
-    connection = _current_unanswered_connection()
+    connection = _current_own_connection()
     if connection is None:
         return
     try:
         connection.send_command("PING", check_health=False)
         connection.read_response()
     except redis.RedisError:
-        _unanswered.connection = None
+        _own.connection = None
         raise
 
 
-def _current_unanswered_connection() -> redis.Connection | None:
-    connection = getattr(_unanswered, "connection", None)
-    if connection is None or getattr(_unanswered, "owner", None) != _owner():
+def _current_own_connection() -> redis.Connection | None:
+    connection = getattr(_own, "connection", None)
+    if connection is None or getattr(_own, "owner", None) != _owner():
         return None
     return connection
 
 
-def _unanswered_connection() -> redis.Connection:
-    connection = _current_unanswered_connection()
+def _own_connection() -> redis.Connection:
+    connection = _current_own_connection()
     if connection is None:
         pool = redis.ConnectionPool.from_url(
             settings.REDIS_URL,
@@ -90,7 +139,7 @@ def _unanswered_connection() -> redis.Connection:
         )
         connection = pool.connection_class(**pool.connection_kwargs)
         connection.connect()
-        _unanswered.connection, _unanswered.owner = connection, _owner()
+        _own.connection, _own.owner = connection, _owner()
     return connection
 
 
