@@ -1,5 +1,6 @@
-"""select_prepared and update_returning (sendfaxmail/lib/sql.py): rows read by written-out SQL
-and rows an UPDATE hands back, each as the ORM reads them, in one statement; and the status
+"""select_prepared, update_returning and model_from_values (sendfaxmail/lib/sql.py): rows read by
+written-out SQL and rows an UPDATE hands back, each as the ORM reads them, in one statement;
+instances built from some of a row's values, the rest deferred; and the status
 changes built on them, whose customer events carry the row as it is, not as the caller last
 read it."""
 
@@ -16,7 +17,12 @@ from accounts.models import Account
 from developers.models import WebhookEndpoint, WebhookEvent, WebhookEventType
 from faxes.models import Fax, FaxStatus
 from faxes.services.status import fax_advance
-from sendfaxmail.lib.sql import refresh_from, select_prepared, update_returning
+from sendfaxmail.lib.sql import (
+    model_from_values,
+    refresh_from,
+    select_prepared,
+    update_returning,
+)
 from tests.factories import AccountFactory, FaxFactory
 
 pytestmark = pytest.mark.django_db
@@ -139,3 +145,18 @@ def test_a_status_event_shows_what_changed_after_the_caller_read_the_fax(
     assert event.body["data"]["object"]["cancel_requested_at"] is not None
     assert read_by_the_worker.cancel_requested_at == asked
     assert read_by_the_worker.status == FaxStatus.SENDING
+
+
+def test_model_from_values_fills_the_named_fields_and_defers_the_rest(account: Account) -> None:
+    Account.objects.filter(pk=account.pk).update(time_zone="Europe/Berlin")  # not the default
+    # Not in the model's order: each value goes to the field it is named for.
+    built = model_from_values(Account, ["name", "id"], ["Read by hand", account.pk])
+
+    assert (built.pk, built.name) == (account.pk, "Read by hand")
+    assert not built._state.adding
+    assert "time_zone" in built.get_deferred_fields()
+    with CaptureQueriesContext(connection) as queries:
+        time_zone = built.time_zone  # read from the row, not a default
+
+    assert time_zone == "Europe/Berlin"
+    assert len(queries) == 1
