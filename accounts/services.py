@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts.models import (
     DEFAULT_PLANS,
@@ -31,6 +33,7 @@ from accounts.models import (
 )
 from audit.models import Action
 from audit.services import Actor, audit_record
+from sendfaxmail.lib import ratelimit
 
 EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
 SIGN_UP_SALT = "accounts.sign-up"
@@ -38,6 +41,15 @@ SIGN_UP_SALT = "accounts.sign-up"
 
 class AccountError(Exception):
     """A request that cannot be carried out, with a message fit to show the person asking."""
+
+
+class EmailLimited(AccountError):
+    """The public pages have sent their budget of emails to one address, or for one client, in
+    this window. `retry_after`: seconds until the window ends."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class AccountFieldError(AccountError):
@@ -109,6 +121,43 @@ def account_create(
     return account
 
 
+def account_email_budget_spend(*, email: str, client_ip: str | None) -> None:
+    """Count one email that a public page (sign-up, password reset) is about to send to `email`
+    for the client at `client_ip`; EmailLimited, and nothing counted against the address, when
+    the client has had ACCOUNT_EMAIL_CLIENT_RATE emails in this window; EmailLimited when the
+    address has had ACCOUNT_EMAIL_RATE.
+
+    Anyone may ask these pages to mail any address: without a budget they could flood a
+    stranger's mailbox and spend our domain's sending reputation. The budget is the same whether
+    or not the address has an account, so a refusal tells nothing about who has one. Addresses
+    are counted under a keyed digest, never written to Redis. If the counter is down the mail
+    goes out (the limiter fails open and logs an error).
+    """
+    if client_ip:
+        _email_budget(
+            "email-client",
+            client_ip,
+            settings.ACCOUNT_EMAIL_CLIENT_RATE,
+            "Too many sign-up and password-reset emails were asked for from your network.",
+        )
+    _email_budget(
+        "email-address",
+        salted_hmac("accounts.email-budget", email_normalize(email)).hexdigest(),
+        settings.ACCOUNT_EMAIL_RATE,
+        "We have already sent several emails to this address. Check its spam folder.",
+    )
+
+
+def _email_budget(bucket: str, key_id: str, rate: str, refusal: str) -> None:
+    usage = ratelimit.hit(bucket=bucket, key_id=key_id, rate=ratelimit.Rate.parse(rate))
+    if usage is not None and not usage.allowed:
+        minutes = math.ceil(usage.reset / 60)
+        raise EmailLimited(
+            f"{refusal} Try again in {minutes} minute{'s' if minutes > 1 else ''}.",
+            retry_after=usage.reset,
+        )
+
+
 @dataclass(frozen=True)
 class SignUpRequest:
     """What a sign-up link carries: the address it was mailed to and the name given."""
@@ -117,16 +166,18 @@ class SignUpRequest:
     name: str
 
 
-def account_sign_up_request(*, email: str, name: str, site_url: str) -> None:
+def account_sign_up_request(*, email: str, name: str, site_url: str, client_ip: str | None) -> None:
     """Self-service sign-up, step one: mail the address, and tell the caller nothing.
 
     A new address is mailed a link (to `site_url`) where its owner chooses a password and the
     account is created (step two, `account_sign_up`). An address that already has an account is
     mailed a note saying so, with links to log in and reset the password. Either way one mail
     goes out and nothing is returned, so the sign-up page cannot reveal who has an account, and
-    nothing is stored until the mailbox's owner follows the link.
+    nothing is stored until the mailbox's owner follows the link. EmailLimited, and no mail, once
+    the address or the client (`client_ip`) has had its budget of emails.
     """
     email = email_normalize(email)
+    account_email_budget_spend(email=email, client_ip=client_ip)
     if User.objects.filter(email__iexact=email).exists():
         template = "registration/sign_up_existing_email.txt"
         subject = "You already have a SendFaxMail account"

@@ -1,9 +1,11 @@
-"""Sign-up and the dashboard home. Log in, log out and password reset are Django's own views."""
+"""Sign-up, the password reset's request, and the dashboard home. Log in, log out and the rest of
+the password reset are Django's own views."""
 
 from __future__ import annotations
 
 from django.contrib.auth import login
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,6 +24,8 @@ from accounts.selectors import account_for_settings
 from accounts.services import (
     AccountError,
     AccountFieldError,
+    EmailLimited,
+    account_email_budget_spend,
     account_set_document_retention,
     account_set_profile,
     account_sign_up,
@@ -29,6 +33,7 @@ from accounts.services import (
     sign_up_request_read,
 )
 from audit.services import actor_from_request
+from sendfaxmail.lib.client_ip import client_ip
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -52,6 +57,12 @@ def signup(request: HttpRequest) -> HttpResponse:
                     email=email,
                     name=form.cleaned_data["name"],
                     site_url=f"{request.scheme}://{request.get_host()}",
+                    client_ip=client_ip(request),
+                )
+            except EmailLimited as error:
+                form.add_error("email", str(error))
+                return _email_limited(
+                    render(request, "registration/signup.html", {"form": form}), error
                 )
             except AccountError as error:
                 form.add_error("email", str(error))
@@ -88,6 +99,29 @@ def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
         {"form": form, "email": sign_up.email},
         status=status,
     )
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset, within the public pages' email budget
+    (`account_email_budget_spend`): past it, the form answers 429 and nothing is mailed."""
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        try:
+            account_email_budget_spend(
+                email=form.cleaned_data["email"], client_ip=client_ip(self.request)
+            )
+        except AccountError as error:
+            form.add_error("email", str(error))
+            if isinstance(error, EmailLimited):
+                return _email_limited(self.form_invalid(form), error)
+            return self.form_invalid(form)
+        return super().form_valid(form)
+
+
+def _email_limited(response: HttpResponse, error: EmailLimited) -> HttpResponse:
+    response.status_code = 429
+    response["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _sign_up_link_refused(request: HttpRequest, error: AccountError) -> HttpResponse:

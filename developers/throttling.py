@@ -13,9 +13,9 @@ if TYPE_CHECKING:
     from rest_framework.views import APIView
 from rest_framework.throttling import BaseThrottle
 
-from developers.ratelimit import Rate, hit
 from sendfaxmail.lib import metrics
 from sendfaxmail.lib.errors import RateLimited
+from sendfaxmail.lib.ratelimit import Rate, hit
 
 # The attribute on Django's request that RateLimitHeadersMiddleware reads.
 USAGE_ATTRIBUTE = "api_rate_usage"

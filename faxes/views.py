@@ -22,7 +22,6 @@ from accounts.models import Account
 from accounts.permissions import Action, member_required, role_allows
 from accounts.selectors import account_for_documents, account_of_member
 from audit.services import actor_for_user, actor_from_request
-from developers import ratelimit
 from developers.selectors import webhook_deliveries_for_object
 from fax_numbers.selectors import fax_numbers_of_account
 from faxes.documents import DocumentError
@@ -69,6 +68,7 @@ from faxes.services.intake import (
     request_fingerprint,
 )
 from faxes.services.resend import ResendRefused, fax_resend, fax_resend_check
+from sendfaxmail.lib import ratelimit
 from sendfaxmail.lib.phone import InvalidPhoneNumber, normalize_e164
 
 PAGE_SIZE = 50

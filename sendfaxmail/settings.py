@@ -347,6 +347,10 @@ API_SEND_RATE = env.str("API_SEND_RATE", default="60/m")
 API_READ_RATE = env.str("API_READ_RATE", default="600/m")
 # Document downloads of one account (API and dashboard together): each stamps the header line.
 DOCUMENT_DOWNLOAD_RATE = env.str("DOCUMENT_DOWNLOAD_RATE", default="60/m")
+# Emails the public pages send (sign-up links, password resets): per recipient address, and per
+# client address (all recipients together). Past either the page answers 429 and mails nothing.
+ACCOUNT_EMAIL_RATE = env.str("ACCOUNT_EMAIL_RATE", default="3/h")
+ACCOUNT_EMAIL_CLIENT_RATE = env.str("ACCOUNT_EMAIL_CLIENT_RATE", default="20/h")
 # All of an account's keys together (per world, live or test) get this many times one key's budget.
 API_ACCOUNT_RATE_MULTIPLIER = env.int("API_ACCOUNT_RATE_MULTIPLIER", default=3)
 # A /v1 request still running after this many seconds is stopped and answered 503 `timeout`.

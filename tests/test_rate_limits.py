@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from accounts.models import Account
-from developers.ratelimit import Rate, Usage, hit
+from sendfaxmail.lib.ratelimit import Rate, Usage, hit
 from sendfaxmail.lib.redis import get_redis
 from tests.conftest import ApiClient, make_key
 from tests.factories import AccountFactory
@@ -123,7 +123,7 @@ def test_limits_fail_open_with_an_error_log_when_redis_is_down(
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     get_redis.cache_clear()
     try:
-        with caplog.at_level(logging.ERROR, logger="developers.ratelimit"):
+        with caplog.at_level(logging.ERROR, logger="sendfaxmail.lib.ratelimit"):
             response = client.get("/v1/numbers")
     finally:
         get_redis.cache_clear()

@@ -18,7 +18,6 @@ from django.utils import timezone
 from redis import RedisError
 
 from audit.services import Actor
-from developers import ratelimit
 from developers.models import (
     PING,
     DeliveryStatus,
@@ -27,7 +26,7 @@ from developers.models import (
     WebhookEvent,
 )
 from developers.services.webhook_endpoints import WebhookError, webhook_endpoint_set_enabled
-from sendfaxmail.lib import metrics
+from sendfaxmail.lib import metrics, ratelimit
 from sendfaxmail.lib.fetch import FetchError, post
 from sendfaxmail.lib.http import seconds_from_header
 from sendfaxmail.lib.redis import get_redis

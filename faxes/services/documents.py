@@ -39,12 +39,12 @@ from django.utils import timezone
 from accounts.models import Account
 from audit.models import Action
 from audit.services import Actor, audit_record
-from developers import ratelimit
 from faxes.documents import DocumentError
 from faxes.documents.compose import first_page_stamped, stamp_header
 from faxes.documents.render import render_page_png
 from faxes.models import TERMINAL_STATUSES, Fax, FaxEvent
 from faxes.services.compose import fax_header_line_shown
+from sendfaxmail.lib import ratelimit
 from sendfaxmail.lib.crypto import DocumentCryptoError
 from sendfaxmail.lib.storage import storage_outage_errors
 

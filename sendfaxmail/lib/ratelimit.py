@@ -1,14 +1,15 @@
-"""Request counting in fixed windows, per key and per account, exact under concurrency.
+"""Request counting in fixed windows, exact under concurrency: the API's budgets per key and
+per account (developers/throttling.py), document downloads, and the public pages' email budgets.
 
-Each key has its own budget, and the keys of one account (per world: live or test) share a
-ceiling of API_ACCOUNT_RATE_MULTIPLIER times that budget, so that making more keys does not
-multiply what an account may send. With Redis, each request is one round trip: a Lua script that
-increments the key's counter and, when the key is within its own limit, the account's, on keys
-named after the window. Fifty simultaneous requests against a limit of ten let exactly ten
+For the API, each key has its own budget, and the keys of one account (per world: live or test)
+share a ceiling of API_ACCOUNT_RATE_MULTIPLIER times that budget, so that making more keys does
+not multiply what an account may send. With Redis, each request is one round trip: a Lua script
+that increments the key's counter and, when the key is within its own limit, the account's, on
+keys named after the window. Fifty simultaneous requests against a limit of ten let exactly ten
 through. A request the key's own limit refuses does not spend the account's budget, so one
 runaway key cannot lock out its account's other keys.
 
-If Redis does not answer, the limiter fails open (the API keeps working) and logs an error.
+If Redis does not answer, the limiter fails open (the request goes through) and logs an error.
 Without REDIS_URL (a first local run) Django's cache counts instead; that counter is not atomic
 and only fit for development.
 """
