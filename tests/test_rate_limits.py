@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from accounts.models import Account
+from sendfaxmail.lib import redis as lib_redis
 from sendfaxmail.lib.ratelimit import Rate, Usage, hit
-from sendfaxmail.lib.redis import get_redis
 from tests.conftest import ApiClient, make_key
 from tests.factories import AccountFactory
 
@@ -120,13 +120,9 @@ def test_limits_fail_open_with_an_error_log_when_redis_is_down(
     account: Account, settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = ApiClient(make_key(account)[1])
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    get_redis.cache_clear()
-    try:
-        with caplog.at_level(logging.ERROR, logger="sendfaxmail.lib.ratelimit"):
-            response = client.get("/v1/numbers")
-    finally:
-        get_redis.cache_clear()
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # the limiter's connection follows it
+    with caplog.at_level(logging.ERROR, logger="sendfaxmail.lib.ratelimit"):
+        response = client.get("/v1/numbers")
 
     assert response.status_code == 200
     assert "RateLimit-Limit" not in response
@@ -221,3 +217,20 @@ def test_the_account_ceiling_is_exact_under_concurrent_hits_from_many_keys() -> 
         usages = list(pool.map(call, range(100)))
 
     assert sum(u.allowed for u in usages) == 30
+
+
+def test_an_out_of_step_connection_fails_open_once_then_counts_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rate = Rate(limit=5, window=60)
+    assert hit(bucket="read", key_id="key_z", rate=rate).remaining == 4
+    lib_redis._own.connection.send_command("PING")  # an answer nobody reads
+
+    with caplog.at_level(logging.ERROR, logger="sendfaxmail.lib.ratelimit"):
+        stray = hit(bucket="read", key_id="key_z", rate=rate)
+    after = hit(bucket="read", key_id="key_z", rate=rate)
+
+    assert stray is None  # let through, and logged
+    assert any("Rate limiter unavailable" in r.message for r in caplog.records)
+    assert after is not None
+    assert after.remaining == 2  # the lost answer's request counted too

@@ -90,3 +90,25 @@ def test_an_error_in_the_script_raises_and_keeps_the_connection() -> None:
 
     assert run_script(COUNT, keys=["script-test"], args=[0]) == 2
     assert lib_redis._own.connection is connection
+
+
+class Interrupted(BaseException):
+    """Like the request's deadline (a SystemExit raised by SIGALRM) between a send and a read."""
+
+
+def test_a_command_interrupted_before_its_answer_leaves_no_answer_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run_script(COUNT, keys=["script-test"], args=[0])
+    connection = lib_redis._own.connection
+
+    def interrupted() -> None:
+        raise Interrupted()
+
+    monkeypatch.setattr(connection, "read_response", interrupted)
+    with pytest.raises(Interrupted):
+        run_script(COUNT, keys=["script-test"], args=[0])  # runs in Redis: the count is 2
+
+    # Its own answer, not the one left unread on the old connection.
+    assert run_script(COUNT, keys=["script-test"], args=[0]) == 3
+    assert lib_redis._own.connection is not connection

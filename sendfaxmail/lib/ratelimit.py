@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.cache import cache
 from redis import RedisError
 
-from sendfaxmail.lib.redis import run_script
+from sendfaxmail.lib.redis import drop_own_connection, run_script
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +79,13 @@ def _count(
     names = [key_name] if account_name is None else [key_name, account_name]
     if settings.REDIS_URL:
         # EVALSHA: the script's text crosses the network once per Redis server, not per request.
-        for_key, for_account = run_script(_HIT, keys=names, args=[window + 1, key_limit])
-        return int(for_key), int(for_account)
+        answer = run_script(_HIT, keys=names, args=[window + 1, key_limit])
+        if not (isinstance(answer, list) and len(answer) == 2):
+            # Not what the script answers: the connection is out of step (a proxy that ignores
+            # CLIENT REPLY SKIP, say). Start over on a new one, and let this request through.
+            drop_own_connection()
+            raise RedisError(f"The rate-limit script answered {type(answer).__name__}")
+        return int(answer[0]), int(answer[1])
     for name in names:
         cache.add(name, 0, timeout=window + 1)
     for_key = int(cache.incr(key_name))

@@ -59,7 +59,9 @@ def _call(*command: str) -> Any:
     try:
         return _call_once(command)
     except redis.ConnectionError:
-        # A connection Redis closed (a restart, an idle timeout): once more, on a new one.
+        # A connection Redis closed (a restart, an idle timeout): once more, on a new one. If
+        # it closed after running the command, the command runs twice (redis-py's retries do
+        # the same); the rate limiter counts a request twice, at worst.
         return _call_once(command)
 
 
@@ -69,10 +71,22 @@ def _call_once(command: tuple[str, ...]) -> Any:
         connection.send_packed_command([_pack(command)], check_health=False)
         return connection.read_response()
     except redis.ResponseError:
-        raise  # the command's own error: the connection is fine
-    except redis.RedisError:
-        _own.connection = None
+        raise  # the command's own error, read in full: the connection is in step
+    except BaseException:
+        # Anything else (a lost connection, a timeout, the request's deadline between the send
+        # and the read) may leave an answer unread, which the next command would take for its
+        # own: the connection goes.
+        drop_own_connection()
         raise
+
+
+def drop_own_connection() -> None:
+    """Close this thread's own connection; the next command opens another. For a caller that
+    got an answer it cannot have asked for: the connection is out of step."""
+    connection = getattr(_own, "connection", None)
+    _own.connection = None
+    if connection is not None:
+        connection.disconnect()
 
 
 # --- Commands nobody waits for ---------------------------------------------------------------
