@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import unicodedata
 from dataclasses import dataclass
@@ -129,23 +130,38 @@ def account_email_budget_spend(*, email: str, client_ip: str | None) -> None:
 
     Anyone may ask these pages to mail any address: without a budget they could flood a
     stranger's mailbox and spend our domain's sending reputation. The budget is the same whether
-    or not the address has an account, so a refusal tells nothing about who has one. Addresses
-    are counted under a keyed digest, never written to Redis. If the counter is down the mail
-    goes out (the limiter fails open and logs an error).
+    or not the address has an account, so a refusal tells nothing about who has one. A client is
+    its IPv4 address or its IPv6 /64. Addresses, email and IP, are counted under a keyed digest,
+    never written to Redis. If the counter is down the mail goes out (the limiter fails open and
+    logs an error).
     """
     if client_ip:
         _email_budget(
             "email-client",
-            client_ip,
+            _keyed(_client_network(client_ip)),
             settings.ACCOUNT_EMAIL_CLIENT_RATE,
             "Too many sign-up and password-reset emails were asked for from your network.",
         )
     _email_budget(
         "email-address",
-        salted_hmac("accounts.email-budget", email_normalize(email)).hexdigest(),
+        _keyed(email_normalize(email)),
         settings.ACCOUNT_EMAIL_RATE,
         "We have already sent several emails to this address. Check its spam folder.",
     )
+
+
+def _client_network(client_ip: str) -> str:
+    """What one client is counted as: its IPv4 address, or its IPv6 /64 (one site's network,
+    whose addresses a client can change at will)."""
+    address = ipaddress.ip_address(client_ip)
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def _keyed(value: str) -> str:
+    """A keyed digest of `value`, to name a counter without writing an address to Redis."""
+    return salted_hmac("accounts.email-budget", value).hexdigest()
 
 
 def _email_budget(bucket: str, key_id: str, rate: str, refusal: str) -> None:

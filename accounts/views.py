@@ -110,10 +110,11 @@ class PasswordResetView(auth_views.PasswordResetView):
             account_email_budget_spend(
                 email=form.cleaned_data["email"], client_ip=client_ip(self.request)
             )
+        except EmailLimited as error:
+            form.add_error("email", str(error))
+            return _email_limited(self.form_invalid(form), error)
         except AccountError as error:
             form.add_error("email", str(error))
-            if isinstance(error, EmailLimited):
-                return _email_limited(self.form_invalid(form), error)
             return self.form_invalid(form)
         return super().form_valid(form)
 
