@@ -45,6 +45,7 @@ from _server import (
 GOAL_MS = 1.0
 # The goal's conditions (issue 18): 2 client threads against 2 sync workers.
 GOAL_CONCURRENCY = 2
+GOAL_WORKERS = 2
 # Issue 17: the request log must not move this benchmark by more than this.
 LOG_GOAL_MS = 0.2
 ROUNDS = 3
@@ -209,10 +210,12 @@ def report(
     if not clean:
         print("Goals: NOT JUDGED: some requests did not answer 200.")
     else:
-        if args.concurrency != GOAL_CONCURRENCY:
+        conditions = (args.concurrency, args.workers, args.threads)
+        if conditions != (GOAL_CONCURRENCY, GOAL_WORKERS, 1):
             verdict = (
-                f"NOT JUDGED (it is measured with {GOAL_CONCURRENCY} client threads; this run "
-                f"used {args.concurrency})"
+                f"NOT JUDGED (it is measured with {GOAL_CONCURRENCY} client threads on "
+                f"{GOAL_WORKERS} sync workers; this run used {args.concurrency} on "
+                f"{worker_description(args.workers, args.threads)})"
             )
         else:
             verdict = verdict_of(difference, round_differences, GOAL_MS, strict=True)
