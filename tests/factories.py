@@ -6,6 +6,7 @@ import factory
 
 from accounts.models import Account, Membership, Plan, Role, User
 from accounts.services import plans_ensure_defaults
+from developers.models import WebhookEndpoint, WebhookEventType
 from fax_numbers.models import FaxNumber
 from faxes.models import DocumentSource, Fax
 
@@ -86,3 +87,12 @@ class FaxFactory(factory.django.DjangoModelFactory):
     document_content_type = "application/pdf"
     document_size_bytes = 1024
     page_count = 1
+
+
+def endpoint_for_every_event(
+    account: Account, url: str = "https://hooks.example.com/sfm"
+) -> WebhookEndpoint:
+    """An enabled webhook endpoint of `account` that subscribes to every event type."""
+    return WebhookEndpoint.objects.create(
+        account=account, url=url, secret="whsec_test", event_types=list(WebhookEventType.values)
+    )

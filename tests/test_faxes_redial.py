@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Account
-from developers.models import WebhookEndpoint, WebhookEvent, WebhookEventType
+from developers.models import WebhookEvent
 from faxes import tasks
 from faxes.carrier import decode_client_state
 from faxes.models import Fax, FaxStatus
@@ -21,6 +21,7 @@ from faxes.services import pipeline as fax_pipeline
 from faxes.services.redial import faxes_redial_due
 from tests import documents
 from tests.conftest import ApiClient, make_key
+from tests.factories import endpoint_for_every_event
 
 pytestmark = pytest.mark.django_db
 
@@ -161,12 +162,7 @@ def test_the_accounts_setting_is_the_default(account: Account, telnyx, accepted_
 def test_the_customer_hears_fax_retry_scheduled(
     account: Account, telnyx, accepted_fax, calls
 ) -> None:
-    WebhookEndpoint.objects.create(
-        account=account,
-        url="https://hooks.example.com/sfm",
-        secret="whsec_test",
-        event_types=list(WebhookEventType.values),
-    )
+    endpoint_for_every_event(account)
     fax = accepted_fax(retry=RETRY)
 
     fails(telnyx, fax, calls(fax))

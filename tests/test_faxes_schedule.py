@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from developers.models import WebhookEndpoint, WebhookEvent, WebhookEventType
+from developers.models import WebhookEvent, WebhookEventType
 from faxes.documents.compose import stamp_header
 from faxes.models import Fax, FaxStatus
 from faxes.selectors import fax_history
@@ -19,6 +19,7 @@ from faxes.services.schedule import faxes_release_scheduled
 from sendfaxmail.lib.fetch import FetchedBody, FetchError
 from tests import documents
 from tests.conftest import ApiClient, make_key
+from tests.factories import endpoint_for_every_event
 
 pytestmark = pytest.mark.django_db
 
@@ -316,12 +317,7 @@ def test_canceling_a_scheduled_fax_cancels_it_at_once(
 def test_canceling_a_scheduled_fax_sends_fax_canceled(
     api_client: ApiClient, account, accepted_fax, pipeline
 ) -> None:
-    WebhookEndpoint.objects.create(
-        account=account,
-        url="https://hooks.example.com/fax",
-        secret="whsec_test",
-        event_types=list(WebhookEventType.values),
-    )
+    endpoint_for_every_event(account, url="https://hooks.example.com/fax")
     fax = accepted_fax(send_at=iso(in_hours(1)))
 
     api_client.post(f"/v1/faxes/{fax.id}/cancel")

@@ -6,10 +6,7 @@ Counters live for the whole test process, so each test compares values before an
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,11 +23,11 @@ from faxes.services import status as fax_status
 from sendfaxmail.lib.redis import get_redis
 from tests.conftest import ApiClient, make_key
 from tests.factories import FaxFactory
+from tests.processes import run_script
 
 pytestmark = pytest.mark.django_db
 
 TOKEN = "metrics-test-token-0123456789"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -298,14 +295,16 @@ django.setup()
 from sendfaxmail.lib import metrics
 metrics.fax_accepted(livemode=True, source="url")
 metrics.fax_accepted(livemode=True, source="url")
+print("null")
 """
 
 _WEB = """
+import json
 import django
 django.setup()
 from django.test import Client
 client = Client(HTTP_HOST="localhost")
-print(client.get("/metrics", headers={"Authorization": "Bearer %s"}).content.decode())
+print(json.dumps(client.get("/metrics", headers={"Authorization": "Bearer %s"}).content.decode()))
 """
 
 
@@ -313,26 +312,15 @@ def test_it_adds_up_every_process_sharing_the_multiprocess_folder(tmp_path: Path
     from django.db import connection
 
     database = connection.settings_dict
-    env = {
-        **os.environ,
+    env: dict[str, str | None] = {
         "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}"
         f"/{database['NAME']}",
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
         "METRICS_TOKEN": TOKEN,
     }
 
-    def run(source: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-c", source],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-        return done.stdout
+    def run(source: str) -> str | None:
+        return run_script(source, env=env, timeout=120)
 
     run(_WORKER)
     run(_WORKER)

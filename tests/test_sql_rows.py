@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account
-from developers.models import WebhookEndpoint, WebhookEvent, WebhookEventType
+from developers.models import WebhookEvent
 from faxes.models import Fax, FaxStatus
 from faxes.services.status import fax_advance
 from sendfaxmail.lib.sql import (
@@ -23,7 +23,7 @@ from sendfaxmail.lib.sql import (
     select_prepared,
     update_returning,
 )
-from tests.factories import AccountFactory, FaxFactory
+from tests.factories import AccountFactory, FaxFactory, endpoint_for_every_event
 
 pytestmark = pytest.mark.django_db
 
@@ -127,12 +127,7 @@ def test_refresh_from_keeps_a_cached_relation_only_while_its_key_is_the_same(
 def test_a_status_event_shows_what_changed_after_the_caller_read_the_fax(
     account: Account,
 ) -> None:
-    WebhookEndpoint.objects.create(
-        account=account,
-        url="https://hooks.example.com/sfm",
-        secret="whsec_test",
-        event_types=list(WebhookEventType.values),
-    )
+    endpoint_for_every_event(account)
     fax = FaxFactory(account=account, status=FaxStatus.SUBMITTING)
     read_by_the_worker = Fax.objects.get(pk=fax.pk)
     # The customer asks for a cancel while the worker holds its stale copy.

@@ -11,13 +11,13 @@ from django.http import HttpResponse
 
 from accounts.models import Account
 from audit.models import Action, AuditEntry
-from developers.models import Scope, WebhookEndpoint, WebhookEvent, WebhookEventType
+from developers.models import Scope, WebhookEvent
 from faxes import tasks
 from faxes.carrier import decode_client_state
 from faxes.models import Fax, FaxEvent, FaxStatus
 from faxes.services import pipeline as fax_pipeline
 from tests.conftest import ApiClient, make_key
-from tests.factories import FaxFactory
+from tests.factories import FaxFactory, endpoint_for_every_event
 from tests.telnyx import API
 
 pytestmark = pytest.mark.django_db
@@ -49,12 +49,7 @@ def telnyx_cancels(telnyx, status: int = 202, **kwargs: object) -> None:
 @pytest.fixture
 def subscribed(account: Account) -> None:
     """An endpoint of the account that wants every event (never delivered to: no commit)."""
-    WebhookEndpoint.objects.create(
-        account=account,
-        url="https://hooks.example.com/sfm",
-        secret="whsec_test",
-        event_types=list(WebhookEventType.values),
-    )
+    endpoint_for_every_event(account)
 
 
 def cancel_calls(telnyx) -> list:
